@@ -1,0 +1,13 @@
+"""eventsnn: exact event-driven simulation of sparse spiking networks on the CPU."""
+from .connectivity import (CSR, all_to_all, fixed_indegree, fixed_outdegree, fixed_probability,
+                           from_dense, from_lists, from_scipy, one_to_one)
+from .models import LIF
+from .network import Network, PoissonSource, Population, Projection, SpikeSource
+from .results import OpCounts, Result, Spikes, StateSamples
+
+__version__ = "0.1.0"
+
+__all__ = ["LIF", "Network", "Population", "SpikeSource", "PoissonSource", "Projection",
+           "CSR", "fixed_indegree", "fixed_outdegree", "fixed_probability", "one_to_one",
+           "all_to_all", "from_dense", "from_scipy", "from_lists",
+           "OpCounts", "Result", "Spikes", "StateSamples"]

@@ -1,0 +1,1 @@
+"""The jitted engine: event queue, random streams and the event loop."""

@@ -1,0 +1,524 @@
+"""The event loop: exact, event-driven simulation of LIF networks on CSR projections.
+
+Events live in one heap ordered by (time, insertion sequence).  Kinds:
+
+* ``DELIVER``  one delay group of one presynaptic row of one projection.  A spike
+  enters the queue once per projection; rows with per-synapse delays are sorted by
+  delay and the next group is pushed only when the current one is delivered, so a
+  row never holds more than one queue entry.
+* ``CAND``     a neuron's predicted threshold crossing (``first_crossing``), tagged
+  with the neuron's version; any later input bumps the version and the candidate is
+  dropped lazily when popped (counted as stale).
+* ``SOURCE``   the next spike of a spike-train or Poisson source (Poisson sources
+  draw their next spike when the current one is popped).
+* ``SWEEP``, ``RENORM``, ``SAMPLE``: bookkeeping, see below.
+
+Simultaneous inputs.  Inputs are applied to a neuron as they are popped, but its
+threshold is tested only when simulated time moves past the instant (``_flush``), so
+all inputs that arrive at the same time are applied first (NEST's rule).
+
+Two state representations, chosen per population:
+
+* *general*: (V, I_exc, I_inh) at the time of the last update, advanced in closed
+  form (``models.v_at``).
+* *frame* (both channels delta): V is stored as U with V(t) = b(t) + U e^{-g (t -
+  t_f)}, which is constant between inputs.  An input of weight w at time t then costs
+  U += w e^{g (t - t_f)}, where the exponential is shared by every target of the row:
+  one multiply-add per synapse and no per-target ``exp``.  ``RENORM`` events move the
+  frame origin t_f every 200 tau_m so that e^{g (t - t_f)} never overflows.
+
+External Poisson drive of frame populations (Brunel's 20 kHz per neuron) is not
+queued: every neuron owns a random stream whose arrivals are applied, in time order
+and exactly, whenever the neuron is touched (``_drive_advance``).  A spike caused by
+such an arrival may be discovered after simulated time has passed it, but never by
+more than the sweep interval, which is at most the smallest outgoing delay of the
+driven populations (``SWEEP`` events advance every driven neuron), so its deliveries
+are still in the future when they are queued.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_SE, P_SI, P_TREF, P_VINF,
+                      P_VRESET, P_VTH, first_crossing, v_at)
+from .queue import pop, push
+from .rng import next_exponential
+
+DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = 0, 1, 2, 3, 4, 5
+
+# counters (OpCounts field order)
+C_SPIKES, C_SYN_REC, C_SYN_SRC, C_DRIVE, C_ADV, C_PUSH, C_POP, C_STALE, C_CAND, \
+    C_SRC_SPIKES, C_DISCARD, C_THRESH = range(12)
+NCOUNT = 12
+
+# status codes
+OK, MAX_EVENTS, NONFINITE = 0, 1, 2
+
+# The refractory interval is half-open, [t_spike, t_spike + t_ref): a delta input that
+# arrives exactly when it ends is applied.  NEST's iaf_psc_delta_ps does the same; the
+# reference files in tests/data contain such exact ties and only this choice matches.
+REFRACTORY_CLOSED = False
+
+
+@njit(cache=True, inline="always")
+def _refractory(t, ref_until):
+    if REFRACTORY_CLOSED:
+        return t <= ref_until
+    return t < ref_until
+
+
+@njit(cache=True)
+def _qpush(Q, cnt, t, kind, a, b, c):
+    hF, hI, hn, sc = Q
+    seq = sc[0]
+    sc[0] = seq + 1
+    push(hF, hI, hn, t, seq, kind, a, b, c)
+    cnt[C_PUSH] += 1
+
+
+@njit(cache=True)
+def _frame_ab(P, p, tf, t):
+    """(1/a, b) of the frame of population p at time t: V = b + a U."""
+    g = P[p, P_G]
+    if g > 0.0:
+        return math.exp(g * (t - tf)), P[p, P_VINF]
+    return 1.0, P[p, P_C] * (t - tf)
+
+
+@njit(cache=True)
+def _emit(node, t, R, Q, cnt):
+    """Queue the deliveries of a spike of ``node`` at time t (one per projection)."""
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
+        proj_delay, indptr_l, idx_l, w_l, d_l = R
+    g = node_group[node]
+    for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
+        pr = grp_proj[q]
+        row = node - proj_pre_off[pr]
+        ip = indptr_l[pr]
+        start = ip[row]
+        if start == ip[row + 1]:
+            continue
+        d = proj_delay[pr]
+        if d < 0.0:
+            d = d_l[pr][start]
+        _qpush(Q, cnt, t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
+
+
+@njit(cache=True)
+def _record(SP, n, t):
+    spF, spI, spn = SP
+    i = spn[0]
+    if i == spF[0].shape[0]:
+        new = max(2 * i, 1024)
+        a = np.empty(new, np.float64)
+        a[:i] = spF[0]
+        spF[0] = a
+        b = np.empty(new, np.int64)
+        b[:i] = spI[0]
+        spI[0] = b
+    spF[0][i] = t
+    spI[0][i] = n
+    spn[0] = i + 1
+
+
+@njit(cache=True)
+def _frame_candidate(P, p, n, S, Q, cnt):
+    """Push the bias-driven crossing of a frame neuron, if it has one."""
+    V, IE, II, TL, REF, VER, frame_tf = S
+    g = P[p, P_G]
+    vth = P[p, P_VTH]
+    tf = frame_tf[p]
+    u = V[n]
+    if g > 0.0:
+        dv = vth - P[p, P_VINF]
+        if dv >= 0.0 or u >= 0.0:
+            return
+        # v_inf + u e^{-g (t - tf)} = v_th
+        tc = tf + math.log(u / dv) / g
+    else:
+        c = P[p, P_C]
+        if c <= 0.0:
+            return
+        tc = tf + (vth - u) / c
+    tc = max(tc, REF[n])
+    _qpush(Q, cnt, tc, CAND, n, VER[n], 0.0)
+    cnt[C_CAND] += 1
+
+
+@njit(cache=True)
+def _general_candidate(P, p, n, S, Q, cnt):
+    """Push the next threshold crossing of a general neuron (state at TL[n])."""
+    V, IE, II, TL, REF, VER, frame_tf = S
+    t0 = TL[n]
+    v0 = V[n]
+    ie = IE[n]
+    ii = II[n]
+    if REF[n] > t0:
+        dt = REF[n] - t0
+        if ie != 0.0:
+            ie *= math.exp(-P[p, P_SE] * dt)
+        if ii != 0.0:
+            ii *= math.exp(-P[p, P_SI] * dt)
+        t0 = REF[n]
+        v0 = P[p, P_VRESET]
+    tau = first_crossing(P, p, v0, ie, ii)
+    if tau < math.inf:
+        _qpush(Q, cnt, t0 + tau, CAND, n, VER[n], 0.0)
+        cnt[C_CAND] += 1
+
+
+@njit(cache=True)
+def state_at(P, p, n, S, t):
+    """(V, I_exc, I_inh) of a general neuron at time t >= TL[n], without changing it."""
+    V, IE, II, TL, REF, VER, frame_tf = S
+    t0 = TL[n]
+    v = V[n]
+    ie = IE[n]
+    ii = II[n]
+    se = P[p, P_SE]
+    si = P[p, P_SI]
+    if t <= t0:
+        return v, ie, ii
+    ref = REF[n]
+    if ref >= t:
+        dt = t - t0
+        return P[p, P_VRESET], (ie * math.exp(-se * dt) if ie != 0.0 else 0.0), \
+            (ii * math.exp(-si * dt) if ii != 0.0 else 0.0)
+    if ref > t0:
+        dt = ref - t0
+        if ie != 0.0:
+            ie *= math.exp(-se * dt)
+        if ii != 0.0:
+            ii *= math.exp(-si * dt)
+        t0 = ref
+        v = P[p, P_VRESET]
+    dt = t - t0
+    v = v_at(P, p, v, ie, ii, dt)
+    if ie != 0.0:
+        ie *= math.exp(-se * dt)
+    if ii != 0.0:
+        ii *= math.exp(-si * dt)
+    return v, ie, ii
+
+
+@njit(cache=True)
+def _advance(P, p, n, S, t, cnt):
+    V, IE, II, TL, REF, VER, frame_tf = S
+    if t > TL[n]:
+        v, ie, ii = state_at(P, p, n, S, t)
+        V[n] = v
+        IE[n] = ie
+        II[n] = ii
+        TL[n] = t
+        cnt[C_ADV] += 1
+
+
+@njit(cache=True)
+def _spike(P, p, n, t, S, R, Q, SP, cnt):
+    """Neuron n fires at t: reset, refractory, record, emit, next candidate."""
+    V, IE, II, TL, REF, VER, frame_tf = S
+    tr = t + P[p, P_TREF]
+    REF[n] = tr
+    VER[n] += 1
+    cnt[C_SPIKES] += 1
+    _record(SP, n, t)
+    _emit(n, t, R, Q, cnt)
+    if P[p, P_FRAME] != 0.0:
+        ainv, b = _frame_ab(P, p, frame_tf[p], tr)
+        V[n] = (P[p, P_VRESET] - b) * ainv
+        _frame_candidate(P, p, n, S, Q, cnt)
+    else:
+        V[n] = P[p, P_VRESET]
+        TL[n] = t
+        _general_candidate(P, p, n, S, Q, cnt)
+
+
+@njit(cache=True)
+def _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt):
+    """Apply the external Poisson arrivals of frame neuron n up to time t, in order."""
+    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    d0 = pop_drv_ptr[p]
+    d1 = pop_drv_ptr[p + 1]
+    if d0 == d1:
+        return
+    V, IE, II, TL, REF, VER, frame_tf = S
+    local = n - pop_off[p]
+    vth = P[p, P_VTH]
+    while True:
+        # earliest pending arrival among this population's drives
+        best = -1
+        tb = t
+        for d in range(d0, d1):
+            ta = drv_next[drv_base[d] + local]
+            if ta <= tb:
+                tb = ta
+                best = d
+        if best < 0:
+            return
+        k = drv_base[best] + local
+        drv_next[k] = tb + next_exponential(drv_rng, k, drv_rate[best])
+        cnt[C_DRIVE] += 1
+        if _refractory(tb, REF[n]):
+            cnt[C_DISCARD] += 1
+            continue
+        ainv, b = _frame_ab(P, p, frame_tf[p], tb)
+        V[n] += drv_w[best] * ainv
+        cnt[C_ADV] += 1
+        cnt[C_THRESH] += 1
+        if V[n] >= (vth - b) * ainv:
+            _spike(P, p, n, tb, S, R, Q, SP, cnt)
+
+
+@njit(cache=True)
+def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, fl, S, R, Q, SP, cnt):
+    """Threshold test of every neuron that received input at time t."""
+    V, IE, II, TL, REF, VER, frame_tf = S
+    fl_t, fl_ainv, fl_b = fl
+    for j in range(ndirty):
+        n = dirty[j]
+        isdirty[n] = 0
+        p = neuron_pop[n]
+        cnt[C_THRESH] += 1
+        if P[p, P_FRAME] != 0.0:
+            if fl_t[p] != t:
+                ainv, b = _frame_ab(P, p, frame_tf[p], t)
+                fl_t[p] = t
+                fl_ainv[p] = ainv
+                fl_b[p] = b
+            if not math.isfinite(V[n]):
+                return n
+            if V[n] >= (P[p, P_VTH] - fl_b[p]) * fl_ainv[p]:
+                _spike(P, p, n, t, S, R, Q, SP, cnt)
+            elif P[p, P_C] != 0.0:
+                VER[n] += 1
+                _frame_candidate(P, p, n, S, Q, cnt)
+        else:
+            if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
+                return n
+            if V[n] >= P[p, P_VTH]:
+                _spike(P, p, n, t, S, R, Q, SP, cnt)
+            else:
+                VER[n] += 1
+                _general_candidate(P, p, n, S, Q, cnt)
+    return -1
+
+
+@njit(cache=True)
+def _mark(n, dirty, ndirty, isdirty):
+    if isdirty[n] == 0:
+        isdirty[n] = 1
+        dirty[ndirty] = n
+        return ndirty + 1
+    return ndirty
+
+
+@njit(cache=True)
+def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
+               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info):
+    """Process every event with time <= t_end.
+
+    Returns a status code (OK, MAX_EVENTS, NONFINITE); ``info`` receives
+    [neuron, -, -] and the time of a failure in ``info_t``.
+    """
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
+        proj_delay, indptr_l, idx_l, w_l, d_l = R
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
+    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    V, IE, II, TL, REF, VER, frame_tf = S
+    hF, hI, hn, sc = Q
+    npop = P.shape[0]
+    fl = (np.full(npop, -math.inf), np.ones(npop), np.zeros(npop))
+    ndirty = 0
+    t_cur = -math.inf
+    pops = 0
+    status = OK
+    while hn[0] > 0:
+        t = hF[0][0]
+        if t > t_end:
+            break
+        if ndirty > 0 and t > t_cur:
+            bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, fl, S, R, Q, SP, cnt)
+            ndirty = 0
+            if bad >= 0:
+                info[0] = bad
+                info[1] = t_cur
+                return NONFINITE
+            continue
+        if pops >= max_events:
+            status = MAX_EVENTS
+            break
+        t, seq, kind, a, b, c = pop(hF, hI, hn)
+        pops += 1
+        cnt[C_POP] += 1
+        t_cur = t
+        if kind == DELIVER:
+            pr = a >> 32
+            row = a & 0xFFFFFFFF
+            ip = indptr_l[pr]
+            idx = idx_l[pr]
+            w = w_l[pr]
+            end = ip[row + 1]
+            gend = end
+            dl = d_l[pr]
+            if proj_delay[pr] < 0.0:
+                # this delay group ends where the delay changes; queue the next group
+                dg = dl[b]
+                gend = b + 1
+                while gend < end and dl[gend] == dg:
+                    gend += 1
+                if gend < end:
+                    _qpush(Q, cnt, c + dl[gend], DELIVER, a, gend, c)
+            if proj_pre_off[pr] >= src_off:
+                cnt[C_SYN_SRC] += gend - b
+            else:
+                cnt[C_SYN_REC] += gend - b
+            p = proj_post_pop[pr]
+            off = proj_post_off[pr]
+            has_drive = pop_drv_ptr[p + 1] > pop_drv_ptr[p]
+            if P[p, P_FRAME] != 0.0:
+                ainv, bb = _frame_ab(P, p, frame_tf[p], t)
+                for j in range(b, gend):
+                    n = off + idx[j]
+                    if has_drive:
+                        _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt)
+                    if _refractory(t, REF[n]):
+                        cnt[C_DISCARD] += 1
+                        continue
+                    V[n] += w[j] * ainv
+                    ndirty = _mark(n, dirty, ndirty, isdirty)
+                cnt[C_ADV] += gend - b
+            else:
+                de = P[p, P_DE] != 0.0
+                di = P[p, P_DI] != 0.0
+                for j in range(b, gend):
+                    n = off + idx[j]
+                    _advance(P, p, n, S, t, cnt)
+                    wj = w[j]
+                    if wj >= 0.0:
+                        if de:
+                            if _refractory(t, REF[n]):
+                                cnt[C_DISCARD] += 1
+                                continue
+                            V[n] += wj
+                        else:
+                            IE[n] += wj
+                    else:
+                        if di:
+                            if _refractory(t, REF[n]):
+                                cnt[C_DISCARD] += 1
+                                continue
+                            V[n] += wj
+                        else:
+                            II[n] += wj
+                    ndirty = _mark(n, dirty, ndirty, isdirty)
+        elif kind == CAND:
+            n = a
+            if b != VER[n]:
+                cnt[C_STALE] += 1
+                continue
+            p = neuron_pop[n]
+            if P[p, P_FRAME] != 0.0:
+                ainv, bb = _frame_ab(P, p, frame_tf[p], t)
+                # the crossing is exact: V(t) = v_th (rounding must not lose it)
+                V[n] = max(V[n], (P[p, P_VTH] - bb) * ainv)
+            else:
+                _advance(P, p, n, S, t, cnt)
+                V[n] = max(V[n], P[p, P_VTH])
+            ndirty = _mark(n, dirty, ndirty, isdirty)
+        elif kind == SOURCE:
+            s = a
+            cnt[C_SRC_SPIKES] += 1
+            _emit(src_off + s, t, R, Q, cnt)
+            if src_kind[s] == 0:
+                k = src_pos[s] + 1
+                src_pos[s] = k
+                if k < st_ptr[s + 1]:
+                    _qpush(Q, cnt, st_times[k], SOURCE, s, 0, 0.0)
+            else:
+                _qpush(Q, cnt, t + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, 0, 0.0)
+        elif kind == SWEEP:
+            for p in range(npop):
+                if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt)
+            _qpush(Q, cnt, t + sweep_dt, SWEEP, 0, 0, 0.0)
+        elif kind == RENORM:
+            for p in range(npop):
+                g = P[p, P_G]
+                if P[p, P_FRAME] != 0.0 and g > 0.0:
+                    f = math.exp(-g * (t - frame_tf[p]))
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        V[n] *= f
+                    frame_tf[p] = t
+            _qpush(Q, cnt, t + renorm_dt, RENORM, 0, 0, 0.0)
+        elif kind == SAMPLE:
+            k = a
+            for j in range(rec_ids.shape[0]):
+                n = rec_ids[j]
+                p = neuron_pop[n]
+                if P[p, P_FRAME] != 0.0:
+                    _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt)
+                    if _refractory(t, REF[n]) and t > REF[n] - P[p, P_TREF]:
+                        v = P[p, P_VRESET]
+                    else:
+                        ainv, bb = _frame_ab(P, p, frame_tf[p], t)
+                        v = bb + V[n] / ainv
+                    samp_out[k, j, 0] = v
+                    samp_out[k, j, 1] = 0.0
+                    samp_out[k, j, 2] = 0.0
+                else:
+                    v, ie, ii = state_at(P, p, n, S, t)
+                    samp_out[k, j, 0] = v
+                    samp_out[k, j, 1] = ie
+                    samp_out[k, j, 2] = ii
+    if ndirty > 0:
+        bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, fl, S, R, Q, SP, cnt)
+        if bad >= 0:
+            info[0] = bad
+            info[1] = t_cur
+            return NONFINITE
+    if status == OK:
+        # spikes of driven neurons up to t_end must be known when the run returns
+        for p in range(npop):
+            if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
+                for n in range(pop_off[p], pop_off[p + 1]):
+                    _drive_advance(P, p, n, t_end, S, D, R, Q, SP, cnt)
+    else:
+        info[1] = t_cur
+    return status
+
+
+@njit(cache=True)
+def init_sources(SRC, Q, cnt, t0):
+    """Queue the first spike of every source (spike trains: their first time >= t0)."""
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
+    for s in range(src_kind.shape[0]):
+        if src_kind[s] == 0:
+            k = st_ptr[s]
+            if k < st_ptr[s + 1]:
+                src_pos[s] = k
+                _qpush(Q, cnt, st_times[k], SOURCE, s, 0, 0.0)
+        elif src_rate[s] > 0.0:
+            _qpush(Q, cnt, t0 + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, 0, 0.0)
+
+
+@njit(cache=True)
+def init_drives(drv_next, drv_rng, drv_rate, drv_base, drv_n, t0):
+    """First arrival time of every neuron's external drive stream."""
+    for d in range(drv_rate.shape[0]):
+        for i in range(drv_n[d]):
+            k = drv_base[d] + i
+            drv_next[k] = t0 + next_exponential(drv_rng, k, drv_rate[d])
+
+
+@njit(cache=True)
+def init_candidates(P, neuron_pop, S, Q, cnt):
+    """Queue the spontaneous (bias-driven) crossing of every neuron that has one."""
+    for n in range(neuron_pop.shape[0]):
+        p = neuron_pop[n]
+        if P[p, P_FRAME] != 0.0:
+            if P[p, P_C] != 0.0:
+                _frame_candidate(P, p, n, S, Q, cnt)
+        else:
+            _general_candidate(P, p, n, S, Q, cnt)

@@ -1,0 +1,379 @@
+"""Current-based leaky integrate-and-fire neurons: parameters and exact kernels.
+
+Model (units: ms, mV)::
+
+    dV/dt      = -(V - v_rest)/tau_m + (I_exc + I_inh + i_bias)/tau_in
+    dI_exc/dt  = -I_exc/tau_syn_exc
+    dI_inh/dt  = -I_inh/tau_syn_inh
+
+``tau_in`` defaults to ``tau_m``, which gives the form used in the exact-gradient
+literature, ``tau_m dV/dt = -(V - v_rest) + I`` (Wunderlich & Pehle 2021; Göltz et
+al. 2021).  ``tau_m = inf`` removes the leak (perfect integrator; ``tau_in`` must then
+be given).  ``tau_syn = 0`` makes a channel a *delta* synapse: a spike of weight w
+makes V jump by w (mV) and input arriving during the refractory period is discarded,
+as in NEST's ``iaf_psc_delta_ps``.  Otherwise w is added to the channel's current
+(also while refractory, as in ``iaf_psc_exp_ps``).  Non-negative weights go to the
+excitatory channel, negative ones to the inhibitory channel.
+
+On ``V >= v_th`` the neuron spikes, ``V := v_reset`` and V is clamped there for
+``t_ref`` ms while the currents keep decaying.
+
+Closed form.  With g = 1/tau_m (0 if tau_m = inf), k = 1/tau_in, s = 1/tau_syn and the
+state (V0, I_exc0, I_inh0) at the start of an interval of length t::
+
+    V(t) = v_rest + (V0 - v_rest) e^{-g t}
+           + k [ i_bias psi(g, 0, t) + I_exc0 psi(g, s_exc, t) + I_inh0 psi(g, s_inh, t) ]
+
+    psi(g, s, t) = (e^{-s t} - e^{-g t}) / (g - s)      (= t e^{-g t} when g == s)
+
+``psi`` is evaluated as ``e^{-min(g,s) t} * (-expm1(-|g-s| t)) / |g-s|``, which has no
+cancellation as g -> s and never overflows (Rotter & Diesmann 1999 give the
+propagator-matrix view of the same solution; the tau_m == tau_syn case is its limit).
+
+Threshold crossing.  Let f = V - v_th.  Differentiating the ODE gives
+``f' = -g f + h`` with ``h(t) = c + k I_exc0 e^{-s_exc t} + k I_inh0 e^{-s_inh t}``
+and ``c = k i_bias - g (v_th - v_rest)``.  At an up-crossing f = 0 and f' >= 0, hence
+h >= 0: crossings can only occur where h >= 0.  On an interval where h >= 0, f is
+strictly increasing while it is negative (f' = -g f + h > 0), so there is a crossing
+in [a, b] iff f(b) >= 0.  h is a constant plus at most two exponentials, so h' has at
+most one zero, found in closed form, and h has at most two zeros, each isolated on a
+monotone piece.  This decides the existence of a crossing exactly (up to the rounding
+of f at one point) and brackets the first one, which a safeguarded Newton iteration
+then polishes to the last bit.  A trajectory that only grazes the threshold is decided
+by the sign of f at the end of its h >= 0 interval, where f is within a factor of
+e^{-g (b - t_peak)} of its peak, so peaks 1e-9 mV above or below threshold are never
+misclassified.  (This argument is the classical one for sums of exponentials used by
+Brette 2007, "Exact simulation of integrate-and-fire models with exponential currents",
+Neural Comput. 19:2604, made general for two synaptic time constants and bias.)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numba import njit
+
+__all__ = ["LIF"]
+
+# ---------------------------------------------------------------------------
+# Parameter record
+# ---------------------------------------------------------------------------
+
+
+def _check_real(name, value, *, allow_inf=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    v = float(value)
+    if math.isnan(v) or (math.isinf(v) and not allow_inf):
+        allowed = "a finite number or inf" if allow_inf else "a finite number"
+        raise ValueError(f"{name}={value!r} is not allowed; {name} must be {allowed}")
+    return v
+
+
+@dataclass(frozen=True)
+class LIF:
+    """Parameters of a current-based LIF population (shared by all its neurons).
+
+    Parameters
+    ----------
+    tau_m : float
+        Membrane time constant (ms), > 0; ``inf`` for a non-leaky integrator.
+    tau_syn_exc : float
+        Excitatory synaptic time constant (ms), >= 0; 0 means delta synapses.
+    tau_syn_inh : float
+        Inhibitory synaptic time constant (ms), >= 0; 0 means delta synapses.
+    v_rest : float
+        Resting potential (mV).
+    v_th : float
+        Firing threshold (mV), > v_reset.
+    v_reset : float
+        Reset potential (mV), < v_th.
+    t_ref : float
+        Absolute refractory period (ms), >= 0.
+    i_bias : float
+        Constant bias current (mV, in the units of I_exc/I_inh).
+    tau_in : float or None
+        Input time constant (ms) that scales the currents into dV/dt; ``None`` means
+        ``tau_m`` (the classical form).  Must be given (finite, > 0) when tau_m = inf.
+    """
+
+    tau_m: float = 20.0
+    tau_syn_exc: float = 5.0
+    tau_syn_inh: float = 5.0
+    v_rest: float = 0.0
+    v_th: float = 20.0
+    v_reset: float = 10.0
+    t_ref: float = 2.0
+    i_bias: float = 0.0
+    tau_in: float | None = None
+
+    def __post_init__(self):
+        vals = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "tau_in" and v is None:
+                continue
+            vals[f.name] = _check_real(f.name, v, allow_inf=(f.name == "tau_m"))
+            object.__setattr__(self, f.name, vals[f.name])
+        if not self.tau_m > 0:
+            raise ValueError(f"tau_m={self.tau_m!r} is not allowed; tau_m must be > 0 (ms) or inf")
+        for name in ("tau_syn_exc", "tau_syn_inh"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; {name} must be >= 0 (ms, 0 = delta synapse)")
+        if self.t_ref < 0:
+            raise ValueError(f"t_ref={self.t_ref!r} is not allowed; t_ref must be >= 0 (ms)")
+        if not self.v_reset < self.v_th:
+            raise ValueError(f"v_reset={self.v_reset!r} is not allowed with v_th={self.v_th!r}; v_reset must be < v_th (mV)")
+        if self.tau_in is None:
+            if math.isinf(self.tau_m):
+                raise ValueError("tau_in=None is not allowed with tau_m=inf; give a finite tau_in > 0 (ms) for a non-leaky neuron")
+        elif not self.tau_in > 0:
+            raise ValueError(f"tau_in={self.tau_in!r} is not allowed; tau_in must be > 0 (ms)")
+
+    @property
+    def delta_exc(self) -> bool:
+        """True if excitatory input makes V jump (tau_syn_exc == 0)."""
+        return self.tau_syn_exc == 0.0
+
+    @property
+    def delta_inh(self) -> bool:
+        """True if inhibitory input makes V jump (tau_syn_inh == 0)."""
+        return self.tau_syn_inh == 0.0
+
+    @property
+    def v_inf(self) -> float:
+        """Asymptotic potential without synaptic input (mV); inf/-inf/nan if non-leaky."""
+        if math.isinf(self.tau_m):
+            return math.copysign(math.inf, self.i_bias) if self.i_bias != 0 else math.nan
+        return self.v_rest + self.i_bias * self.tau_m / self._tau_in
+
+    @property
+    def _tau_in(self) -> float:
+        return self.tau_m if self.tau_in is None else self.tau_in
+
+    def row(self) -> np.ndarray:
+        """The flat float64 parameter row the kernels read (see the ``P_*`` indices)."""
+        r = np.zeros(NPARAM, dtype=np.float64)
+        r[P_G] = 0.0 if math.isinf(self.tau_m) else 1.0 / self.tau_m
+        r[P_K] = 1.0 / self._tau_in
+        r[P_SE] = 0.0 if self.delta_exc else 1.0 / self.tau_syn_exc
+        r[P_SI] = 0.0 if self.delta_inh else 1.0 / self.tau_syn_inh
+        r[P_VREST] = self.v_rest
+        r[P_VTH] = self.v_th
+        r[P_VRESET] = self.v_reset
+        r[P_TREF] = self.t_ref
+        r[P_IBIAS] = self.i_bias
+        r[P_DE] = 1.0 if self.delta_exc else 0.0
+        r[P_DI] = 1.0 if self.delta_inh else 0.0
+        # The "frame" representation (delta-only populations) stores U with
+        # V = b(t) + U * exp(-g (t - t_f)); b = v_inf for a leaky neuron and
+        # b = k i_bias (t - t_f) for a non-leaky one.
+        if r[P_G] > 0:
+            r[P_VINF] = self.v_rest + r[P_K] * self.i_bias / r[P_G]
+        else:
+            r[P_VINF] = 0.0
+        r[P_C] = r[P_K] * self.i_bias
+        r[P_FRAME] = 1.0 if (self.delta_exc and self.delta_inh) else 0.0
+        return r
+
+
+# Column indices of the parameter table (one row per population).
+P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_VINF, P_C, P_FRAME = range(14)
+NPARAM = 14
+
+# ---------------------------------------------------------------------------
+# Closed-form propagation (general representation: V, I_exc, I_inh at t_last)
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def psi(g, s, t):
+    """(e^{-s t} - e^{-g t}) / (g - s) for t >= 0 without cancellation (ms)."""
+    d = g - s
+    if d == 0.0:
+        return t * math.exp(-g * t)
+    if d > 0.0:
+        return math.exp(-s * t) * (-math.expm1(-d * t)) / d
+    return math.exp(-g * t) * (-math.expm1(d * t)) / (-d)
+
+
+@njit(cache=True, inline="always")
+def bias_kernel(g, t):
+    """(1 - e^{-g t}) / g, = t for g == 0 (ms)."""
+    if g == 0.0:
+        return t
+    return -math.expm1(-g * t) / g
+
+
+@njit(cache=True)
+def v_at(P, p, v0, ie0, ii0, t):
+    """Membrane potential (mV) after t ms from state (v0, ie0, ii0), no reset."""
+    g = P[p, P_G]
+    k = P[p, P_K]
+    vr = P[p, P_VREST]
+    v = vr + (v0 - vr) * math.exp(-g * t) + k * P[p, P_IBIAS] * bias_kernel(g, t)
+    if ie0 != 0.0:
+        v += k * ie0 * psi(g, P[p, P_SE], t)
+    if ii0 != 0.0:
+        v += k * ii0 * psi(g, P[p, P_SI], t)
+    return v
+
+
+@njit(cache=True)
+def dv_at(P, p, v, ie, ii):
+    """dV/dt (mV/ms) at a state (v, ie, ii)."""
+    return -P[p, P_G] * (v - P[p, P_VREST]) + P[p, P_K] * (P[p, P_IBIAS] + ie + ii)
+
+
+@njit(cache=True, inline="always")
+def _decay(i0, s, t):
+    if i0 == 0.0:
+        return 0.0
+    return i0 * math.exp(-s * t)
+
+
+@njit(cache=True)
+def _h(c, d1, s1, d2, s2, t):
+    return c + d1 * math.exp(-s1 * t) + d2 * math.exp(-s2 * t)
+
+
+@njit(cache=True)
+def _h_zero(c, d1, s1, d2, s2, lo, hi):
+    """Zero of h on [lo, hi] where h is monotone with a sign change (bisection + Newton)."""
+    hlo = _h(c, d1, s1, d2, s2, lo)
+    x = 0.5 * (lo + hi)
+    for _ in range(200):
+        hx = _h(c, d1, s1, d2, s2, x)
+        if hx == 0.0:
+            return x
+        if (hx < 0.0) == (hlo < 0.0):
+            lo = x
+            hlo = hx
+        else:
+            hi = x
+        dh = -s1 * d1 * math.exp(-s1 * x) - s2 * d2 * math.exp(-s2 * x)
+        xn = x - hx / dh if dh != 0.0 else 0.5 * (lo + hi)
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if xn == x or hi - lo <= 1e-15 * hi:
+            return xn
+        x = xn
+    return x
+
+
+@njit(cache=True)
+def _f_root(P, p, v0, ie0, ii0, lo, hi):
+    """Smallest t in (lo, hi] with V(t) >= v_th, given V < v_th on [0, lo] and
+    V(hi) >= v_th and V increasing while below threshold on [lo, hi]."""
+    vth = P[p, P_VTH]
+    se = P[p, P_SE]
+    si = P[p, P_SI]
+    x = hi
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        fx = v_at(P, p, v0, ie0, ii0, x) - vth
+        if fx >= 0.0:
+            hi = x
+        else:
+            lo = x
+        # Newton step from x, kept inside the bracket, else bisection.
+        d = dv_at(P, p, fx + vth, _decay(ie0, se, x), _decay(ii0, si, x))
+        xn = x - fx / d if d > 0.0 else 0.5 * (lo + hi)
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if xn == x:
+            break
+        x = xn
+    return hi
+
+
+@njit(cache=True)
+def first_crossing(P, p, v0, ie0, ii0):
+    """Time (ms, > 0) of the first threshold crossing from state (v0 < v_th, ie0, ii0)
+    with no further input, or inf if V never reaches v_th.  See the module docstring."""
+    g = P[p, P_G]
+    k = P[p, P_K]
+    c = k * P[p, P_IBIAS] - g * (P[p, P_VTH] - P[p, P_VREST])
+    d1 = k * ie0
+    s1 = P[p, P_SE]
+    d2 = k * ii0
+    s2 = P[p, P_SI]
+    # Quick reject: h(t) <= c + max(d1, 0) + max(d2, 0) for all t > 0.
+    if c + max(d1, 0.0) + max(d2, 0.0) <= 0.0:
+        return math.inf
+    # Merge equal rates; order so that s1 < s2 when both present.
+    if d1 == 0.0:
+        d1, s1, d2, s2 = d2, s2, 0.0, 0.0
+    if d2 != 0.0 and s2 == s1:
+        d1 += d2
+        d2 = 0.0
+    if d2 != 0.0 and s2 < s1:
+        d1, s1, d2, s2 = d2, s2, d1, s1
+    if d2 == 0.0:
+        s2 = 0.0
+    # Breakpoints: zeros of h on (0, inf).  h monotone on (0, tc) and (tc, inf).
+    tc = math.inf
+    if d1 != 0.0 and d2 != 0.0:
+        arg = -(s2 * d2) / (s1 * d1)
+        if arg > 0.0:
+            tcc = math.log(arg) / (s2 - s1)
+            if tcc > 0.0:
+                tc = tcc
+    z0 = math.inf
+    z1 = math.inf
+    nz = 0
+    # Piece 1: (0, min(tc, T)) ; Piece 2: (tc, inf) with h(inf) = c.
+    h0 = _h(c, d1, s1, d2, s2, 0.0)
+    if tc < math.inf:
+        htc = _h(c, d1, s1, d2, s2, tc)
+        if (h0 < 0.0) != (htc < 0.0):
+            z0 = _h_zero(c, d1, s1, d2, s2, 0.0, tc)
+            nz = 1
+        hstart = htc
+        lo = tc
+    else:
+        hstart = h0
+        lo = 0.0
+    if (hstart < 0.0) != (c < 0.0) and c != 0.0:
+        # zero on (lo, inf): find an upper bracket where the exponentials are small.
+        hi = lo + 1.0
+        for _ in range(2000):
+            if (_h(c, d1, s1, d2, s2, hi) < 0.0) == (c < 0.0):
+                break
+            hi = lo + 2.0 * (hi - lo)
+        zz = _h_zero(c, d1, s1, d2, s2, lo, hi)
+        if nz == 0:
+            z0 = zz
+        else:
+            z1 = zz
+        nz += 1
+    # Walk the intervals [a, b] where h >= 0 in order.
+    a = 0.0
+    hpos = h0 >= 0.0
+    for j in range(nz + 1):
+        b = z0 if j == 0 else (z1 if j == 1 else math.inf)
+        if j == nz:
+            b = math.inf
+        if hpos:
+            if b < math.inf:
+                if v_at(P, p, v0, ie0, ii0, b) >= P[p, P_VTH]:
+                    return _f_root(P, p, v0, ie0, ii0, a, b)
+            else:
+                # h >= 0 up to infinity: f increases while negative; bracket by doubling.
+                hi = a + 1.0
+                for _ in range(2100):
+                    if v_at(P, p, v0, ie0, ii0, hi) >= P[p, P_VTH]:
+                        return _f_root(P, p, v0, ie0, ii0, a, hi)
+                    if c <= 0.0 and hi * min(s1 if d1 != 0.0 else math.inf, s2 if d2 != 0.0 else math.inf) > 800.0:
+                        # currents have vanished and no drive remains: f -> c/g <= 0
+                        return math.inf
+                    hi = a + 2.0 * (hi - a)
+                    if hi > 1e300:
+                        return math.inf
+                return math.inf
+        a = b
+        hpos = not hpos
+    return math.inf

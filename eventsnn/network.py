@@ -1,0 +1,617 @@
+"""The user-facing network builder: populations, sources, projections, runs.
+
+A :class:`Network` is built in Python (validated objects), compiled once into flat
+arrays (the plan) at the first :meth:`Network.run`, and simulated by the jitted event
+loop in :mod:`eventsnn.engine.event`.  All run state (neuron states, queue, random
+streams, counters, time) lives in plain arrays in ``Network._state``, so a run can be
+continued exactly: ``run(T)`` equals ``run(T/2); run(T/2)`` bitwise.
+
+Units: ms, mV, Hz.  Global neuron ids run over the neuron populations in the order
+they were created; sources are not neurons and have no global neuron id.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import types
+from numba.typed import List
+
+from . import connectivity as cx
+from ._dtypes import ID, PTR, TIME
+from .engine import event as E
+from .engine.rng import seed_streams
+from .models import LIF, P_C, P_FRAME, P_G, P_VINF, P_VTH
+from .results import OpCounts, Result, Spikes, StateSamples
+
+__all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
+
+_STREAM_SOURCES, _STREAM_DRIVE, _STREAM_BUILD, _STREAM_INIT = 1, 2, 3, 4
+
+
+def _real(name, value, *, lo=None, lo_open=False, allow_inf=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    v = float(value)
+    if math.isnan(v) or (math.isinf(v) and not allow_inf):
+        raise ValueError(f"{name}={value!r} is not allowed; {name} must be finite")
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        raise ValueError(f"{name}={value!r} is not allowed; {name} must be {'>' if lo_open else '>='} {lo}")
+    return v
+
+
+def _count(name, value, lo=0):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < lo:
+        raise ValueError(f"{name}={value!r} is not allowed; {name} must be >= {lo}")
+    return int(value)
+
+
+class _Group:
+    """Something with outgoing projections (a neuron population or a source group)."""
+
+    def __init__(self, net, size, name):
+        self.net = net
+        self.size = size
+        self.name = name
+
+    def __len__(self):
+        return self.size
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r}, size={self.size})"
+
+
+class Population(_Group):
+    """A population of identical LIF neurons (global ids ``offset .. offset+size-1``)."""
+
+    def __init__(self, net, size, model, name, offset, v_init, index):
+        super().__init__(net, size, name)
+        self.model = model
+        self.offset = offset
+        self.v_init = v_init
+        self.index = index
+
+    @property
+    def ids(self):
+        """Global ids (int64) of the population's neurons."""
+        return np.arange(self.offset, self.offset + self.size, dtype=np.int64)
+
+
+class SpikeSource(_Group):
+    """Sources that emit given spike trains (times in ms)."""
+
+    def __init__(self, net, size, name, ptr, times):
+        super().__init__(net, size, name)
+        self.ptr = ptr
+        self.times = times
+
+
+class PoissonSource(_Group):
+    """Independent Poisson sources, one random stream each (rates in Hz)."""
+
+    def __init__(self, net, size, name, rates):
+        super().__init__(net, size, name)
+        self.rates = rates
+
+
+@dataclass
+class Projection:
+    """Synapses from ``pre`` to ``post``: a CSR (local ids) and a delay.
+
+    ``delay`` is the homogeneous delay (ms) or None when ``csr.delays`` holds one delay
+    per synapse (rows sorted by delay).
+    """
+
+    pre: _Group
+    post: Population
+    csr: cx.CSR
+    delay: float | None
+    index: int
+
+    @property
+    def n_synapses(self) -> int:
+        return self.csr.nnz
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Per-synapse weights (mV), in CSR order (read-only view)."""
+        w = self.csr.weights.view()
+        w.flags.writeable = False
+        return w
+
+    def set_weights(self, w):
+        """Replace all weights (mV) in CSR order; validated before anything changes."""
+        a = np.asarray(w)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"w must be a real array, got dtype {a.dtype}")
+        if a.shape != self.csr.weights.shape:
+            raise ValueError(f"w has shape {a.shape}; this projection needs shape {self.csr.weights.shape}")
+        if not np.isfinite(a).all():
+            bad = a[~np.isfinite(a)][0]
+            raise ValueError(f"w contains {bad!r}; weights must be finite (mV)")
+        self.csr.weights[:] = a
+
+    def to_scipy(self):
+        """Weights as a scipy.sparse.csr_matrix of shape (len(pre), len(post)).
+
+        Several synapses between the same pair stay separate stored entries."""
+        return self.csr.to_scipy()
+
+
+class Network:
+    """An event-driven network of LIF populations, sources and CSR projections.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds every random stream of the network (connectivity, initial states,
+        Poisson sources and drives); the same seed gives bitwise the same run.
+    """
+
+    def __init__(self, seed: int = 0):
+        self.seed = _count("seed", seed)
+        if self.seed >= 2**63:
+            raise ValueError(f"seed={seed!r} is not allowed; seed must be < 2**63")
+        self._pops: list[Population] = []
+        self._sources: list[_Group] = []
+        self._projs: list[Projection] = []
+        self._drives: list[tuple] = []
+        self._records: list[tuple] = []
+        self._n = 0
+        self._names = set()
+        self._compiled = False
+        self.t = 0.0
+        self.counts = OpCounts()
+        self._all_spikes = []
+
+    # ------------------------------------------------------------------ building
+    def _check_open(self, what):
+        if self._compiled:
+            raise RuntimeError(f"cannot {what} after the network has run; build the whole network first")
+
+    def _name(self, name, default):
+        if name is None:
+            name = f"{default}{len(self._pops) + len(self._sources)}"
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        if name in self._names:
+            raise ValueError(f"name={name!r} is already used in this network")
+        return name
+
+    def _own(self, group, argname):
+        if not isinstance(group, _Group):
+            raise TypeError(f"{argname} must be a population or source of this network, got {type(group).__name__}")
+        if group.net is not self:
+            raise ValueError(f"{argname}={group!r} belongs to a different Network")
+
+    def population(self, n: int, model: LIF, name: str | None = None, v_init=None) -> Population:
+        """Add ``n`` neurons with parameters ``model``.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons, >= 1.
+        model : LIF
+            Shared parameters.
+        v_init : None, float, array of shape (n,), or (low, high)
+            Initial membrane potential (mV): ``None`` = v_rest; a tuple draws uniformly
+            from [low, high) with the network's seed.  Every value must be < v_th.
+        """
+        self._check_open("add a population")
+        n = _count("n", n, 1)
+        if not isinstance(model, LIF):
+            raise TypeError(f"model must be an eventsnn.LIF, got {type(model).__name__}")
+        name = self._name(name, "pop")
+        if v_init is None:
+            v = np.full(n, model.v_rest)
+        elif isinstance(v_init, tuple):
+            if len(v_init) != 2:
+                raise ValueError(f"v_init={v_init!r}: a tuple must be (low, high) in mV")
+            lo = _real("v_init[0]", v_init[0])
+            hi = _real("v_init[1]", v_init[1])
+            if not lo < hi:
+                raise ValueError(f"v_init={v_init!r}: need low < high")
+            rng = np.random.default_rng([self.seed, _STREAM_INIT, len(self._pops)])
+            v = rng.uniform(lo, hi, n)
+        else:
+            v = np.asarray(v_init, dtype=float)
+            if v.ndim == 0:
+                v = np.full(n, float(v))
+            if v.shape != (n,):
+                raise ValueError(f"v_init has shape {v.shape}; expected a scalar or shape ({n},)")
+        if not np.isfinite(v).all():
+            raise ValueError("v_init must be finite (mV)")
+        if (v >= model.v_th).any():
+            raise ValueError(f"v_init has values >= v_th={model.v_th}; initial potentials must be below threshold")
+        pop = Population(self, n, model, name, self._n, v, len(self._pops))
+        self._pops.append(pop)
+        self._names.add(name)
+        self._n += n
+        return pop
+
+    def spike_source(self, times, ids, n: int | None = None, name: str | None = None) -> SpikeSource:
+        """Add sources that emit the given spikes.
+
+        Parameters
+        ----------
+        times : array of float
+            Spike times (ms), >= 0 and finite.
+        ids : array of int
+            Source index of each spike, in [0, n).
+        n : int, optional
+            Number of sources; default ``max(ids) + 1``.
+        """
+        self._check_open("add a source")
+        t = np.asarray(times)
+        i = np.asarray(ids)
+        if t.dtype.kind not in "iuf":
+            raise TypeError(f"times must be real numbers, got dtype {t.dtype}")
+        if i.dtype.kind not in "iu":
+            raise TypeError(f"ids must be integers, got dtype {i.dtype}")
+        t = t.astype(TIME).ravel()
+        i = i.astype(np.int64).ravel()
+        if t.shape != i.shape:
+            raise ValueError(f"times and ids must have the same length, got {t.shape[0]} and {i.shape[0]}")
+        if t.size and not (np.isfinite(t).all() and (t >= 0).all()):
+            bad = t[~(np.isfinite(t) & (t >= 0))][0]
+            raise ValueError(f"times contains {bad!r}; spike times must be finite and >= 0 ms")
+        if n is None:
+            n = int(i.max()) + 1 if i.size else 0
+        n = _count("n", n, 1)
+        if i.size and (i.min() < 0 or i.max() >= n):
+            bad = i[(i < 0) | (i >= n)][0]
+            raise ValueError(f"ids contains {bad}; ids must be in [0, {n})")
+        order = np.lexsort((t, i))
+        ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(i, minlength=n), out=ptr[1:])
+        name = self._name(name, "spikes")
+        src = SpikeSource(self, n, name, ptr, t[order])
+        self._sources.append(src)
+        self._names.add(name)
+        return src
+
+    def poisson_source(self, n: int, rate, name: str | None = None) -> PoissonSource:
+        """Add ``n`` independent Poisson sources with ``rate`` (Hz, scalar or per source)."""
+        self._check_open("add a source")
+        n = _count("n", n, 1)
+        r = np.asarray(rate, dtype=float) if not isinstance(rate, (int, float, np.number)) else None
+        if r is None:
+            r = np.full(n, _real("rate", rate, lo=0.0))
+        elif r.shape != (n,):
+            raise ValueError(f"rate has shape {r.shape}; expected a scalar or shape ({n},)")
+        elif not (np.isfinite(r).all() and (r >= 0).all()):
+            raise ValueError("rate must be finite and >= 0 Hz for every source")
+        name = self._name(name, "poisson")
+        src = PoissonSource(self, n, name, r.astype(float))
+        self._sources.append(src)
+        self._names.add(name)
+        return src
+
+    def poisson_drive(self, pop: Population, rate: float, weight: float, delay: float = 0.0):
+        """Drive every neuron of ``pop`` with its own Poisson train (``rate`` Hz, ``weight`` mV).
+
+        For delta-synapse populations that cannot fire spontaneously the arrivals are
+        applied exactly inside each neuron's update, with no queue work; otherwise a
+        :meth:`poisson_source` with a one-to-one projection (``delay`` ms) is created.
+        """
+        self._check_open("add a drive")
+        self._own(pop, "pop")
+        if not isinstance(pop, Population):
+            raise TypeError("pop must be a neuron Population")
+        rate = _real("rate", rate, lo=0.0)
+        weight = _real("weight", weight)
+        delay = _real("delay", delay, lo=0.0)
+        row = pop.model.row()
+        spontaneous = (row[P_G] > 0 and row[P_VINF] > row[P_VTH]) or (row[P_G] == 0 and row[P_C] > 0)
+        if row[P_FRAME] and not spontaneous:
+            self._drives.append((pop, rate, weight))
+            return None
+        src = self.poisson_source(pop.size, rate, name=f"{pop.name}_drive{len(self._sources)}")
+        self.connect(src, pop, cx.one_to_one(), weight=weight, delay=delay)
+        return src
+
+    def connect(self, pre, post, rule, weight=None, delay=1.0, *, dtype=np.float64) -> Projection:
+        """Connect ``pre`` (population or source) to ``post`` (population).
+
+        Parameters
+        ----------
+        rule : ConnectionRule or CSR
+            A rule from :mod:`eventsnn.connectivity` (``fixed_indegree(k)``, ...) or a
+            ready CSR (``from_dense``, ``from_scipy``, ``from_lists``) with weights.
+        weight : float, array or callable
+            Weights (mV) for a rule (required); must be None for a CSR.
+        delay : float, array or callable
+            Delay (ms): a scalar is homogeneous (no per-synapse storage), an array gives
+            one delay per synapse.  Must be > 0 from neurons, >= 0 from sources.  With a
+            CSR that has per-synapse delays, pass ``delay=None``.
+        """
+        self._check_open("connect")
+        self._own(pre, "pre")
+        self._own(post, "post")
+        if not isinstance(post, Population):
+            raise TypeError(f"post must be a neuron Population, got {type(post).__name__}")
+        from_source = not isinstance(pre, Population)
+        if isinstance(rule, cx.CSR):
+            if weight is not None:
+                raise ValueError("weight must be None when rule is a CSR (it carries its weights)")
+            if rule.n_pre != pre.size or rule.n_post != post.size:
+                raise ValueError(f"rule is a CSR of shape ({rule.n_pre}, {rule.n_post}); "
+                                 f"pre/post have sizes ({pre.size}, {post.size})")
+            csr = rule
+            if csr.delays is not None:
+                if delay is not None:
+                    raise ValueError("delay must be None when the CSR has per-synapse delays")
+                d = None
+            else:
+                if delay is None:
+                    raise ValueError("delay=None but the CSR has no per-synapse delays; give a delay (ms)")
+                d = self._check_delay(delay, from_source)
+        elif isinstance(rule, cx.ConnectionRule):
+            if weight is None:
+                raise ValueError("weight is required with a connection rule (mV)")
+            if delay is None:
+                raise ValueError("delay must be given (ms)")
+            scalar_delay = np.ndim(delay) == 0 and not callable(delay)
+            if scalar_delay:
+                d = self._check_delay(delay, from_source)
+            seed = int(np.random.SeedSequence([self.seed, _STREAM_BUILD, len(self._projs)]).generate_state(1)[0])
+            csr = cx.connect(rule, pre.size, post.size, weight, None if scalar_delay else delay,
+                             seed=seed, same_population=pre is post, dtype=dtype)
+            if not scalar_delay:
+                d = None
+        else:
+            raise TypeError(f"rule must be a connectivity rule or a CSR, got {type(rule).__name__}")
+        if csr.weights.dtype != np.float64:
+            raise TypeError("the engine needs float64 weights (float32 weights are not supported yet)")
+        if d is None:
+            if csr.nnz and csr.delays.min() <= 0 and not from_source:
+                raise ValueError("delays from neurons must be > 0 ms")
+            csr = csr.sort_by_delay()
+        proj = Projection(pre, post, csr, d, len(self._projs))
+        self._projs.append(proj)
+        return proj
+
+    @staticmethod
+    def _check_delay(delay, from_source):
+        d = _real("delay", delay, lo=0.0, lo_open=not from_source)
+        return d
+
+    def record_state(self, ids, times):
+        """Sample V and the currents of neurons ``ids`` (global) at ``times`` (ms).
+
+        Samples are exact left limits (state before any input at that instant).
+        """
+        self._check_open("add a state recorder")
+        i = np.asarray(ids)
+        t = np.asarray(times, dtype=float).ravel()
+        if i.dtype.kind not in "iu":
+            raise TypeError(f"ids must be integers, got dtype {i.dtype}")
+        i = i.astype(np.int64).ravel()
+        if i.size and (i.min() < 0 or i.max() >= self._n):
+            bad = i[(i < 0) | (i >= self._n)][0]
+            raise ValueError(f"ids contains {bad}; neuron ids must be in [0, {self._n})")
+        if t.size and not (np.isfinite(t).all() and (t >= 0).all()):
+            raise ValueError("times must be finite and >= 0 ms")
+        if self._records:
+            raise ValueError("record_state may be called once per network")
+        self._records.append((i, np.sort(t)))
+
+    # ---------------------------------------------------------------- compiling
+    def _compile(self):
+        pops, srcs, projs = self._pops, self._sources, self._projs
+        N = self._n
+        npop = len(pops)
+        if npop == 0:
+            raise RuntimeError("the network has no neuron population")
+        P = np.stack([p.model.row() for p in pops])
+        pop_off = np.zeros(npop + 1, np.int64)
+        pop_off[1:] = np.cumsum([p.size for p in pops])
+        neuron_pop = np.repeat(np.arange(npop, dtype=np.int32), [p.size for p in pops])
+        S_tot = sum(s.size for s in srcs)
+        src_group_off = np.zeros(len(srcs) + 1, np.int64)
+        src_group_off[1:] = np.cumsum([s.size for s in srcs])
+        groups = list(pops) + list(srcs)
+        gidx = {id(g): k for k, g in enumerate(groups)}
+        goff = [p.offset for p in pops] + [N + int(o) for o in src_group_off[:-1]]
+        node_group = np.repeat(np.arange(len(groups), dtype=np.int32), [g.size for g in groups])
+        by_group = [[] for _ in groups]
+        for pr in projs:
+            by_group[gidx[id(pr.pre)]].append(pr.index)
+        grp_proj_ptr = np.zeros(len(groups) + 1, np.int64)
+        grp_proj_ptr[1:] = np.cumsum([len(b) for b in by_group])
+        grp_proj = np.array([q for b in by_group for q in b], dtype=np.int32)
+        proj_pre_off = np.array([goff[gidx[id(pr.pre)]] for pr in projs], dtype=np.int64)
+        proj_post_off = np.array([pr.post.offset for pr in projs], dtype=np.int64)
+        proj_post_pop = np.array([pr.post.index for pr in projs], dtype=np.int32)
+        proj_delay = np.array([-1.0 if pr.delay is None else pr.delay for pr in projs], dtype=np.float64)
+        indptr_l = List.empty_list(types.int64[::1])
+        idx_l = List.empty_list(types.int32[::1])
+        w_l = List.empty_list(types.float64[::1])
+        d_l = List.empty_list(types.float64[::1])
+        empty = np.empty(0, np.float64)
+        for pr in projs:
+            indptr_l.append(np.ascontiguousarray(pr.csr.indptr, dtype=np.int64))
+            idx_l.append(np.ascontiguousarray(pr.csr.indices, dtype=np.int32))
+            w_l.append(pr.csr.weights)
+            d_l.append(empty if pr.csr.delays is None else pr.csr.delays)
+        R = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
+             proj_delay, indptr_l, idx_l, w_l, d_l)
+        # sources
+        src_kind = np.zeros(S_tot, np.int32)
+        src_rate = np.zeros(S_tot, np.float64)
+        st_ptr_parts = [np.zeros(1, np.int64)]
+        st_times_parts = []
+        base = 0
+        for s, o in zip(srcs, src_group_off[:-1]):
+            sl = slice(int(o), int(o) + s.size)
+            if isinstance(s, PoissonSource):
+                src_kind[sl] = 1
+                src_rate[sl] = s.rates / 1000.0  # Hz -> 1/ms
+                st_ptr_parts.append(np.full(s.size, base, np.int64))
+            else:
+                st_ptr_parts.append(s.ptr[1:] + base)
+                st_times_parts.append(s.times)
+                base += int(s.ptr[-1])
+        st_ptr = np.concatenate(st_ptr_parts)
+        st_times = np.concatenate(st_times_parts) if st_times_parts else np.empty(0)
+        src_rng = seed_streams(self.seed, _STREAM_SOURCES, S_tot)
+        src_pos = np.zeros(S_tot, np.int64)
+        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos)
+        # lazy drives, grouped by population
+        drives = sorted(self._drives, key=lambda d: d[0].index)
+        pop_drv_ptr = np.zeros(npop + 1, np.int64)
+        for d in drives:
+            pop_drv_ptr[d[0].index + 1] += 1
+        pop_drv_ptr = np.cumsum(pop_drv_ptr)
+        drv_rate = np.array([d[1] / 1000.0 for d in drives], dtype=np.float64)
+        drv_w = np.array([d[2] for d in drives], dtype=np.float64)
+        drv_n = np.array([d[0].size for d in drives], dtype=np.int64)
+        drv_base = np.zeros(len(drives), np.int64)
+        if drives:
+            drv_base[1:] = np.cumsum(drv_n)[:-1]
+        drv_next = np.full(int(drv_n.sum()), np.inf)
+        # one stream per (drive, neuron): the k-th neuron of a drive has stream drv_base+k
+        drv_rng = seed_streams(self.seed, _STREAM_DRIVE, int(drv_n.sum()))
+        zero_rate = drv_rate <= 0
+        drv_rate_safe = np.where(zero_rate, 1.0, drv_rate)
+        E.init_drives(drv_next, drv_rng, drv_rate_safe, drv_base, drv_n, 0.0)
+        for k in np.nonzero(zero_rate)[0]:
+            drv_next[drv_base[k]:drv_base[k] + drv_n[k]] = np.inf
+        D = (pop_off, pop_drv_ptr, drv_rate_safe, drv_w, drv_base, drv_next, drv_rng)
+        # neuron state
+        V = np.empty(N)
+        for p in pops:
+            r = P[p.index]
+            sl = slice(p.offset, p.offset + p.size)
+            if r[P_FRAME]:
+                V[sl] = p.v_init - r[P_VINF] if r[P_G] > 0 else p.v_init
+            else:
+                V[sl] = p.v_init
+        S = (V, np.zeros(N), np.zeros(N), np.zeros(N), np.full(N, -np.inf),
+             np.zeros(N, np.int64), np.zeros(npop))
+        hF = List([np.empty(1024), np.empty(1024)])
+        hI = List([np.empty(1024, np.int64) for _ in range(4)])
+        Q = (hF, hI, np.zeros(1, np.int64), np.zeros(1, np.int64))
+        cnt = np.zeros(E.NCOUNT, np.int64)
+        # bookkeeping events
+        driven = [d[0] for d in drives]
+        sweep_dt = math.inf
+        for p in driven:
+            for pr in projs:
+                if pr.pre is p and pr.csr.nnz:
+                    dmin = pr.delay if pr.delay is not None else float(pr.csr.delays.min())
+                    sweep_dt = min(sweep_dt, dmin)
+        frame_taus = [1.0 / P[p.index, P_G] for p in pops if P[p.index, P_FRAME] and P[p.index, P_G] > 0]
+        renorm_dt = 200.0 * min(frame_taus) if frame_taus else math.inf
+        if sweep_dt < math.inf:
+            E._qpush(Q, cnt, sweep_dt, E.SWEEP, 0, 0, 0.0)
+        if renorm_dt < math.inf:
+            E._qpush(Q, cnt, renorm_dt, E.RENORM, 0, 0, 0.0)
+        E.init_sources(SRC, Q, cnt, 0.0)
+        E.init_candidates(P, neuron_pop, S, Q, cnt)
+        if self._records:
+            rec_ids, rec_t = self._records[0]
+            for k, tk in enumerate(rec_t):
+                E.push(hF, hI, Q[2], float(tk), -(2**62) + k, E.SAMPLE, k, 0, 0.0)
+        else:
+            rec_ids, rec_t = np.empty(0, np.int64), np.empty(0)
+        samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
+        SP = (List([np.empty(1024)]), List([np.empty(1024, np.int64)]), np.zeros(1, np.int64))
+        self._plan = dict(P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, Q=Q, SP=SP, cnt=cnt,
+                          sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
+                          rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
+                          dirty=np.zeros(N, np.int32), isdirty=np.zeros(N, np.uint8))
+        self._compiled = True
+
+    # ------------------------------------------------------------------ running
+    def run(self, duration: float, *, max_events: int = 10**9) -> Result:
+        """Simulate ``duration`` ms more; may be called repeatedly (continues exactly).
+
+        Parameters
+        ----------
+        duration : float
+            Biological time to simulate (ms), finite and >= 0.
+        max_events : int
+            Guard against runaway activity: at most this many queue pops in this call,
+            else RuntimeError.
+
+        Returns
+        -------
+        Result
+            Spikes in (t, t + duration], the counts of this call and state samples.
+        """
+        duration = _real("duration", duration, lo=0.0)
+        max_events = _count("max_events", max_events, 1)
+        if not self._compiled:
+            self._compile()
+        pl = self._plan
+        t0 = self.t
+        t_end = t0 + duration
+        cnt_before = pl["cnt"].copy()
+        n_sp_before = int(pl["SP"][2][0])
+        info = np.zeros(2)
+        status = E.run_kernel(pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"],
+                              pl["Q"], pl["SP"], pl["cnt"], pl["sweep_dt"], pl["renorm_dt"],
+                              pl["rec_ids"], pl["samp_out"], pl["dirty"], pl["isdirty"],
+                              t_end, max_events, info)
+        if status == E.NONFINITE:
+            raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
+                                     f"(check weights and parameters)")
+        if status == E.MAX_EVENTS:
+            self.t = float(info[1])
+            raise RuntimeError(f"run stopped after max_events={max_events} queue events at t={info[1]!r} ms "
+                               f"(runaway activity?); raise max_events to continue")
+        self.t = t_end
+        spF, spI, spn = pl["SP"]
+        n_sp = int(spn[0])
+        times = spF[0][n_sp_before:n_sp].copy()
+        ids = spI[0][n_sp_before:n_sp].copy()
+        order = np.lexsort((ids, times))
+        spikes = Spikes(times[order], ids[order])
+        self._all_spikes.append(spikes)
+        counts = OpCounts.from_array(pl["cnt"] - cnt_before)
+        self.counts = self.counts + counts
+        states = None
+        if len(pl["rec_t"]):
+            m = (pl["rec_t"] > t0) & (pl["rec_t"] <= t_end) if t0 > 0 else pl["rec_t"] <= t_end
+            so = pl["samp_out"][m]
+            states = StateSamples(pl["rec_t"][m], pl["rec_ids"], so[..., 0], so[..., 1], so[..., 2])
+        return Result(t0, t_end, spikes, counts, states, self.populations)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def populations(self) -> dict:
+        """name -> (offset, size) of every neuron population."""
+        return {p.name: (p.offset, p.size) for p in self._pops}
+
+    @property
+    def n_neurons(self) -> int:
+        return self._n
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(pr.csr.nnz for pr in self._projs)
+
+    @property
+    def projections(self) -> list:
+        return list(self._projs)
+
+    @property
+    def spikes(self) -> Spikes:
+        """All spikes of all runs so far, sorted by (time, id)."""
+        if not self._all_spikes:
+            return Spikes(np.empty(0), np.empty(0, np.int64))
+        return Spikes(np.concatenate([s.times for s in self._all_spikes]),
+                      np.concatenate([s.ids for s in self._all_spikes]))
+
+    def synapse_bytes(self) -> dict:
+        """Bytes of connectivity: total, per synapse (targets + weights [+ delays]) and row pointers."""
+        syn = sum(pr.csr.indices.nbytes + pr.csr.weights.nbytes +
+                  (0 if pr.csr.delays is None else pr.csr.delays.nbytes) for pr in self._projs)
+        ptr = sum(pr.csr.indptr.nbytes for pr in self._projs)
+        nnz = self.n_synapses
+        return {"synapse_bytes": syn, "indptr_bytes": ptr,
+                "bytes_per_synapse": syn / nnz if nnz else 0.0}

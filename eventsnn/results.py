@@ -1,0 +1,123 @@
+"""What a run returns: spikes, operation counts and sampled states (plain arrays)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OpCounts:
+    """Exact operation counts of a run (all int).
+
+    Attributes
+    ----------
+    spikes : neuron spikes.
+    syn_events : synaptic events from neuron spikes (one accumulate each; equals the sum
+        over spikes of the source's out-degree, discarded refractory inputs included).
+    source_syn_events : synaptic events from spike-train and Poisson sources.
+    drive_events : external Poisson drive arrivals applied inside neuron updates (no
+        queue work, no CSR walk).
+    state_advances : neuron state updates: closed-form propagations of general neurons
+        (3-5 exp each) plus input applications of frame neurons (1 multiply-add each).
+    queue_pushes, queue_pops : heap operations.
+    stale_candidates : threshold-crossing candidates dropped because later input
+        changed the neuron's trajectory (lazy deletion).
+    candidates : threshold-crossing candidates pushed.
+    source_spikes : spikes of spike-train and Poisson sources.
+    discarded : delta inputs discarded because the target was refractory.
+    threshold_tests : threshold comparisons.
+    """
+
+    spikes: int = 0
+    syn_events: int = 0
+    source_syn_events: int = 0
+    drive_events: int = 0
+    state_advances: int = 0
+    queue_pushes: int = 0
+    queue_pops: int = 0
+    stale_candidates: int = 0
+    candidates: int = 0
+    source_spikes: int = 0
+    discarded: int = 0
+    threshold_tests: int = 0
+
+    @classmethod
+    def from_array(cls, a) -> "OpCounts":
+        return cls(*(int(x) for x in a))
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __add__(self, other: "OpCounts") -> "OpCounts":
+        return OpCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class Spikes:
+    """Spike times (float64, ms) and global neuron ids (int64), sorted by (time, id)."""
+
+    times: np.ndarray
+    ids: np.ndarray
+
+    def __len__(self):
+        return len(self.times)
+
+
+@dataclass(frozen=True)
+class StateSamples:
+    """Exact states sampled at chosen times (left limits: before any input at that time).
+
+    ``v``, ``i_exc``, ``i_inh`` have shape (len(times), len(ids)), in mV.  Frame
+    (delta-synapse) neurons have no currents and report 0.
+    """
+
+    times: np.ndarray
+    ids: np.ndarray
+    v: np.ndarray
+    i_exc: np.ndarray
+    i_inh: np.ndarray
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one ``Network.run`` call.
+
+    Attributes
+    ----------
+    t_start, t_stop : float
+        The simulated interval (t_start, t_stop] in ms.
+    spikes : Spikes
+        Spikes in that interval, sorted by (time, id); ids are global neuron ids.
+    counts : OpCounts
+        Operations done by this call.
+    states : StateSamples or None
+        Samples whose times fall in the interval.
+    populations : dict
+        name -> (offset, size) of every neuron population, for ``spikes_of``.
+    """
+
+    t_start: float
+    t_stop: float
+    spikes: Spikes
+    counts: OpCounts
+    states: StateSamples | None
+    populations: dict
+
+    def spikes_of(self, population) -> Spikes:
+        """Spikes of one population (object or name), ids local to the population."""
+        name = population if isinstance(population, str) else getattr(population, "name", None)
+        if name not in self.populations:
+            raise ValueError(f"population={population!r} is not a neuron population of this network; "
+                             f"known: {sorted(self.populations)}")
+        off, n = self.populations[name]
+        m = (self.spikes.ids >= off) & (self.spikes.ids < off + n)
+        return Spikes(self.spikes.times[m], self.spikes.ids[m] - off)
+
+    def rates(self, population) -> float:
+        """Mean firing rate (Hz) of a population over this run."""
+        name = population if isinstance(population, str) else getattr(population, "name", None)
+        s = self.spikes_of(population)
+        n = self.populations[name][1]
+        dur = self.t_stop - self.t_start
+        return len(s) / n / (dur / 1000.0) if dur > 0 else 0.0
