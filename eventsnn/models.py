@@ -206,24 +206,29 @@ def bias_kernel(g, t):
     return -math.expm1(-g * t) / g
 
 
+# The kernels below take scalar parameters only: a Numba call that passes arrays pays
+# an atomic reference-count increment and decrement per array, which dominated the
+# per-synapse cost when these took the parameter table.
+
+
 @njit(cache=True)
-def v_at(P, p, v0, ie0, ii0, t):
-    """Membrane potential (mV) after t ms from state (v0, ie0, ii0), no reset."""
-    g = P[p, P_G]
-    k = P[p, P_K]
-    vr = P[p, P_VREST]
-    v = vr + (v0 - vr) * math.exp(-g * t) + k * P[p, P_IBIAS] * bias_kernel(g, t)
+def v_at(g, k, se, si, vr, ib, v0, ie0, ii0, t):
+    """Membrane potential (mV) after t ms from state (v0, ie0, ii0), no reset.
+
+    g = 1/tau_m, k = 1/tau_in, se/si = 1/tau_syn (1/ms), vr = v_rest (mV),
+    ib = i_bias (mV)."""
+    v = vr + (v0 - vr) * math.exp(-g * t) + k * ib * bias_kernel(g, t)
     if ie0 != 0.0:
-        v += k * ie0 * psi(g, P[p, P_SE], t)
+        v += k * ie0 * psi(g, se, t)
     if ii0 != 0.0:
-        v += k * ii0 * psi(g, P[p, P_SI], t)
+        v += k * ii0 * psi(g, si, t)
     return v
 
 
 @njit(cache=True)
-def dv_at(P, p, v, ie, ii):
+def dv_at(g, k, vr, ib, v, ie, ii):
     """dV/dt (mV/ms) at a state (v, ie, ii)."""
-    return -P[p, P_G] * (v - P[p, P_VREST]) + P[p, P_K] * (P[p, P_IBIAS] + ie + ii)
+    return -g * (v - vr) + k * (ib + ie + ii)
 
 
 @njit(cache=True, inline="always")
@@ -263,24 +268,21 @@ def _h_zero(c, d1, s1, d2, s2, lo, hi):
 
 
 @njit(cache=True)
-def _f_root(P, p, v0, ie0, ii0, lo, hi):
+def _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, lo, hi):
     """Smallest t in (lo, hi] with V(t) >= v_th, given V < v_th on [0, lo] and
     V(hi) >= v_th and V increasing while below threshold on [lo, hi]."""
-    vth = P[p, P_VTH]
-    se = P[p, P_SE]
-    si = P[p, P_SI]
     x = hi
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
-        fx = v_at(P, p, v0, ie0, ii0, x) - vth
+        fx = v_at(g, k, se, si, vr, ib, v0, ie0, ii0, x) - vth
         if fx >= 0.0:
             hi = x
         else:
             lo = x
         # Newton step from x, kept inside the bracket, else bisection.
-        d = dv_at(P, p, fx + vth, _decay(ie0, se, x), _decay(ii0, si, x))
+        d = dv_at(g, k, vr, ib, fx + vth, _decay(ie0, se, x), _decay(ii0, si, x))
         xn = x - fx / d if d > 0.0 else 0.5 * (lo + hi)
         if not (lo < xn < hi):
             xn = 0.5 * (lo + hi)
@@ -291,16 +293,17 @@ def _f_root(P, p, v0, ie0, ii0, lo, hi):
 
 
 @njit(cache=True)
-def first_crossing(P, p, v0, ie0, ii0):
+def first_crossing(g, k, se, si, vr, vth, ib, v0, ie0, ii0):
     """Time (ms, > 0) of the first threshold crossing from state (v0 < v_th, ie0, ii0)
-    with no further input, or inf if V never reaches v_th.  See the module docstring."""
-    g = P[p, P_G]
-    k = P[p, P_K]
-    c = k * P[p, P_IBIAS] - g * (P[p, P_VTH] - P[p, P_VREST])
+    with no further input, or inf if V never reaches v_th.  See the module docstring.
+
+    Parameters are scalars: g = 1/tau_m, k = 1/tau_in, se/si = 1/tau_syn (1/ms; 0 for
+    a delta channel, whose current is always 0), vr = v_rest, vth = v_th, ib = i_bias."""
+    c = k * ib - g * (vth - vr)
     d1 = k * ie0
-    s1 = P[p, P_SE]
+    s1 = se
     d2 = k * ii0
-    s2 = P[p, P_SI]
+    s2 = si
     # Quick reject: h(t) <= c + max(d1, 0) + max(d2, 0) for all t > 0.
     if c + max(d1, 0.0) + max(d2, 0.0) <= 0.0:
         return math.inf
@@ -359,14 +362,14 @@ def first_crossing(P, p, v0, ie0, ii0):
             b = math.inf
         if hpos:
             if b < math.inf:
-                if v_at(P, p, v0, ie0, ii0, b) >= P[p, P_VTH]:
-                    return _f_root(P, p, v0, ie0, ii0, a, b)
+                if v_at(g, k, se, si, vr, ib, v0, ie0, ii0, b) >= vth:
+                    return _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, a, b)
             else:
                 # h >= 0 up to infinity: f increases while negative; bracket by doubling.
                 hi = a + 1.0
                 for _ in range(2100):
-                    if v_at(P, p, v0, ie0, ii0, hi) >= P[p, P_VTH]:
-                        return _f_root(P, p, v0, ie0, ii0, a, hi)
+                    if v_at(g, k, se, si, vr, ib, v0, ie0, ii0, hi) >= vth:
+                        return _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, a, hi)
                     if c <= 0.0 and hi * min(s1 if d1 != 0.0 else math.inf, s2 if d2 != 0.0 else math.inf) > 800.0:
                         # currents have vanished and no drive remains: f -> c/g <= 0
                         return math.inf

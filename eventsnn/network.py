@@ -491,7 +491,7 @@ class Network:
             else:
                 V[sl] = p.v_init
         S = (V, np.zeros(N), np.zeros(N), np.zeros(N), np.full(N, -np.inf),
-             np.zeros(N, np.int64), np.zeros(npop))
+             np.full(N, -1, np.int64), np.full(N, np.inf), np.full(N, np.inf), np.zeros(npop))
         hF = List([np.empty(1024), np.empty(1024)])
         hI = List([np.empty(1024, np.int64) for _ in range(4)])
         Q = (hF, hI, np.zeros(1, np.int64), np.zeros(1, np.int64))

@@ -39,11 +39,13 @@ How it works (no closed forms on purpose)
   (finite tau_m) or ``V(t) <= V0 + (I_exc0 tau_syn_exc + max(i_bias, 0) h)/tau_in`` (tau_m = inf).
   Pass ``prune=False`` to switch it off.
 
-Limitations: a grazing crossing whose excursion above threshold is both narrower than the sample
-spacing and not near a sampled local maximum (or whose peak is below ``v_th`` by less than the
-refinement tolerance, ~1e-12 ms in time) can be missed.  Exactly coincident continuous crossings and
-deliveries are treated as simultaneous.  It is slow: seconds for networks of a few dozen neurons over
-200 ms.
+Limitations: grazing crossings can be missed when the excursion above threshold falls between
+samples and the nearest sampled local maximum is more than ``max(1e-3 mV, 100 * curvature bound *
+spacing**2)`` below ``v_th`` (not refined), or when two extrema fall between neighbouring samples;
+peaks exceeding ``v_th`` by less than the rounding level of V are at the mercy of rounding.  A
+continuous crossing that coincides exactly with a delivery to the same neuron is treated as
+simultaneous with it.  Crossing times carry brentq's tolerance (~1e-13 ms at t ~ 200 ms).  It is
+slow: a few seconds for networks of a few dozen neurons over 200 ms.
 """
 
 from __future__ import annotations

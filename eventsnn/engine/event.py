@@ -6,8 +6,8 @@ Events live in one heap ordered by (time, insertion sequence).  Kinds:
   enters the queue once per projection; rows with per-synapse delays are sorted by
   delay and the next group is pushed only when the current one is delivered, so a
   row never holds more than one queue entry.
-* ``CAND``     a neuron's predicted threshold crossing (``first_crossing``), tagged
-  with the neuron's version; any later input bumps the version and the candidate is
+* ``CAND``     a neuron's predicted threshold crossing (``first_crossing``).  Each
+  neuron keeps at most one live entry (see ``_schedule``); superseded entries are
   dropped lazily when popped (counted as stale).
 * ``SOURCE``   the next spike of a spike-train or Poisson source (Poisson sources
   draw their next spike when the current one is popped).
@@ -40,8 +40,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_SE, P_SI, P_TREF, P_VINF,
-                      P_VRESET, P_VTH, first_crossing, v_at)
+from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF,
+                      P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from .queue import pop, push
 from .rng import next_exponential
 
@@ -75,9 +75,27 @@ def _qpush(Q, cnt, t, kind, a, b, c):
     sc[0] = seq + 1
     push(hF, hI, hn, t, seq, kind, a, b, c)
     cnt[C_PUSH] += 1
+    return seq
 
 
 @njit(cache=True)
+def _schedule(n, tc, S, Q, cnt):
+    """Neuron n's next crossing is now at tc (inf: none).
+
+    A queue entry is pushed only when the crossing moved earlier than the entry the
+    neuron already has; if it moved later, that earlier entry re-schedules itself
+    when it pops.  Superseded entries stay in the heap and are dropped when popped
+    (lazy deletion, matched by sequence number), so inhibition costs no queue work.
+    """
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    TGT[n] = tc
+    if tc < CT[n]:
+        CSEQ[n] = _qpush(Q, cnt, tc, CAND, n, 0, 0.0)
+        CT[n] = tc
+        cnt[C_CAND] += 1
+
+
+@njit(cache=True, inline="always")
 def _frame_ab(P, p, tf, t):
     """(1/a, b) of the frame of population p at time t: V = b + a U."""
     g = P[p, P_G]
@@ -123,67 +141,28 @@ def _record(SP, n, t):
 
 
 @njit(cache=True)
-def _frame_candidate(P, p, n, S, Q, cnt):
-    """Push the bias-driven crossing of a frame neuron, if it has one."""
-    V, IE, II, TL, REF, VER, frame_tf = S
-    g = P[p, P_G]
-    vth = P[p, P_VTH]
-    tf = frame_tf[p]
-    u = V[n]
+def _cross_frame(g, vinf, c, vth, u, tf, ref):
+    """Next bias-driven crossing (ms) of a frame neuron with frame value u, or inf."""
     if g > 0.0:
-        dv = vth - P[p, P_VINF]
+        dv = vth - vinf
         if dv >= 0.0 or u >= 0.0:
-            return
+            return math.inf
         # v_inf + u e^{-g (t - tf)} = v_th
-        tc = tf + math.log(u / dv) / g
-    else:
-        c = P[p, P_C]
-        if c <= 0.0:
-            return
-        tc = tf + (vth - u) / c
-    tc = max(tc, REF[n])
-    _qpush(Q, cnt, tc, CAND, n, VER[n], 0.0)
-    cnt[C_CAND] += 1
+        return max(tf + math.log(u / dv) / g, ref)
+    if c <= 0.0:
+        return math.inf
+    return max(tf + (vth - u) / c, ref)
 
 
 @njit(cache=True)
-def _general_candidate(P, p, n, S, Q, cnt):
-    """Push the next threshold crossing of a general neuron (state at TL[n])."""
-    V, IE, II, TL, REF, VER, frame_tf = S
-    t0 = TL[n]
-    v0 = V[n]
-    ie = IE[n]
-    ii = II[n]
-    if REF[n] > t0:
-        dt = REF[n] - t0
-        if ie != 0.0:
-            ie *= math.exp(-P[p, P_SE] * dt)
-        if ii != 0.0:
-            ii *= math.exp(-P[p, P_SI] * dt)
-        t0 = REF[n]
-        v0 = P[p, P_VRESET]
-    tau = first_crossing(P, p, v0, ie, ii)
-    if tau < math.inf:
-        _qpush(Q, cnt, t0 + tau, CAND, n, VER[n], 0.0)
-        cnt[C_CAND] += 1
-
-
-@njit(cache=True)
-def state_at(P, p, n, S, t):
-    """(V, I_exc, I_inh) of a general neuron at time t >= TL[n], without changing it."""
-    V, IE, II, TL, REF, VER, frame_tf = S
-    t0 = TL[n]
-    v = V[n]
-    ie = IE[n]
-    ii = II[n]
-    se = P[p, P_SE]
-    si = P[p, P_SI]
+def _prop(g, k, se, si, vr, vreset, ib, v, ie, ii, t0, ref, t):
+    """State (V, I_exc, I_inh) at t >= t0 of a general neuron whose state at t0 is
+    (v, ie, ii) and which is refractory until ``ref`` (V clamped to v_reset)."""
     if t <= t0:
         return v, ie, ii
-    ref = REF[n]
     if ref >= t:
         dt = t - t0
-        return P[p, P_VRESET], (ie * math.exp(-se * dt) if ie != 0.0 else 0.0), \
+        return vreset, (ie * math.exp(-se * dt) if ie != 0.0 else 0.0), \
             (ii * math.exp(-si * dt) if ii != 0.0 else 0.0)
     if ref > t0:
         dt = ref - t0
@@ -192,9 +171,9 @@ def state_at(P, p, n, S, t):
         if ii != 0.0:
             ii *= math.exp(-si * dt)
         t0 = ref
-        v = P[p, P_VRESET]
+        v = vreset
     dt = t - t0
-    v = v_at(P, p, v, ie, ii, dt)
+    v = v_at(g, k, se, si, vr, ib, v, ie, ii, dt)
     if ie != 0.0:
         ie *= math.exp(-se * dt)
     if ii != 0.0:
@@ -203,114 +182,204 @@ def state_at(P, p, n, S, t):
 
 
 @njit(cache=True)
-def _advance(P, p, n, S, t, cnt):
-    V, IE, II, TL, REF, VER, frame_tf = S
-    if t > TL[n]:
-        v, ie, ii = state_at(P, p, n, S, t)
-        V[n] = v
-        IE[n] = ie
-        II[n] = ii
-        TL[n] = t
-        cnt[C_ADV] += 1
+def _cross_general(g, k, se, si, vr, vth, vreset, ib, v, ie, ii, t0, ref):
+    """Absolute time (ms) of the next crossing of a general neuron, or inf."""
+    if ref > t0:
+        dt = ref - t0
+        if ie != 0.0:
+            ie *= math.exp(-se * dt)
+        if ii != 0.0:
+            ii *= math.exp(-si * dt)
+        t0 = ref
+        v = vreset
+    return t0 + first_crossing(g, k, se, si, vr, vth, ib, v, ie, ii)
+
+
+@njit(cache=True)
+def state_at(P, p, n, S, t):
+    """(V, I_exc, I_inh) of a general neuron at time t >= TL[n], without changing it."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    return _prop(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST], P[p, P_VRESET],
+                 P[p, P_IBIAS], V[n], IE[n], II[n], TL[n], REF[n], t)
 
 
 @njit(cache=True)
 def _spike(P, p, n, t, S, R, Q, SP, cnt):
     """Neuron n fires at t: reset, refractory, record, emit, next candidate."""
-    V, IE, II, TL, REF, VER, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
     tr = t + P[p, P_TREF]
     REF[n] = tr
-    VER[n] += 1
     cnt[C_SPIKES] += 1
     _record(SP, n, t)
     _emit(n, t, R, Q, cnt)
     if P[p, P_FRAME] != 0.0:
         ainv, b = _frame_ab(P, p, frame_tf[p], tr)
         V[n] = (P[p, P_VRESET] - b) * ainv
-        _frame_candidate(P, p, n, S, Q, cnt)
+        tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n], frame_tf[p], tr)
     else:
         V[n] = P[p, P_VRESET]
         TL[n] = t
-        _general_candidate(P, p, n, S, Q, cnt)
+        tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
+                            P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], V[n], IE[n], II[n], t, tr)
+    _schedule(n, tc, S, Q, cnt)
 
 
 @njit(cache=True)
-def _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt):
-    """Apply the external Poisson arrivals of frame neuron n up to time t, in order."""
+def _frame_targets(P, p, t, j0, j1, off, idx, w, mark, dirty, ndirty, isdirty,
+                   S, D, R, Q, SP, cnt):
+    """Input to frame neurons at time t.
+
+    mark=True: deliver row entries j0..j1 (targets off + idx[j], weights w[j]) and mark
+    the targets for the threshold test; mark=False: only apply the external drive of
+    neurons j0..j1 up to t (a sweep).  Returns the new number of marked neurons.
+
+    Per target this is a few loads, one multiply-add and, for driven neurons, the
+    pending drive arrivals; nothing here calls a function with array arguments
+    except on a spike (each such call costs atomic reference counting).
+    """
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    g = P[p, P_G]
+    vinf = P[p, P_VINF]
+    c = P[p, P_C]
+    vth = P[p, P_VTH]
+    tf = frame_tf[p]
+    if g > 0.0:
+        ainv = math.exp(g * (t - tf))
+    else:
+        ainv = 1.0
     d0 = pop_drv_ptr[p]
     d1 = pop_drv_ptr[p + 1]
-    if d0 == d1:
-        return
-    V, IE, II, TL, REF, VER, frame_tf = S
-    local = n - pop_off[p]
-    vth = P[p, P_VTH]
-    while True:
-        # earliest pending arrival among this population's drives
-        best = -1
-        tb = t
-        for d in range(d0, d1):
-            ta = drv_next[drv_base[d] + local]
-            if ta <= tb:
-                tb = ta
-                best = d
-        if best < 0:
-            return
-        k = drv_base[best] + local
-        drv_next[k] = tb + next_exponential(drv_rng, k, drv_rate[best])
-        cnt[C_DRIVE] += 1
-        if _refractory(tb, REF[n]):
+    poff = pop_off[p]
+    nsyn = 0
+    for j in range(j0, j1):
+        n = off + idx[j] if mark else j
+        # external Poisson arrivals of n up to t, in time order
+        while d1 > d0:
+            best = -1
+            tb = t
+            for d in range(d0, d1):
+                ta = drv_next[drv_base[d] + n - poff]
+                if ta <= tb:
+                    tb = ta
+                    best = d
+            if best < 0:
+                break
+            k = drv_base[best] + n - poff
+            drv_next[k] = tb + next_exponential(drv_rng, k, drv_rate[best])
+            cnt[C_DRIVE] += 1
+            if _refractory(tb, REF[n]):
+                cnt[C_DISCARD] += 1
+                continue
+            if g > 0.0:
+                ab = math.exp(g * (tb - tf))
+                bb = vinf
+            else:
+                ab = 1.0
+                bb = c * (tb - tf)
+            V[n] += drv_w[best] * ab
+            cnt[C_ADV] += 1
+            cnt[C_THRESH] += 1
+            if V[n] >= (vth - bb) * ab:
+                _spike(P, p, n, tb, S, R, Q, SP, cnt)
+        if not mark:
+            continue
+        nsyn += 1
+        if _refractory(t, REF[n]):
             cnt[C_DISCARD] += 1
             continue
-        ainv, b = _frame_ab(P, p, frame_tf[p], tb)
-        V[n] += drv_w[best] * ainv
-        cnt[C_ADV] += 1
-        cnt[C_THRESH] += 1
-        if V[n] >= (vth - b) * ainv:
-            _spike(P, p, n, tb, S, R, Q, SP, cnt)
+        V[n] += w[j] * ainv
+        if isdirty[n] == 0:
+            isdirty[n] = 1
+            dirty[ndirty] = n
+            ndirty += 1
+    cnt[C_ADV] += nsyn
+    return ndirty
 
 
 @njit(cache=True)
-def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, fl, S, R, Q, SP, cnt):
-    """Threshold test of every neuron that received input at time t."""
-    V, IE, II, TL, REF, VER, frame_tf = S
-    fl_t, fl_ainv, fl_b = fl
+def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cnt):
+    """Deliver row entries j0..j1 to general neurons at time t (closed-form advance,
+    then the weight goes to the current, or to V for a delta channel)."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    g = P[p, P_G]
+    k = P[p, P_K]
+    se = P[p, P_SE]
+    si = P[p, P_SI]
+    vr = P[p, P_VREST]
+    vreset = P[p, P_VRESET]
+    ib = P[p, P_IBIAS]
+    de = P[p, P_DE] != 0.0
+    di = P[p, P_DI] != 0.0
+    nadv = 0
+    for j in range(j0, j1):
+        n = off + idx[j]
+        t0 = TL[n]
+        if t > t0:
+            v, ie, ii = _prop(g, k, se, si, vr, vreset, ib, V[n], IE[n], II[n], t0, REF[n], t)
+            V[n] = v
+            IE[n] = ie
+            II[n] = ii
+            TL[n] = t
+            nadv += 1
+        wj = w[j]
+        if (de and wj >= 0.0) or (di and wj < 0.0):
+            if _refractory(t, REF[n]):
+                cnt[C_DISCARD] += 1
+                continue
+            V[n] += wj
+        elif wj >= 0.0:
+            IE[n] += wj
+        else:
+            II[n] += wj
+        if isdirty[n] == 0:
+            isdirty[n] = 1
+            dirty[ndirty] = n
+            ndirty += 1
+    cnt[C_ADV] += nadv
+    return ndirty
+
+
+@njit(cache=True)
+def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
+    """Threshold test of every neuron that received input at time t; returns the id
+    of a neuron with a non-finite state, else -1."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    pcache = -1
+    ainv = 1.0
+    b = 0.0
     for j in range(ndirty):
         n = dirty[j]
         isdirty[n] = 0
         p = neuron_pop[n]
-        cnt[C_THRESH] += 1
         if P[p, P_FRAME] != 0.0:
-            if fl_t[p] != t:
+            if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
-                fl_t[p] = t
-                fl_ainv[p] = ainv
-                fl_b[p] = b
+                pcache = p
             if not math.isfinite(V[n]):
                 return n
-            if V[n] >= (P[p, P_VTH] - fl_b[p]) * fl_ainv[p]:
+            if V[n] >= (P[p, P_VTH] - b) * ainv:
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             elif P[p, P_C] != 0.0:
-                VER[n] += 1
-                _frame_candidate(P, p, n, S, Q, cnt)
+                tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
+                                  frame_tf[p], REF[n])
+                TGT[n] = tc
+                if tc < CT[n]:
+                    _schedule(n, tc, S, Q, cnt)
         else:
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 return n
             if V[n] >= P[p, P_VTH]:
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             else:
-                VER[n] += 1
-                _general_candidate(P, p, n, S, Q, cnt)
+                tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
+                                    P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], V[n], IE[n],
+                                    II[n], TL[n], REF[n])
+                TGT[n] = tc
+                if tc < CT[n]:
+                    _schedule(n, tc, S, Q, cnt)
+    cnt[C_THRESH] += ndirty
     return -1
-
-
-@njit(cache=True)
-def _mark(n, dirty, ndirty, isdirty):
-    if isdirty[n] == 0:
-        isdirty[n] = 1
-        dirty[ndirty] = n
-        return ndirty + 1
-    return ndirty
 
 
 @njit(cache=True)
@@ -318,17 +387,18 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                rec_ids, samp_out, dirty, isdirty, t_end, max_events, info):
     """Process every event with time <= t_end.
 
-    Returns a status code (OK, MAX_EVENTS, NONFINITE); ``info`` receives
-    [neuron, -, -] and the time of a failure in ``info_t``.
+    Returns a status code (OK, MAX_EVENTS, NONFINITE); on failure ``info`` receives
+    the neuron id and the time.
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l = R
     src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
-    V, IE, II, TL, REF, VER, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
     hF, hI, hn, sc = Q
     npop = P.shape[0]
-    fl = (np.full(npop, -math.inf), np.ones(npop), np.zeros(npop))
+    empty_i = np.empty(0, np.int32)
+    empty_w = np.empty(0, np.float64)
     ndirty = 0
     t_cur = -math.inf
     pops = 0
@@ -338,7 +408,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         if t > t_end:
             break
         if ndirty > 0 and t > t_cur:
-            bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, fl, S, R, Q, SP, cnt)
+            bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
             ndirty = 0
             if bad >= 0:
                 info[0] = bad
@@ -356,13 +426,11 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             pr = a >> 32
             row = a & 0xFFFFFFFF
             ip = indptr_l[pr]
-            idx = idx_l[pr]
-            w = w_l[pr]
             end = ip[row + 1]
             gend = end
-            dl = d_l[pr]
             if proj_delay[pr] < 0.0:
                 # this delay group ends where the delay changes; queue the next group
+                dl = d_l[pr]
                 dg = dl[b]
                 gend = b + 1
                 while gend < end and dl[gend] == dg:
@@ -374,48 +442,23 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             else:
                 cnt[C_SYN_REC] += gend - b
             p = proj_post_pop[pr]
-            off = proj_post_off[pr]
-            has_drive = pop_drv_ptr[p + 1] > pop_drv_ptr[p]
             if P[p, P_FRAME] != 0.0:
-                ainv, bb = _frame_ab(P, p, frame_tf[p], t)
-                for j in range(b, gend):
-                    n = off + idx[j]
-                    if has_drive:
-                        _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt)
-                    if _refractory(t, REF[n]):
-                        cnt[C_DISCARD] += 1
-                        continue
-                    V[n] += w[j] * ainv
-                    ndirty = _mark(n, dirty, ndirty, isdirty)
-                cnt[C_ADV] += gend - b
+                ndirty = _frame_targets(P, p, t, b, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
+                                        True, dirty, ndirty, isdirty, S, D, R, Q, SP, cnt)
             else:
-                de = P[p, P_DE] != 0.0
-                di = P[p, P_DI] != 0.0
-                for j in range(b, gend):
-                    n = off + idx[j]
-                    _advance(P, p, n, S, t, cnt)
-                    wj = w[j]
-                    if wj >= 0.0:
-                        if de:
-                            if _refractory(t, REF[n]):
-                                cnt[C_DISCARD] += 1
-                                continue
-                            V[n] += wj
-                        else:
-                            IE[n] += wj
-                    else:
-                        if di:
-                            if _refractory(t, REF[n]):
-                                cnt[C_DISCARD] += 1
-                                continue
-                            V[n] += wj
-                        else:
-                            II[n] += wj
-                    ndirty = _mark(n, dirty, ndirty, isdirty)
+                ndirty = _general_targets(P, p, t, b, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
+                                          dirty, ndirty, isdirty, S, cnt)
         elif kind == CAND:
             n = a
-            if b != VER[n]:
+            if seq != CSEQ[n]:
                 cnt[C_STALE] += 1
+                continue
+            CT[n] = math.inf
+            CSEQ[n] = -1
+            if TGT[n] != t:
+                # the trajectory changed since this entry was queued: crossing is later
+                if TGT[n] < math.inf:
+                    _schedule(n, TGT[n], S, Q, cnt)
                 continue
             p = neuron_pop[n]
             if P[p, P_FRAME] != 0.0:
@@ -423,9 +466,16 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 # the crossing is exact: V(t) = v_th (rounding must not lose it)
                 V[n] = max(V[n], (P[p, P_VTH] - bb) * ainv)
             else:
-                _advance(P, p, n, S, t, cnt)
-                V[n] = max(V[n], P[p, P_VTH])
-            ndirty = _mark(n, dirty, ndirty, isdirty)
+                v, ie, ii = state_at(P, p, n, S, t)
+                V[n] = max(v, P[p, P_VTH])
+                IE[n] = ie
+                II[n] = ii
+                TL[n] = t
+                cnt[C_ADV] += 1
+            if isdirty[n] == 0:
+                isdirty[n] = 1
+                dirty[ndirty] = n
+                ndirty += 1
         elif kind == SOURCE:
             s = a
             cnt[C_SRC_SPIKES] += 1
@@ -440,8 +490,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                    for n in range(pop_off[p], pop_off[p + 1]):
-                        _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt)
+                    _frame_targets(P, p, t, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
+                                   False, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
             _qpush(Q, cnt, t + sweep_dt, SWEEP, 0, 0, 0.0)
         elif kind == RENORM:
             for p in range(npop):
@@ -458,8 +508,10 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 n = rec_ids[j]
                 p = neuron_pop[n]
                 if P[p, P_FRAME] != 0.0:
-                    _drive_advance(P, p, n, t, S, D, R, Q, SP, cnt)
-                    if _refractory(t, REF[n]) and t > REF[n] - P[p, P_TREF]:
+                    if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
+                        _frame_targets(P, p, t, n, n + 1, 0, empty_i, empty_w, False, dirty, 0,
+                                       isdirty, S, D, R, Q, SP, cnt)
+                    if _refractory(t, REF[n]):
                         v = P[p, P_VRESET]
                     else:
                         ainv, bb = _frame_ab(P, p, frame_tf[p], t)
@@ -473,7 +525,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                     samp_out[k, j, 1] = ie
                     samp_out[k, j, 2] = ii
     if ndirty > 0:
-        bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, fl, S, R, Q, SP, cnt)
+        bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
         if bad >= 0:
             info[0] = bad
             info[1] = t_cur
@@ -482,8 +534,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         # spikes of driven neurons up to t_end must be known when the run returns
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                for n in range(pop_off[p], pop_off[p + 1]):
-                    _drive_advance(P, p, n, t_end, S, D, R, Q, SP, cnt)
+                _frame_targets(P, p, t_end, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
+                               False, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
     else:
         info[1] = t_cur
     return status
@@ -515,10 +567,14 @@ def init_drives(drv_next, drv_rng, drv_rate, drv_base, drv_n, t0):
 @njit(cache=True)
 def init_candidates(P, neuron_pop, S, Q, cnt):
     """Queue the spontaneous (bias-driven) crossing of every neuron that has one."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
     for n in range(neuron_pop.shape[0]):
         p = neuron_pop[n]
         if P[p, P_FRAME] != 0.0:
-            if P[p, P_C] != 0.0:
-                _frame_candidate(P, p, n, S, Q, cnt)
+            tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
+                              frame_tf[p], REF[n])
         else:
-            _general_candidate(P, p, n, S, Q, cnt)
+            tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
+                                P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], V[n], IE[n], II[n],
+                                TL[n], REF[n])
+        _schedule(n, tc, S, Q, cnt)

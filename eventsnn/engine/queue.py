@@ -13,27 +13,6 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, inline="always")
-def _less(F0, I0, i, j):
-    ti = F0[i]
-    tj = F0[j]
-    return ti < tj or (ti == tj and I0[i] < I0[j])
-
-
-@njit(cache=True)
-def _swap(F, I, i, j):
-    for c in range(2):
-        a = F[c]
-        x = a[i]
-        a[i] = a[j]
-        a[j] = x
-    for c in range(4):
-        b = I[c]
-        y = b[i]
-        b[i] = b[j]
-        b[j] = y
-
-
 @njit(cache=True)
 def _grow(F, I):
     cap = F[0].shape[0]
@@ -50,43 +29,56 @@ def _grow(F, I):
 
 @njit(cache=True)
 def push(F, I, n, t, seq, kind, a, b, c):
-    """Insert an event; grows the columns when full."""
+    """Insert an event; grows the columns when full.  O(log n)."""
     if n[0] == F[0].shape[0]:
         _grow(F, I)
+    # fetch the columns once: typed-list access is far slower than array access
+    T = F[0]
+    C = F[1]
+    SQ = I[0]
+    K = I[1]
+    A = I[2]
+    B = I[3]
     i = n[0]
     n[0] = i + 1
-    F[0][i] = t
-    F[1][i] = c
-    I[0][i] = seq
-    I[1][i] = kind
-    I[2][i] = a
-    I[3][i] = b
-    F0 = F[0]
-    I0 = I[0]
+    # sift the hole up, then drop the new event into it
     while i > 0:
         parent = (i - 1) >> 1
-        if _less(F0, I0, i, parent):
-            _swap(F, I, i, parent)
+        tp = T[parent]
+        if t < tp or (t == tp and seq < SQ[parent]):
+            T[i] = tp
+            C[i] = C[parent]
+            SQ[i] = SQ[parent]
+            K[i] = K[parent]
+            A[i] = A[parent]
+            B[i] = B[parent]
             i = parent
         else:
             break
+    T[i] = t
+    C[i] = c
+    SQ[i] = seq
+    K[i] = kind
+    A[i] = a
+    B[i] = b
 
 
 @njit(cache=True)
 def pop(F, I, n):
-    """Remove the smallest event; returns (t, seq, kind, a, b, c)."""
-    F0 = F[0]
-    I0 = I[0]
-    t = F0[0]
-    seq = I0[0]
-    kind = I[1][0]
-    a = I[2][0]
-    b = I[3][0]
-    c = F[1][0]
+    """Remove the smallest event; returns (t, seq, kind, a, b, c).  O(log n)."""
+    T = F[0]
+    C = F[1]
+    SQ = I[0]
+    K = I[1]
+    A = I[2]
+    B = I[3]
+    out = (T[0], SQ[0], K[0], A[0], B[0], C[0])
     last = n[0] - 1
     n[0] = last
     if last > 0:
-        _swap(F, I, 0, last)
+        # move the last event down from the root through a hole
+        t = T[last]
+        sq = SQ[last]
         i = 0
         while True:
             l = 2 * i + 1
@@ -94,11 +86,22 @@ def pop(F, I, n):
                 break
             m = l
             r = l + 1
-            if r < last and _less(F0, I0, r, l):
+            if r < last and (T[r] < T[l] or (T[r] == T[l] and SQ[r] < SQ[l])):
                 m = r
-            if _less(F0, I0, m, i):
-                _swap(F, I, i, m)
+            if T[m] < t or (T[m] == t and SQ[m] < sq):
+                T[i] = T[m]
+                C[i] = C[m]
+                SQ[i] = SQ[m]
+                K[i] = K[m]
+                A[i] = A[m]
+                B[i] = B[m]
                 i = m
             else:
                 break
-    return t, seq, kind, a, b, c
+        T[i] = t
+        C[i] = C[last]
+        SQ[i] = sq
+        K[i] = K[last]
+        A[i] = A[last]
+        B[i] = B[last]
+    return out
