@@ -175,12 +175,18 @@ class LIF:
             r[P_VINF] = 0.0
         r[P_C] = r[P_K] * self.i_bias
         r[P_FRAME] = 1.0 if (self.delta_exc and self.delta_inh) else 0.0
+        # can V cross the threshold with no input at all (bias drive)?
+        if r[P_G] > 0:
+            r[P_SPONT] = 1.0 if r[P_VINF] > self.v_th else 0.0
+        else:
+            r[P_SPONT] = 1.0 if r[P_C] > 0 else 0.0
         return r
 
 
 # Column indices of the parameter table (one row per population).
-P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_VINF, P_C, P_FRAME = range(14)
-NPARAM = 14
+P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_VINF, P_C, P_FRAME, \
+    P_SPONT = range(15)
+NPARAM = 15
 
 # ---------------------------------------------------------------------------
 # Closed-form propagation (general representation: V, I_exc, I_inh at t_last)

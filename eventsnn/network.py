@@ -49,6 +49,16 @@ def _count(name, value, lo=0):
     return int(value)
 
 
+def _sign(w):
+    """1 if all weights are >= 0, -1 if all are < 0, else 0 (the engine skips or
+    fuses threshold tests on such rows)."""
+    if w.size == 0 or w.min() >= 0:
+        return 1
+    if w.max() < 0:
+        return -1
+    return 0
+
+
 class _Group:
     """Something with outgoing projections (a neuron population or a source group)."""
 
@@ -131,8 +141,11 @@ class Projection:
             raise ValueError(f"w has shape {a.shape}; this projection needs shape {self.csr.weights.shape}")
         if not np.isfinite(a).all():
             bad = a[~np.isfinite(a)][0]
-            raise ValueError(f"w contains {bad!r}; weights must be finite (mV)")
+            raise ValueError(f"w contains {float(bad)!r}; weights must be finite (mV)")
         self.csr.weights[:] = a
+        net = self.pre.net
+        if net._compiled:
+            net._plan["R"][-1][self.index] = _sign(self.csr.weights)
 
     def to_scipy(self):
         """Weights as a scipy.sparse.csr_matrix of shape (len(pre), len(post)).
@@ -214,18 +227,27 @@ class Network:
             hi = _real("v_init[1]", v_init[1])
             if not lo < hi:
                 raise ValueError(f"v_init={v_init!r}: need low < high")
+            if hi > model.v_th:
+                raise ValueError(f"v_init={v_init!r}: high={hi!r} exceeds v_th={model.v_th!r}; "
+                                 f"draws from [low, high) must stay below threshold")
             rng = np.random.default_rng([self.seed, _STREAM_INIT, len(self._pops)])
             v = rng.uniform(lo, hi, n)
         else:
-            v = np.asarray(v_init, dtype=float)
+            v = np.asarray(v_init)
+            if v.dtype.kind not in "iuf":
+                raise TypeError(f"v_init must be None, a real number, a real array or (low, high), "
+                                f"got {v_init!r}")
+            v = v.astype(float)
             if v.ndim == 0:
                 v = np.full(n, float(v))
             if v.shape != (n,):
                 raise ValueError(f"v_init has shape {v.shape}; expected a scalar or shape ({n},)")
         if not np.isfinite(v).all():
-            raise ValueError("v_init must be finite (mV)")
+            bad = v[~np.isfinite(v)][0]
+            raise ValueError(f"v_init contains {float(bad)!r}; v_init must be finite (mV)")
         if (v >= model.v_th).any():
-            raise ValueError(f"v_init has values >= v_th={model.v_th}; initial potentials must be below threshold")
+            bad = v[v >= model.v_th][0]
+            raise ValueError(f"v_init contains {float(bad)!r} >= v_th={model.v_th!r}; initial potentials must be below threshold")
         pop = Population(self, n, model, name, self._n, v, len(self._pops))
         self._pops.append(pop)
         self._names.add(name)
@@ -249,7 +271,7 @@ class Network:
         i = np.asarray(ids)
         if t.dtype.kind not in "iuf":
             raise TypeError(f"times must be real numbers, got dtype {t.dtype}")
-        if i.dtype.kind not in "iu":
+        if i.dtype.kind not in "iu" and not (i.size == 0 and i.dtype.kind == "f"):
             raise TypeError(f"ids must be integers, got dtype {i.dtype}")
         t = t.astype(TIME).ravel()
         i = i.astype(np.int64).ravel()
@@ -257,7 +279,7 @@ class Network:
             raise ValueError(f"times and ids must have the same length, got {t.shape[0]} and {i.shape[0]}")
         if t.size and not (np.isfinite(t).all() and (t >= 0).all()):
             bad = t[~(np.isfinite(t) & (t >= 0))][0]
-            raise ValueError(f"times contains {bad!r}; spike times must be finite and >= 0 ms")
+            raise ValueError(f"times contains {float(bad)!r}; spike times must be finite and >= 0 ms")
         if n is None:
             n = int(i.max()) + 1 if i.size else 0
         n = _count("n", n, 1)
@@ -277,13 +299,21 @@ class Network:
         """Add ``n`` independent Poisson sources with ``rate`` (Hz, scalar or per source)."""
         self._check_open("add a source")
         n = _count("n", n, 1)
-        r = np.asarray(rate, dtype=float) if not isinstance(rate, (int, float, np.number)) else None
-        if r is None:
+        if isinstance(rate, np.ndarray) and rate.ndim == 0:
+            rate = rate[()]
+        if isinstance(rate, (int, float, np.number, bool, str)):
             r = np.full(n, _real("rate", rate, lo=0.0))
-        elif r.shape != (n,):
-            raise ValueError(f"rate has shape {r.shape}; expected a scalar or shape ({n},)")
-        elif not (np.isfinite(r).all() and (r >= 0).all()):
-            raise ValueError("rate must be finite and >= 0 Hz for every source")
+        else:
+            r = np.asarray(rate)
+            if r.dtype.kind not in "iuf":
+                raise TypeError(f"rate must be a real number or a real array (Hz), got dtype {r.dtype}")
+            r = r.astype(float)
+            if r.shape != (n,):
+                raise ValueError(f"rate has shape {r.shape}; expected a scalar or shape ({n},)")
+            ok = np.isfinite(r) & (r >= 0)
+            if not ok.all():
+                bad = r[~ok][0]
+                raise ValueError(f"rate contains {float(bad)!r}; rate must be finite and >= 0 Hz for every source")
         name = self._name(name, "poisson")
         src = PoissonSource(self, n, name, r.astype(float))
         self._sources.append(src)
@@ -340,6 +370,10 @@ class Network:
             if rule.n_pre != pre.size or rule.n_post != post.size:
                 raise ValueError(f"rule is a CSR of shape ({rule.n_pre}, {rule.n_post}); "
                                  f"pre/post have sizes ({pre.size}, {post.size})")
+            try:
+                cx.CSR(rule.indptr, rule.indices, rule.weights, rule.delays, n_post=rule.n_post)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"rule is a malformed CSR: {e}") from None
             csr = rule
             if csr.delays is not None:
                 if delay is not None:
@@ -386,15 +420,19 @@ class Network:
         """
         self._check_open("add a state recorder")
         i = np.asarray(ids)
-        t = np.asarray(times, dtype=float).ravel()
-        if i.dtype.kind not in "iu":
+        t = np.asarray(times)
+        if i.dtype.kind not in "iu" and not (i.size == 0 and i.dtype.kind == "f"):
             raise TypeError(f"ids must be integers, got dtype {i.dtype}")
+        if t.dtype.kind not in "iuf":
+            raise TypeError(f"times must be real numbers (ms), got dtype {t.dtype}")
+        t = t.astype(float).ravel()
         i = i.astype(np.int64).ravel()
         if i.size and (i.min() < 0 or i.max() >= self._n):
             bad = i[(i < 0) | (i >= self._n)][0]
             raise ValueError(f"ids contains {bad}; neuron ids must be in [0, {self._n})")
         if t.size and not (np.isfinite(t).all() and (t >= 0).all()):
-            raise ValueError("times must be finite and >= 0 ms")
+            bad = t[~(np.isfinite(t) & (t >= 0))][0]
+            raise ValueError(f"times contains {float(bad)!r}; sample times must be finite and >= 0 ms")
         if self._records:
             raise ValueError("record_state may be called once per network")
         self._records.append((i, np.sort(t)))
@@ -437,8 +475,9 @@ class Network:
             idx_l.append(np.ascontiguousarray(pr.csr.indices, dtype=np.int32))
             w_l.append(pr.csr.weights)
             d_l.append(empty if pr.csr.delays is None else pr.csr.delays)
+        proj_sign = np.array([_sign(pr.csr.weights) for pr in projs], dtype=np.int8)
         R = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
-             proj_delay, indptr_l, idx_l, w_l, d_l)
+             proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign)
         # sources
         src_kind = np.zeros(S_tot, np.int32)
         src_rate = np.zeros(S_tot, np.float64)

@@ -40,12 +40,15 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF,
-                      P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
+from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_IBIAS, P_K, P_SE, P_SI, P_SPONT,
+                      P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from .queue import pop, push
-from .rng import next_exponential
+from .rng import next_exponential, step
 
 DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = 0, 1, 2, 3, 4, 5
+
+# modes of _frame_targets
+SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE = 0, 1, 2, 3
 
 # counters (OpCounts field order)
 C_SPIKES, C_SYN_REC, C_SYN_SRC, C_DRIVE, C_ADV, C_PUSH, C_POP, C_STALE, C_CAND, \
@@ -108,7 +111,7 @@ def _frame_ab(P, p, tf, t):
 def _emit(node, t, R, Q, cnt):
     """Queue the deliveries of a spike of ``node`` at time t (one per projection)."""
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
-        proj_delay, indptr_l, idx_l, w_l, d_l = R
+        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
     g = node_group[node]
     for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
         pr = grp_proj[q]
@@ -225,13 +228,17 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
 
 
 @njit(cache=True)
-def _frame_targets(P, p, t, j0, j1, off, idx, w, mark, dirty, ndirty, isdirty,
+def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                    S, D, R, Q, SP, cnt):
     """Input to frame neurons at time t.
 
-    mark=True: deliver row entries j0..j1 (targets off + idx[j], weights w[j]) and mark
-    the targets for the threshold test; mark=False: only apply the external drive of
-    neurons j0..j1 up to t (a sweep).  Returns the new number of marked neurons.
+    mode SWEEP_ONLY: only apply the external drive of neurons j0..j1 up to t.
+    Otherwise deliver row entries j0..j1 (targets off + idx[j], weights w[j]), and
+    TEST_LATER: mark the targets for the threshold test at the end of the instant;
+    TEST_NOW: test right away (allowed when this is the last event at time t and all
+    weights are >= 0, so no later input at t could undo a crossing);
+    TEST_NONE: no test (all weights < 0 and the population cannot fire without
+    input, so nobody can cross).  Returns the new number of marked neurons.
 
     Per target this is a few loads, one multiply-add and, for driven neurons, the
     pending drive arrivals; nothing here calls a function with array arguments
@@ -252,6 +259,13 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mark, dirty, ndirty, isdirty,
     d1 = pop_drv_ptr[p + 1]
     poff = pop_off[p]
     nsyn = 0
+    mark = mode != SWEEP_ONLY
+    thr = (vth - (vinf if g > 0.0 else c * (t - tf))) * ainv
+    # counters live in locals: a store per synapse to cnt would not be kept in a register
+    ndrive = 0
+    ndisc = 0
+    nadv = 0
+    nthr = 0
     for j in range(j0, j1):
         n = off + idx[j] if mark else j
         # external Poisson arrivals of n up to t, in time order
@@ -266,10 +280,12 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mark, dirty, ndirty, isdirty,
             if best < 0:
                 break
             k = drv_base[best] + n - poff
-            drv_next[k] = tb + next_exponential(drv_rng, k, drv_rate[best])
-            cnt[C_DRIVE] += 1
+            st, u = step(drv_rng[k])
+            drv_rng[k] = st
+            drv_next[k] = tb - math.log(u) / drv_rate[best]
+            ndrive += 1
             if _refractory(tb, REF[n]):
-                cnt[C_DISCARD] += 1
+                ndisc += 1
                 continue
             if g > 0.0:
                 ab = math.exp(g * (tb - tf))
@@ -278,22 +294,30 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mark, dirty, ndirty, isdirty,
                 ab = 1.0
                 bb = c * (tb - tf)
             V[n] += drv_w[best] * ab
-            cnt[C_ADV] += 1
-            cnt[C_THRESH] += 1
+            nadv += 1
+            nthr += 1
             if V[n] >= (vth - bb) * ab:
                 _spike(P, p, n, tb, S, R, Q, SP, cnt)
         if not mark:
             continue
         nsyn += 1
         if _refractory(t, REF[n]):
-            cnt[C_DISCARD] += 1
+            ndisc += 1
             continue
         V[n] += w[j] * ainv
-        if isdirty[n] == 0:
-            isdirty[n] = 1
-            dirty[ndirty] = n
-            ndirty += 1
-    cnt[C_ADV] += nsyn
+        if mode == TEST_LATER:
+            if isdirty[n] == 0:
+                isdirty[n] = 1
+                dirty[ndirty] = n
+                ndirty += 1
+        elif mode == TEST_NOW:
+            nthr += 1
+            if V[n] >= thr:
+                _spike(P, p, n, t, S, R, Q, SP, cnt)
+    cnt[C_ADV] += nsyn + nadv
+    cnt[C_DRIVE] += ndrive
+    cnt[C_DISCARD] += ndisc
+    cnt[C_THRESH] += nthr
     return ndirty
 
 
@@ -391,7 +415,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
     the neuron id and the time.
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
-        proj_delay, indptr_l, idx_l, w_l, d_l = R
+        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
     src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
@@ -443,8 +467,14 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 cnt[C_SYN_REC] += gend - b
             p = proj_post_pop[pr]
             if P[p, P_FRAME] != 0.0:
+                mode = TEST_LATER
+                if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0:
+                    if proj_sign[pr] < 0:
+                        mode = TEST_NONE
+                    elif proj_sign[pr] > 0 and (hn[0] == 0 or hF[0][0] > t):
+                        mode = TEST_NOW
                 ndirty = _frame_targets(P, p, t, b, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
-                                        True, dirty, ndirty, isdirty, S, D, R, Q, SP, cnt)
+                                        mode, dirty, ndirty, isdirty, S, D, R, Q, SP, cnt)
             else:
                 ndirty = _general_targets(P, p, t, b, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
                                           dirty, ndirty, isdirty, S, cnt)
@@ -491,7 +521,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                     _frame_targets(P, p, t, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
-                                   False, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
+                                   SWEEP_ONLY, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
             _qpush(Q, cnt, t + sweep_dt, SWEEP, 0, 0, 0.0)
         elif kind == RENORM:
             for p in range(npop):
@@ -509,7 +539,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 p = neuron_pop[n]
                 if P[p, P_FRAME] != 0.0:
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                        _frame_targets(P, p, t, n, n + 1, 0, empty_i, empty_w, False, dirty, 0,
+                        _frame_targets(P, p, t, n, n + 1, 0, empty_i, empty_w, SWEEP_ONLY, dirty, 0,
                                        isdirty, S, D, R, Q, SP, cnt)
                     if _refractory(t, REF[n]):
                         v = P[p, P_VRESET]
@@ -535,7 +565,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                 _frame_targets(P, p, t_end, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
-                               False, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
+                               SWEEP_ONLY, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
     else:
         info[1] = t_cur
     return status
