@@ -66,5 +66,5 @@ def sparse_lowrate(n: int = 1_000_000, k: int = 100, seed: int = 1, *, n_src: in
     for post in (exc, inh):
         net.connect(exc, post, fixed_indegree(k_e), weight=1.0, delay=1.5)
         net.connect(inh, post, fixed_indegree(k_i), weight=-4.0, delay=1.0)
-        net.connect(src, post, fixed_indegree(20), weight=6.0, delay=1.0)
+        net.connect(src, post, fixed_indegree(20), weight=10.0, delay=1.0)
     return net

@@ -581,5 +581,5 @@ def test_boundary_values_are_accepted():
     net.poisson_drive(b, 0.0, 1.0)
     net.record_state([], [])
     r = net.run(5.0)
-    assert net.t == 5.0 and r.t_end == 5.0
+    assert net.t == 5.0 and r.t_stop == 5.0
     assert net.n_neurons == 6 and net.n_synapses == 2 * 4 + 2
