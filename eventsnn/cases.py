@@ -50,7 +50,7 @@ def sparse_lowrate(n: int = 1_000_000, k: int = 100, seed: int = 1, *, n_src: in
     in-degree, drawn with replacement; 80 % exc of weight 1.0 mV, 20 % inh of
     -4.0 mV), exponential currents (tau_syn_exc = 5 ms, tau_syn_inh = 10 ms),
     delays 1-2 ms, driven by ``n_src`` Poisson sources (default n/10, 10 Hz each)
-    through 20 synapses per neuron of weight 6 mV.
+    through 20 synapses per neuron of weight 8 mV.
     """
     model = LIF(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=10.0, v_rest=0.0, v_th=20.0,
                 v_reset=10.0, t_ref=2.0, i_bias=8.0)
@@ -66,5 +66,5 @@ def sparse_lowrate(n: int = 1_000_000, k: int = 100, seed: int = 1, *, n_src: in
     for post in (exc, inh):
         net.connect(exc, post, fixed_indegree(k_e), weight=1.0, delay=1.5)
         net.connect(inh, post, fixed_indegree(k_i), weight=-4.0, delay=1.0)
-        net.connect(src, post, fixed_indegree(20), weight=10.0, delay=1.0)
+        net.connect(src, post, fixed_indegree(20), weight=8.0, delay=1.0)
     return net

@@ -175,6 +175,10 @@ class LIF:
             r[P_VINF] = 0.0
         r[P_C] = r[P_K] * self.i_bias
         r[P_FRAME] = 1.0 if (self.delta_exc and self.delta_inh) else 0.0
+        # peak of the unit-current PSP kernel psi(g, s, t) over t > 0, per channel (ms):
+        # V(t) <= max(V0, v_inf) + k I_exc psi_max_exc, the engine's quick reject
+        r[P_PSIE] = _psi_max(r[P_G], r[P_SE])
+        r[P_PSII] = _psi_max(r[P_G], r[P_SI])
         # can V cross the threshold with no input at all (bias drive)?
         if r[P_G] > 0:
             r[P_SPONT] = 1.0 if r[P_VINF] > self.v_th else 0.0
@@ -185,8 +189,20 @@ class LIF:
 
 # Column indices of the parameter table (one row per population).
 P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_VINF, P_C, P_FRAME, \
-    P_SPONT = range(15)
-NPARAM = 15
+    P_SPONT, P_PSIE, P_PSII = range(17)
+NPARAM = 17
+
+
+def _psi_max(g, s):
+    """max over t > 0 of psi(g, s, t) (ms); 0 for a delta channel (s = 0 there)."""
+    if s == 0.0:
+        return 0.0
+    if g == 0.0:
+        return 1.0 / s
+    if g == s:
+        return math.exp(-1.0) / g
+    t = math.log(s / g) / (s - g)
+    return (math.exp(-s * t) - math.exp(-g * t)) / (g - s)
 
 # ---------------------------------------------------------------------------
 # Closed-form propagation (general representation: V, I_exc, I_inh at t_last)

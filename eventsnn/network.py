@@ -49,6 +49,23 @@ def _count(name, value, lo=0):
     return int(value)
 
 
+def _neuron_state(N, V, npop):
+    """Neuron state as column views of one (N, 8) float64 array aligned to 64 bytes:
+    V, I_exc, I_inh, t_last, refractory end, candidate seq (int64), candidate time,
+    target crossing time.  One neuron's state fills exactly one cache line, so a
+    synaptic event touches one line instead of eight (64 bytes per neuron)."""
+    raw = np.zeros(N * 8 + 8)
+    off = (-raw.ctypes.data % 64) // 8
+    st = raw[off:off + N * 8].reshape(N, 8)
+    st[:, 0] = V
+    st[:, 4] = -np.inf
+    st[:, 5].view(np.int64)[:] = -1
+    st[:, 6] = np.inf
+    st[:, 7] = np.inf
+    return (st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4], st[:, 5].view(np.int64),
+            st[:, 6], st[:, 7], np.zeros(npop))
+
+
 def _sign(w):
     """1 if all weights are >= 0, -1 if all are < 0, else 0 (the engine skips or
     fuses threshold tests on such rows)."""
@@ -529,8 +546,7 @@ class Network:
                 V[sl] = p.v_init - r[P_VINF] if r[P_G] > 0 else p.v_init
             else:
                 V[sl] = p.v_init
-        S = (V, np.zeros(N), np.zeros(N), np.zeros(N), np.full(N, -np.inf),
-             np.full(N, -1, np.int64), np.full(N, np.inf), np.full(N, np.inf), np.zeros(npop))
+        S = _neuron_state(N, V, npop)
         hF = List([np.empty(1024), np.empty(1024)])
         hI = List([np.empty(1024, np.int64) for _ in range(4)])
         Q = (hF, hI, np.zeros(1, np.int64), np.zeros(1, np.int64))

@@ -40,7 +40,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_IBIAS, P_K, P_SE, P_SI, P_SPONT,
+from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_IBIAS, P_K, P_PSIE, P_PSII, P_SE, P_SI, P_SPONT,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from .queue import pop, push
 from .rng import next_exponential, step
@@ -185,8 +185,17 @@ def _prop(g, k, se, si, vr, vreset, ib, v, ie, ii, t0, ref, t):
 
 
 @njit(cache=True)
-def _cross_general(g, k, se, si, vr, vth, vreset, ib, v, ie, ii, t0, ref):
-    """Absolute time (ms) of the next crossing of a general neuron, or inf."""
+def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, ref):
+    """Absolute time (ms) of the next crossing of a general neuron, or inf.
+
+    pse/psi_ are the peaks of the unit PSP kernels (ms).  Quick reject first: for a
+    leaky neuron V(t) <= max(V0, v_inf) + k (I_exc^+ pse + I_inh^+ psi_) for all t, so
+    a neuron whose bound stays below threshold needs no root search."""
+    if g > 0.0:
+        vinf = vr + k * ib / g
+        bound = max(v, vreset if ref > t0 else v, vinf) + k * (max(ie, 0.0) * pse + max(ii, 0.0) * psi_)
+        if bound < vth:
+            return math.inf
     if ref > t0:
         dt = ref - t0
         if ie != 0.0:
@@ -223,7 +232,8 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
         V[n] = P[p, P_VRESET]
         TL[n] = t
         tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                            P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], V[n], IE[n], II[n], t, tr)
+                            P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                            V[n], IE[n], II[n], t, tr)
     _schedule(n, tc, S, Q, cnt)
 
 
@@ -397,8 +407,8 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             else:
                 tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                                    P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], V[n], IE[n],
-                                    II[n], TL[n], REF[n])
+                                    P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
+                                    P[p, P_PSII], V[n], IE[n], II[n], TL[n], REF[n])
                 TGT[n] = tc
                 if tc < CT[n]:
                     _schedule(n, tc, S, Q, cnt)
@@ -605,6 +615,6 @@ def init_candidates(P, neuron_pop, S, Q, cnt):
                               frame_tf[p], REF[n])
         else:
             tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                                P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], V[n], IE[n], II[n],
-                                TL[n], REF[n])
+                                P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                                V[n], IE[n], II[n], TL[n], REF[n])
         _schedule(n, tc, S, Q, cnt)
