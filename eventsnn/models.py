@@ -174,7 +174,19 @@ class LIF:
         else:
             r[P_VINF] = 0.0
         r[P_C] = r[P_K] * self.i_bias
-        r[P_FRAME] = 1.0 if (self.delta_exc and self.delta_inh) else 0.0
+        # Frame representation (see engine.event): V = b(t) + A e^{-g t'} + B_e e^{-s_e t'}
+        # + B_i e^{-s_i t'}.  The coefficient of an input to an exp channel is
+        # k/(g - s); to bound cancellation (factor <= 4) the frame is used only when
+        # every exp channel has |g - s| >= max(g, s)/4.  Other populations keep the
+        # general closed form, which is exact for any g, s (psi uses expm1).
+        sep = True
+        for sx in (r[P_SE], r[P_SI]):
+            if sx > 0 and abs(r[P_G] - sx) < 0.25 * max(r[P_G], sx):
+                sep = False
+        r[P_FRAME] = 1.0 if sep else 0.0
+        r[P_KE] = r[P_K] / (r[P_G] - r[P_SE]) if (sep and r[P_SE] > 0) else 0.0
+        r[P_KI] = r[P_K] / (r[P_G] - r[P_SI]) if (sep and r[P_SI] > 0) else 0.0
+        r[P_HASEXP] = 1.0 if (r[P_SE] > 0 or r[P_SI] > 0) else 0.0
         # peak of the unit-current PSP kernel psi(g, s, t) over t > 0, per channel (ms):
         # V(t) <= max(V0, v_inf) + k I_exc psi_max_exc, the engine's quick reject
         r[P_PSIE] = _psi_max(r[P_G], r[P_SE])
@@ -189,8 +201,8 @@ class LIF:
 
 # Column indices of the parameter table (one row per population).
 P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_VINF, P_C, P_FRAME, \
-    P_SPONT, P_PSIE, P_PSII = range(17)
-NPARAM = 17
+    P_SPONT, P_PSIE, P_PSII, P_KE, P_KI, P_HASEXP = range(20)
+NPARAM = 20
 
 
 def _psi_max(g, s):

@@ -22,7 +22,7 @@ from . import connectivity as cx
 from ._dtypes import ID, PTR, TIME
 from .engine import event as E
 from .engine.rng import seed_streams
-from .models import LIF, P_C, P_FRAME, P_G, P_VINF, P_VTH
+from .models import LIF, P_C, P_FRAME, P_G, P_SE, P_SI, P_VINF, P_VTH
 from .results import OpCounts, Result, Spikes, StateSamples
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
@@ -559,8 +559,11 @@ class Network:
                 if pr.pre is p and pr.csr.nnz:
                     dmin = pr.delay if pr.delay is not None else float(pr.csr.delays.min())
                     sweep_dt = min(sweep_dt, dmin)
-        frame_taus = [1.0 / P[p.index, P_G] for p in pops if P[p.index, P_FRAME] and P[p.index, P_G] > 0]
-        renorm_dt = 200.0 * min(frame_taus) if frame_taus else math.inf
+        # frame coefficients grow like e^{rate (t - t_f)}: move t_f before they can overflow
+        frame_rates = [max(P[p.index, P_G], P[p.index, P_SE], P[p.index, P_SI])
+                       for p in pops if P[p.index, P_FRAME]]
+        frame_rates = [r for r in frame_rates if r > 0]
+        renorm_dt = 100.0 / max(frame_rates) if frame_rates else math.inf
         if sweep_dt < math.inf:
             E._qpush(Q, cnt, sweep_dt, E.SWEEP, 0, 0, 0.0)
         if renorm_dt < math.inf:

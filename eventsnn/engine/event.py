@@ -40,7 +40,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_IBIAS, P_K, P_PSIE, P_PSII, P_SE, P_SI, P_SPONT,
+from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_KE, P_KI, P_PSIE,
+                      P_PSII, P_SE, P_SI, P_SPONT,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from .queue import pop, push
 from .rng import next_exponential, step
@@ -216,6 +217,41 @@ def state_at(P, p, n, S, t):
 
 
 @njit(cache=True)
+def _frame_state(P, p, n, t, S):
+    """(V, I_exc, I_inh) of frame neuron n at time t from its coefficients, ignoring
+    refractoriness (V is the value the free trajectory has)."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    ainv, b = _frame_ab(P, p, frame_tf[p], t)
+    dt = t - frame_tf[p]
+    v = b + V[n] / ainv
+    ie = 0.0
+    ii = 0.0
+    if IE[n] != 0.0:
+        x = IE[n] * math.exp(-P[p, P_SE] * dt)
+        v += x
+        ie = x / P[p, P_KE]
+    if II[n] != 0.0:
+        x = II[n] * math.exp(-P[p, P_SI] * dt)
+        v += x
+        ii = x / P[p, P_KI]
+    return v, ie, ii
+
+
+@njit(cache=True)
+def _frame_set_v(P, p, n, t, v, S):
+    """Set the A coefficient of frame neuron n so that V(t) = v (currents unchanged)."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    ainv, b = _frame_ab(P, p, frame_tf[p], t)
+    dt = t - frame_tf[p]
+    rest = v - b
+    if IE[n] != 0.0:
+        rest -= IE[n] * math.exp(-P[p, P_SE] * dt)
+    if II[n] != 0.0:
+        rest -= II[n] * math.exp(-P[p, P_SI] * dt)
+    V[n] = rest * ainv
+
+
+@njit(cache=True)
 def _spike(P, p, n, t, S, R, Q, SP, cnt):
     """Neuron n fires at t: reset, refractory, record, emit, next candidate."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
@@ -225,9 +261,15 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
     _record(SP, n, t)
     _emit(n, t, R, Q, cnt)
     if P[p, P_FRAME] != 0.0:
-        ainv, b = _frame_ab(P, p, frame_tf[p], tr)
-        V[n] = (P[p, P_VRESET] - b) * ainv
-        tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n], frame_tf[p], tr)
+        # V(t_r) = v_reset when the refractory period ends
+        _frame_set_v(P, p, n, tr, P[p, P_VRESET], S)
+        if P[p, P_HASEXP] == 0.0:
+            tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n], frame_tf[p], tr)
+        else:
+            v, ie, ii = _frame_state(P, p, n, t, S)
+            tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
+                                P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
+                                P[p, P_PSII], v, ie, ii, t, tr)
     else:
         V[n] = P[p, P_VRESET]
         TL[n] = t
@@ -265,6 +307,10 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
         ainv = math.exp(g * (t - tf))
     else:
         ainv = 1.0
+    ke = P[p, P_KE]
+    ki = P[p, P_KI]
+    fe = math.exp(P[p, P_SE] * (t - tf)) if ke != 0.0 else 0.0
+    fi = math.exp(P[p, P_SI] * (t - tf)) if ki != 0.0 else 0.0
     d0 = pop_drv_ptr[p]
     d1 = pop_drv_ptr[p + 1]
     poff = pop_off[p]
@@ -311,10 +357,33 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
         if not mark:
             continue
         nsyn += 1
-        if _refractory(t, REF[n]):
-            ndisc += 1
-            continue
-        V[n] += w[j] * ainv
+        wj = w[j]
+        if wj >= 0.0:
+            kx = ke
+        else:
+            kx = ki
+        if wj < 0.0 and TGT[n] == -math.inf:
+            TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
+        if kx == 0.0:
+            # delta channel: V jumps, unless refractory
+            if _refractory(t, REF[n]):
+                ndisc += 1
+                continue
+            V[n] += wj * ainv
+        else:
+            # exp channel: the current jumps by w; V stays continuous
+            if wj >= 0.0:
+                IE[n] += kx * wj * fe
+            else:
+                II[n] += kx * wj * fi
+            if _refractory(t, REF[n]):
+                # keep V(t_r) = v_reset at the end of the refractory period
+                tr = REF[n]
+                V[n] += kx * wj * (fe if wj >= 0.0 else fi) * \
+                    math.exp(-(P[p, P_SE] if wj >= 0.0 else P[p, P_SI]) * (tr - tf)) * \
+                    math.exp(g * (tr - tf)) * -1.0
+            else:
+                V[n] -= kx * wj * ainv
         if mode == TEST_LATER:
             if isdirty[n] == 0:
                 isdirty[n] = 1
@@ -382,6 +451,8 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     pcache = -1
     ainv = 1.0
     b = 0.0
+    ee = 1.0
+    ei = 1.0
     for j in range(ndirty):
         n = dirty[j]
         isdirty[n] = 0
@@ -389,10 +460,28 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
         if P[p, P_FRAME] != 0.0:
             if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
+                dtf = t - frame_tf[p]
+                ee = math.exp(-P[p, P_SE] * dtf)
+                ei = math.exp(-P[p, P_SI] * dtf)
                 pcache = p
-            if not math.isfinite(V[n]):
+            if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 return n
-            if V[n] >= (P[p, P_VTH] - b) * ainv:
+            if P[p, P_HASEXP] != 0.0:
+                xe = IE[n] * ee
+                xi = II[n] * ei
+                v = b + V[n] / ainv + xe + xi
+                if (v >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
+                    _spike(P, p, n, t, S, R, Q, SP, cnt)
+                else:
+                    tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
+                                        P[p, P_VREST], P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS],
+                                        P[p, P_PSIE], P[p, P_PSII], v,
+                                        xe / P[p, P_KE] if xe != 0.0 else 0.0,
+                                        xi / P[p, P_KI] if xi != 0.0 else 0.0, t, REF[n])
+                    TGT[n] = tc
+                    if tc < CT[n]:
+                        _schedule(n, tc, S, Q, cnt)
+            elif V[n] >= (P[p, P_VTH] - b) * ainv:
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             elif P[p, P_C] != 0.0:
                 tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
@@ -478,7 +567,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             p = proj_post_pop[pr]
             if P[p, P_FRAME] != 0.0:
                 mode = TEST_LATER
-                if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0:
+                if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0 and P[p, P_HASEXP] == 0.0:
                     if proj_sign[pr] < 0:
                         mode = TEST_NONE
                     elif proj_sign[pr] > 0 and (hn[0] == 0 or hF[0][0] > t):
@@ -502,9 +591,15 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 continue
             p = neuron_pop[n]
             if P[p, P_FRAME] != 0.0:
-                ainv, bb = _frame_ab(P, p, frame_tf[p], t)
                 # the crossing is exact: V(t) = v_th (rounding must not lose it)
-                V[n] = max(V[n], (P[p, P_VTH] - bb) * ainv)
+                if P[p, P_HASEXP] != 0.0:
+                    # V recomputed from the coefficients may round below v_th; mark the
+                    # crossing as forced (TGT = -inf) for the threshold test of this
+                    # instant.  An inhibitory input at the same instant clears it.
+                    TGT[n] = -math.inf
+                else:
+                    ainv, bb = _frame_ab(P, p, frame_tf[p], t)
+                    V[n] = max(V[n], (P[p, P_VTH] - bb) * ainv)
             else:
                 v, ie, ii = state_at(P, p, n, S, t)
                 V[n] = max(v, P[p, P_VTH])
@@ -536,10 +631,21 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         elif kind == RENORM:
             for p in range(npop):
                 g = P[p, P_G]
-                if P[p, P_FRAME] != 0.0 and g > 0.0:
-                    f = math.exp(-g * (t - frame_tf[p]))
+                if P[p, P_FRAME] != 0.0:
+                    dtf = t - frame_tf[p]
+                    if g > 0.0:
+                        f = math.exp(-g * dtf)
+                        for n in range(pop_off[p], pop_off[p + 1]):
+                            V[n] *= f
+                    else:
+                        # non-leaky: V = U + c (t - tf) + ...; move the origin to t
+                        for n in range(pop_off[p], pop_off[p + 1]):
+                            V[n] += P[p, P_C] * dtf
+                    fe = math.exp(-P[p, P_SE] * dtf)
+                    fi = math.exp(-P[p, P_SI] * dtf)
                     for n in range(pop_off[p], pop_off[p + 1]):
-                        V[n] *= f
+                        IE[n] *= fe
+                        II[n] *= fi
                     frame_tf[p] = t
             _qpush(Q, cnt, t + renorm_dt, RENORM, 0, 0, 0.0)
         elif kind == SAMPLE:
@@ -551,14 +657,12 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                         _frame_targets(P, p, t, n, n + 1, 0, empty_i, empty_w, SWEEP_ONLY, dirty, 0,
                                        isdirty, S, D, R, Q, SP, cnt)
+                    v, ie, ii = _frame_state(P, p, n, t, S)
                     if _refractory(t, REF[n]):
                         v = P[p, P_VRESET]
-                    else:
-                        ainv, bb = _frame_ab(P, p, frame_tf[p], t)
-                        v = bb + V[n] / ainv
                     samp_out[k, j, 0] = v
-                    samp_out[k, j, 1] = 0.0
-                    samp_out[k, j, 2] = 0.0
+                    samp_out[k, j, 1] = ie
+                    samp_out[k, j, 2] = ii
                 else:
                     v, ie, ii = state_at(P, p, n, S, t)
                     samp_out[k, j, 0] = v
@@ -611,8 +715,14 @@ def init_candidates(P, neuron_pop, S, Q, cnt):
     for n in range(neuron_pop.shape[0]):
         p = neuron_pop[n]
         if P[p, P_FRAME] != 0.0:
-            tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
-                              frame_tf[p], REF[n])
+            if P[p, P_HASEXP] == 0.0:
+                tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
+                                  frame_tf[p], REF[n])
+            else:
+                v, ie, ii = _frame_state(P, p, n, 0.0, S)
+                tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
+                                    P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
+                                    P[p, P_PSII], v, ie, ii, 0.0, REF[n])
         else:
             tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
                                 P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
