@@ -526,11 +526,14 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
     t_cur = -math.inf
     pops = 0
     status = OK
-    while hn[0] > 0:
-        t = hF[0][0]
+    while True:
+        # time of the next event inside this run (inf if none)
+        t = hF[0][0] if hn[0] > 0 else math.inf
         if t > t_end:
-            break
+            t = math.inf
         if ndirty > 0 and t > t_cur:
+            # the instant t_cur is complete: test thresholds.  This may queue events
+            # at or before t_end (deliveries, candidates), so look again afterwards.
             bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
             ndirty = 0
             if bad >= 0:
@@ -538,6 +541,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 info[1] = t_cur
                 return NONFINITE
             continue
+        if t == math.inf:
+            break
         if pops >= max_events:
             status = MAX_EVENTS
             break

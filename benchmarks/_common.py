@@ -1,0 +1,37 @@
+"""Shared helper of the benchmark scripts: run a case and print one JSON line."""
+import json
+import resource
+import sys
+import time
+
+
+def peak_rss_mb():
+    """Peak resident set size of this process (MiB); ru_maxrss is KiB on Linux."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench(case, build, duration, **extra):
+    """Build a network with ``build()``, warm the JIT on a 1 ms run of a tiny copy is
+    not needed (kernels are cached), run ``duration`` ms and print the JSON line."""
+    t0 = time.perf_counter()
+    net = build()
+    t1 = time.perf_counter()
+    res = net.run(duration)
+    t2 = time.perf_counter()
+    mem = net.synapse_bytes()
+    c = res.counts
+    out = {"case": case, "n_neurons": net.n_neurons, "n_synapses": net.n_synapses,
+           "bio_time_ms": duration, "build_s": round(t1 - t0, 3), "sim_s": round(t2 - t1, 3),
+           "spikes": c.spikes, "syn_events": c.syn_events,
+           "syn_events_per_s": round(c.syn_events / (t2 - t1)),
+           "bytes_per_synapse": round(mem["bytes_per_synapse"], 3),
+           "peak_rss_mb": round(peak_rss_mb(), 1)}
+    rates = {name: round(res.rates(name), 3) for name in net.populations}
+    out["rates_hz"] = rates
+    out["source_syn_events"] = c.source_syn_events
+    out["drive_events"] = c.drive_events
+    out["queue_pushes"] = c.queue_pushes
+    out.update(extra)
+    print(json.dumps(out))
+    sys.stdout.flush()
+    return out
