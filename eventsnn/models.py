@@ -279,50 +279,59 @@ def _h(c, d1, s1, d2, s2, t):
 
 @njit(cache=True)
 def _h_zero(c, d1, s1, d2, s2, lo, hi):
-    """Zero of h on [lo, hi] where h is monotone with a sign change (bisection + Newton)."""
-    hlo = _h(c, d1, s1, d2, s2, lo)
+    """Zero of h on [lo, hi], where h is monotone with a sign change: Newton steps kept
+    inside the shrinking bracket, else bisection.  Stops when a step or the bracket is
+    below 1e-14 relative (the zero only delimits an interval; see first_crossing)."""
+    neg_lo = _h(c, d1, s1, d2, s2, lo) < 0.0
     x = 0.5 * (lo + hi)
-    for _ in range(200):
+    for _ in range(100):
         hx = _h(c, d1, s1, d2, s2, x)
         if hx == 0.0:
             return x
-        if (hx < 0.0) == (hlo < 0.0):
+        if (hx < 0.0) == neg_lo:
             lo = x
-            hlo = hx
         else:
             hi = x
+        if hi - lo <= 1e-14 * hi:
+            return 0.5 * (lo + hi)
         dh = -s1 * d1 * math.exp(-s1 * x) - s2 * d2 * math.exp(-s2 * x)
         xn = x - hx / dh if dh != 0.0 else 0.5 * (lo + hi)
         if not (lo < xn < hi):
             xn = 0.5 * (lo + hi)
-        if xn == x or hi - lo <= 1e-15 * hi:
+        if abs(xn - x) <= 1e-14 * xn:
             return xn
         x = xn
-    return x
+    return 0.5 * (lo + hi)
 
 
 @njit(cache=True)
 def _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, lo, hi):
-    """Smallest t in (lo, hi] with V(t) >= v_th, given V < v_th on [0, lo] and
-    V(hi) >= v_th and V increasing while below threshold on [lo, hi]."""
+    """The t in (lo, hi] with V(t) = v_th, given V(lo) < v_th <= V(hi) and V increasing
+    while below threshold on [lo, hi].
+
+    Safeguarded Newton: every evaluation shrinks the bracket [lo, hi] (V(lo) < v_th <=
+    V(hi)); a step that leaves it is replaced by bisection.  It stops when the Newton
+    correction is below 1e-14 relative (quadratic convergence: the error is then far
+    below 1e-13 ms) or the bracket is that tight, and returns the corrected point."""
     x = hi
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
+    for _ in range(100):
         fx = v_at(g, k, se, si, vr, ib, v0, ie0, ii0, x) - vth
         if fx >= 0.0:
             hi = x
         else:
             lo = x
-        # Newton step from x, kept inside the bracket, else bisection.
+        if hi - lo <= 1e-14 * hi:
+            return hi
         d = dv_at(g, k, vr, ib, fx + vth, _decay(ie0, se, x), _decay(ii0, si, x))
-        xn = x - fx / d if d > 0.0 else 0.5 * (lo + hi)
-        if not (lo < xn < hi):
-            xn = 0.5 * (lo + hi)
-        if xn == x:
-            break
-        x = xn
+        if d > 0.0:
+            step = fx / d
+            xn = x - step
+            if lo < xn <= hi:
+                if abs(step) <= 1e-14 * xn:
+                    return xn
+                x = xn
+                continue
+        x = 0.5 * (lo + hi)
     return hi
 
 

@@ -205,6 +205,22 @@ def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, 
             ii *= math.exp(-si * dt)
         t0 = ref
         v = vreset
+    if g > 0.0 and se > 0.0 and se != g and ie > 0.0 and ii <= 0.0:
+        # Tighter reject.  Inhibition only lowers V, so V(t) <= F(t) = v_inf
+        # + a e^{-g t} + b e^{-s_e t} (the trajectory without I_inh), whose maximum is
+        # at F(0), at the zero of F' (closed form) or at v_inf.  Reject only with a
+        # rounding margin, so that a true crossing is never dropped.
+        vinf = vr + k * ib / g
+        b = k * ie / (g - se)
+        a = v - vinf - b
+        fmax = max(v, vinf)
+        arg = -(se * b) / (g * a) if a != 0.0 else -1.0
+        if arg > 0.0:
+            ts = math.log(arg) / (se - g)
+            if ts > 0.0:
+                fmax = max(fmax, vinf + a * math.exp(-g * ts) + b * math.exp(-se * ts))
+        if fmax < vth - 1e-12 * (abs(vth) + abs(vinf) + abs(a) + abs(b)):
+            return math.inf
     return t0 + first_crossing(g, k, se, si, vr, vth, ib, v, ie, ii)
 
 
