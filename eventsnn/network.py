@@ -574,6 +574,7 @@ class Network:
             rec_ids, rec_t = self._records[0]
             for k, tk in enumerate(rec_t):
                 E.push(hF, hI, Q[2], float(tk), -(2**62) + k, E.SAMPLE, k, 0, 0.0)
+                cnt[E.C_PUSH] += 1
         else:
             rec_ids, rec_t = np.empty(0, np.int64), np.empty(0)
         samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
@@ -605,10 +606,14 @@ class Network:
         max_events = _count("max_events", max_events, 1)
         if not self._compiled:
             self._compile()
+            # the queue work of compiling (first source spikes, initial candidates,
+            # samples) belongs to the first run
+            cnt_before = np.zeros_like(self._plan["cnt"])
+        else:
+            cnt_before = self._plan["cnt"].copy()
         pl = self._plan
         t0 = self.t
         t_end = t0 + duration
-        cnt_before = pl["cnt"].copy()
         n_sp_before = int(pl["SP"][2][0])
         info = np.zeros(2)
         status = E.run_kernel(pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"],

@@ -326,7 +326,8 @@ def crossing_states(draw):
     return _rates((tau_m, tau_in, tse, tsi, 0.0, ib, v0, ie0, ii0)), vth
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.filter_too_much])
 @given(crossing_states())
 def test_first_crossing_vs_dense_scan(state):
     p, vth = state

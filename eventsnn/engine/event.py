@@ -303,8 +303,8 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     mode SWEEP_ONLY: only apply the external drive of neurons j0..j1 up to t.
     Otherwise deliver row entries j0..j1 (targets off + idx[j], weights w[j]), and
     TEST_LATER: mark the targets for the threshold test at the end of the instant;
-    TEST_NOW: test right away (allowed when this is the last event at time t and all
-    weights are >= 0, so no later input at t could undo a crossing);
+    TEST_NOW: mark only targets that reach threshold (allowed when this is the last
+    event at time t and all weights are >= 0: V only grows during the instant);
     TEST_NONE: no test (all weights < 0 and the population cannot fire without
     input, so nobody can cross).  Returns the new number of marked neurons.
 
@@ -400,15 +400,20 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                     math.exp(g * (tr - tf)) * -1.0
             else:
                 V[n] -= kx * wj * ainv
-        if mode == TEST_LATER:
+        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(V[n])):
             if isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
         elif mode == TEST_NOW:
+            # only neurons at or over threshold (or non-finite) need the test of this
+            # instant; it runs after the whole row, so a multapse later in the row is
+            # still applied before the reset, exactly as with TEST_LATER
             nthr += 1
-            if V[n] >= thr:
-                _spike(P, p, n, t, S, R, Q, SP, cnt)
+            if not (V[n] < thr) and isdirty[n] == 0:
+                isdirty[n] = 1
+                dirty[ndirty] = n
+                ndirty += 1
     cnt[C_ADV] += nsyn + nadv
     cnt[C_DRIVE] += ndrive
     cnt[C_DISCARD] += ndisc
@@ -442,6 +447,8 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
             TL[n] = t
             nadv += 1
         wj = w[j]
+        if wj < 0.0 and TGT[n] == -math.inf:
+            TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
         if (de and wj >= 0.0) or (di and wj < 0.0):
             if _refractory(t, REF[n]):
                 cnt[C_DISCARD] += 1
@@ -486,18 +493,21 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
                 xe = IE[n] * ee
                 xi = II[n] * ei
                 v = b + V[n] / ainv + xe + xi
+                ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
+                ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
+                # the coefficients are scaled by k/(g - s): check the physical state too
+                if not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
+                    return n
                 if (v >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
                     _spike(P, p, n, t, S, R, Q, SP, cnt)
                 else:
                     tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
                                         P[p, P_VREST], P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS],
-                                        P[p, P_PSIE], P[p, P_PSII], v,
-                                        xe / P[p, P_KE] if xe != 0.0 else 0.0,
-                                        xi / P[p, P_KI] if xi != 0.0 else 0.0, t, REF[n])
+                                        P[p, P_PSIE], P[p, P_PSII], v, ie, ii, t, REF[n])
                     TGT[n] = tc
                     if tc < CT[n]:
                         _schedule(n, tc, S, Q, cnt)
-            elif V[n] >= (P[p, P_VTH] - b) * ainv:
+            elif V[n] >= (P[p, P_VTH] - b) * ainv or TGT[n] == -math.inf:
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             elif P[p, P_C] != 0.0:
                 tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
@@ -508,7 +518,7 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
         else:
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 return n
-            if V[n] >= P[p, P_VTH]:
+            if (V[n] >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             else:
                 tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
@@ -611,27 +621,24 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                     _schedule(n, TGT[n], S, Q, cnt)
                 continue
             p = neuron_pop[n]
-            if P[p, P_FRAME] != 0.0:
-                # the crossing is exact: V(t) = v_th (rounding must not lose it)
-                if P[p, P_HASEXP] != 0.0:
-                    # V recomputed from the coefficients may round below v_th; mark the
-                    # crossing as forced (TGT = -inf) for the threshold test of this
-                    # instant.  An inhibitory input at the same instant clears it.
-                    TGT[n] = -math.inf
-                else:
-                    ainv, bb = _frame_ab(P, p, frame_tf[p], t)
-                    V[n] = max(V[n], (P[p, P_VTH] - bb) * ainv)
-            else:
+            if P[p, P_FRAME] == 0.0:
                 v, ie, ii = state_at(P, p, n, S, t)
-                V[n] = max(v, P[p, P_VTH])
+                V[n] = v
                 IE[n] = ie
                 II[n] = ii
                 TL[n] = t
                 cnt[C_ADV] += 1
             if isdirty[n] == 0:
+                # The trajectory reaches v_th exactly now; V recomputed at t may round
+                # just below it, so the crossing is marked as forced (TGT = -inf) for the
+                # threshold test of this instant.  An inhibitory input at the same instant
+                # clears the mark and the test decides on V.
+                TGT[n] = -math.inf
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
+            # else: inputs of this instant were applied first; the test decides on V (if
+            # rounding leaves V a hair below v_th, the crossing is re-found at once)
         elif kind == SOURCE:
             s = a
             cnt[C_SRC_SPIKES] += 1
