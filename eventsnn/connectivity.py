@@ -30,6 +30,7 @@ inside compiled code); it does not touch NumPy's generator.
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -628,7 +629,7 @@ class CSR:
 # --------------------------------------------------------------------------
 # Connection rules
 # --------------------------------------------------------------------------
-class ConnectionRule:
+class ConnectionRule(ABC):
     """Base class: a rule produces the structure ``(indptr, indices)`` of a projection."""
 
     def build(self, n_pre, n_post, seed=0, same_population=False):
@@ -661,8 +662,9 @@ class ConnectionRule:
                              f"got n_pre={n_pre}, n_post={n_post}")
         return self._build(n_pre, n_post, seed, same_population)
 
-    def _build(self, n_pre, n_post, seed, same_population):  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _build(self, n_pre, n_post, seed, same_population):
+        """Rule-specific structure; arguments already validated (see ``build``)."""
 
 
 def _excl_self(rule, same_population):
