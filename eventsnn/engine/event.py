@@ -29,7 +29,7 @@ Two state representations, chosen per population:
 
 External Poisson drive of frame populations (Brunel's 20 kHz per neuron) is not
 queued: every neuron owns a random stream whose arrivals are applied, in time order
-and exactly, whenever the neuron is touched (``_drive_advance``).  A spike caused by
+and exactly, whenever the neuron is touched (``_frame_targets``).  A spike caused by
 such an arrival may be discovered after simulated time has passed it, but never by
 more than the sweep interval, which is at most the smallest outgoing delay of the
 driven populations (``SWEEP`` events advance every driven neuron), so its deliveries
@@ -158,6 +158,16 @@ def _cross_frame(g, vinf, c, vth, u, tf, ref):
     return max(tf + (vth - u) / c, ref)
 
 
+@njit(cache=True, inline="always")
+def _decay2(ie, ii, se, si, dt):
+    """Both synaptic currents (mV) after dt ms of free decay."""
+    if ie != 0.0:
+        ie *= math.exp(-se * dt)
+    if ii != 0.0:
+        ii *= math.exp(-si * dt)
+    return ie, ii
+
+
 @njit(cache=True)
 def _prop(g, k, se, si, vr, vreset, ib, v, ie, ii, t0, ref, t):
     """State (V, I_exc, I_inh) at t >= t0 of a general neuron whose state at t0 is
@@ -165,23 +175,15 @@ def _prop(g, k, se, si, vr, vreset, ib, v, ie, ii, t0, ref, t):
     if t <= t0:
         return v, ie, ii
     if ref >= t:
-        dt = t - t0
-        return vreset, (ie * math.exp(-se * dt) if ie != 0.0 else 0.0), \
-            (ii * math.exp(-si * dt) if ii != 0.0 else 0.0)
+        ie, ii = _decay2(ie, ii, se, si, t - t0)
+        return vreset, ie, ii
     if ref > t0:
-        dt = ref - t0
-        if ie != 0.0:
-            ie *= math.exp(-se * dt)
-        if ii != 0.0:
-            ii *= math.exp(-si * dt)
+        ie, ii = _decay2(ie, ii, se, si, ref - t0)
         t0 = ref
         v = vreset
     dt = t - t0
     v = v_at(g, k, se, si, vr, ib, v, ie, ii, dt)
-    if ie != 0.0:
-        ie *= math.exp(-se * dt)
-    if ii != 0.0:
-        ii *= math.exp(-si * dt)
+    ie, ii = _decay2(ie, ii, se, si, dt)
     return v, ie, ii
 
 
@@ -198,11 +200,7 @@ def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, 
         if bound < vth:
             return math.inf
     if ref > t0:
-        dt = ref - t0
-        if ie != 0.0:
-            ie *= math.exp(-se * dt)
-        if ii != 0.0:
-            ii *= math.exp(-si * dt)
+        ie, ii = _decay2(ie, ii, se, si, ref - t0)
         t0 = ref
         v = vreset
     if g > 0.0 and se > 0.0 and se != g and ie > 0.0 and ii <= 0.0:

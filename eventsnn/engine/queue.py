@@ -41,7 +41,9 @@ def push(F, I, n, t, seq, kind, a, b, c):
     B = I[3]
     i = n[0]
     n[0] = i + 1
-    # sift the hole up, then drop the new event into it
+    # sift the hole up, then drop the new event into it.  The six column moves are
+    # written out here and in pop(): a helper taking the arrays would pay atomic
+    # reference counting on every call (see engine.event).
     while i > 0:
         parent = (i - 1) >> 1
         tp = T[parent]
