@@ -1,7 +1,6 @@
 """Built-in benchmark networks (used by examples/, benchmarks/ and the ``eventsnn`` command)."""
 from __future__ import annotations
 
-import numpy as np
 
 from .connectivity import fixed_indegree
 from .models import LIF

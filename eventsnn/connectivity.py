@@ -29,13 +29,13 @@ inside compiled code); it does not touch NumPy's generator.
 """
 from __future__ import annotations
 
-import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
+from ._validate import boolean, integer, real
 from ._dtypes import ID, PTR, TIME, WEIGHT
 
 __all__ = [
@@ -328,40 +328,12 @@ def _all_to_all_fill(n_pre, n_post, excl_self, indices):
 # --------------------------------------------------------------------------
 # Input validation helpers (Python layer, never loops over synapses)
 # --------------------------------------------------------------------------
-def _check_int(value, name, *, lo=None, hi=None):
-    """Return ``value`` as a Python int; TypeError if not an integer."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} "
-                        f"of type {type(value).__name__}")
-    value = int(value)
-    if lo is not None and value < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {value}")
-    if hi is not None and value > hi:
-        raise ValueError(f"{name} must be <= {hi}, got {value}")
-    return value
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r} "
-                        f"of type {type(value).__name__}")
-    return bool(value)
-
-
-def _check_real(value, name):
-    """Return ``value`` as a Python float; TypeError if not a real number."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} "
-                        f"of type {type(value).__name__}")
-    return float(value)
-
-
 def _check_seed(seed):
-    return _check_int(seed, "seed", lo=0, hi=2**32 - 1)
+    return integer("seed", seed, lo=0, hi=2**32 - 1)
 
 
 def _check_size(n, name):
-    return _check_int(n, name, lo=0, hi=MAX_NEURONS)
+    return integer(name, n, lo=0, hi=MAX_NEURONS)
 
 
 def _as_int_array(x, name):
@@ -656,7 +628,7 @@ class ConnectionRule(ABC):
         n_pre = _check_size(n_pre, "n_pre")
         n_post = _check_size(n_post, "n_post")
         seed = _check_seed(seed)
-        same_population = _check_bool(same_population, "same_population")
+        same_population = boolean("same_population", same_population)
         if same_population and n_pre != n_post:
             raise ValueError(f"same_population=True requires n_pre == n_post, "
                              f"got n_pre={n_pre}, n_post={n_post}")
@@ -672,7 +644,38 @@ def _excl_self(rule, same_population):
 
 
 @dataclass(frozen=True)
-class FixedIndegree(ConnectionRule):
+class _FixedDegree(ConnectionRule):
+    """Shared part of the fixed in-/out-degree rules: k draws per row (or column)."""
+
+    k: int
+    allow_autapses: bool = True
+    allow_multapses: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "k", integer("k", self.k, lo=0))
+        boolean("allow_autapses", self.allow_autapses)
+        boolean("allow_multapses", self.allow_multapses)
+
+    def _candidates(self, n_cand, n_draws, name, what, same_population):
+        """(exclude self, number of candidates) for ``n_draws`` rows of k draws each
+        among ``n_cand`` neurons (``name`` = 'n_pre' or 'n_post', ``what`` = 'sources'
+        or 'targets'); ValueError if the draws are impossible."""
+        k = self.k
+        excl = _excl_self(self, same_population)
+        m = n_cand - 1 if excl else n_cand
+        if n_draws > 0 and k > 0:
+            if m <= 0:
+                raise ValueError(f"k={k} {what} requested but there are no "
+                                 f"candidate {what} ({name}={n_cand}"
+                                 f"{', autapses excluded' if excl else ''})")
+            if not self.allow_multapses and k > m:
+                raise ValueError(f"k={k} exceeds the {m} candidate {what}; "
+                                 f"allowed without multapses: k <= {m}")
+        return excl, m
+
+
+@dataclass(frozen=True)
+class FixedIndegree(_FixedDegree):
     """Every postsynaptic neuron receives exactly ``k`` synapses.
 
     Sources are drawn uniformly from the candidates (all presynaptic
@@ -688,27 +691,9 @@ class FixedIndegree(ConnectionRule):
     allow_autapses, allow_multapses : bool
     """
 
-    k: int
-    allow_autapses: bool = True
-    allow_multapses: bool = True
-
-    def __post_init__(self):
-        object.__setattr__(self, "k", _check_int(self.k, "k", lo=0))
-        _check_bool(self.allow_autapses, "allow_autapses")
-        _check_bool(self.allow_multapses, "allow_multapses")
-
     def _build(self, n_pre, n_post, seed, same_population):
         k = self.k
-        excl = _excl_self(self, same_population)
-        m = n_pre - 1 if excl else n_pre
-        if n_post > 0 and k > 0:
-            if m <= 0:
-                raise ValueError(f"k={k} sources requested but there are no "
-                                 f"candidate sources (n_pre={n_pre}"
-                                 f"{', autapses excluded' if excl else ''})")
-            if not self.allow_multapses and k > m:
-                raise ValueError(f"k={k} exceeds the {m} candidate sources; "
-                                 f"allowed without multapses: k <= {m}")
+        excl, m = self._candidates(n_pre, n_post, "n_pre", "sources", same_population)
         mult = self.allow_multapses
         mark = np.zeros(n_pre if not mult else 1, dtype=np.int64)
         counts = np.zeros(n_pre + 1, dtype=PTR)
@@ -731,7 +716,7 @@ class FixedIndegree(ConnectionRule):
 
 
 @dataclass(frozen=True)
-class FixedOutdegree(ConnectionRule):
+class FixedOutdegree(_FixedDegree):
     """Every presynaptic neuron makes exactly ``k`` synapses.
 
     Targets are drawn uniformly from the candidates (with replacement when
@@ -744,27 +729,9 @@ class FixedOutdegree(ConnectionRule):
     allow_autapses, allow_multapses : bool
     """
 
-    k: int
-    allow_autapses: bool = True
-    allow_multapses: bool = True
-
-    def __post_init__(self):
-        object.__setattr__(self, "k", _check_int(self.k, "k", lo=0))
-        _check_bool(self.allow_autapses, "allow_autapses")
-        _check_bool(self.allow_multapses, "allow_multapses")
-
     def _build(self, n_pre, n_post, seed, same_population):
         k = self.k
-        excl = _excl_self(self, same_population)
-        m = n_post - 1 if excl else n_post
-        if n_pre > 0 and k > 0:
-            if m <= 0:
-                raise ValueError(f"k={k} targets requested but there are no "
-                                 f"candidate targets (n_post={n_post}"
-                                 f"{', autapses excluded' if excl else ''})")
-            if not self.allow_multapses and k > m:
-                raise ValueError(f"k={k} exceeds the {m} candidate targets; "
-                                 f"allowed without multapses: k <= {m}")
+        excl, m = self._candidates(n_post, n_pre, "n_post", "targets", same_population)
         indptr = np.arange(n_pre + 1, dtype=PTR) * k
         indices = np.empty(n_pre * k, dtype=ID)
         if n_pre * k > 0:
@@ -793,11 +760,11 @@ class FixedProbability(ConnectionRule):
     allow_autapses: bool = True
 
     def __post_init__(self):
-        p = _check_real(self.p, "p")
+        p = real("p", self.p, finite=False)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must lie in [0, 1], got {p!r}")
         object.__setattr__(self, "p", p)
-        _check_bool(self.allow_autapses, "allow_autapses")
+        boolean("allow_autapses", self.allow_autapses)
 
     def _build(self, n_pre, n_post, seed, same_population):
         p = self.p
@@ -843,7 +810,7 @@ class AllToAll(ConnectionRule):
     allow_autapses: bool = True
 
     def __post_init__(self):
-        _check_bool(self.allow_autapses, "allow_autapses")
+        boolean("allow_autapses", self.allow_autapses)
 
     def _build(self, n_pre, n_post, seed, same_population):
         excl = _excl_self(self, same_population)
@@ -907,11 +874,10 @@ def make_weights(spec, nnz, seed=0, dtype=WEIGHT):
     -------
     ndarray of shape (nnz,), finite.
     """
-    nnz = _check_int(nnz, "nnz", lo=0)
+    nnz = integer("nnz", nnz, lo=0)
     dt = _check_weight_dtype(dtype)
     if _is_scalar(spec) and not callable(spec):
-        w = _check_real(spec.item() if isinstance(spec, np.ndarray) else spec,
-                        "weight")
+        w = real("weight", spec.item() if isinstance(spec, np.ndarray) else spec, finite=False)
         if not np.isfinite(w):
             raise ValueError(f"weight must be finite, got {w!r}")
         return np.full(nnz, w, dtype=dt)
@@ -940,10 +906,9 @@ def make_delays(spec, nnz, seed=0):
     -------
     ndarray of float64, shape (nnz,), or None
     """
-    nnz = _check_int(nnz, "nnz", lo=0)
+    nnz = integer("nnz", nnz, lo=0)
     if _is_scalar(spec) and not callable(spec):
-        d = _check_real(spec.item() if isinstance(spec, np.ndarray) else spec,
-                        "delay")
+        d = real("delay", spec.item() if isinstance(spec, np.ndarray) else spec, finite=False)
         if not (d > 0.0 and np.isfinite(d)):
             raise ValueError(f"delay must be finite and > 0 ms, got {d!r}")
         return None
@@ -957,8 +922,7 @@ def _explicit_delays(delays, nnz, name="delays"):
     if delays is None:
         return None
     if _is_scalar(delays):
-        d = _check_real(delays.item() if isinstance(delays, np.ndarray) else delays,
-                        name)
+        d = real(name, delays.item() if isinstance(delays, np.ndarray) else delays, finite=False)
         if not (d > 0.0 and np.isfinite(d)):
             raise ValueError(f"{name} must be finite and > 0 ms, got {d!r}")
         return np.full(nnz, d, dtype=TIME)
@@ -1102,8 +1066,7 @@ def from_lists(pre, post, weight, delay=None, *, n_pre, n_post):
         raise ValueError(f"post must lie in [0, n_post) = [0, {n_post}), got "
                          f"{int(post[t])} at position {t}")
     if _is_scalar(weight):
-        w = _check_real(weight.item() if isinstance(weight, np.ndarray) else weight,
-                        "weight")
+        w = real("weight", weight.item() if isinstance(weight, np.ndarray) else weight, finite=False)
         if not np.isfinite(w):
             raise ValueError(f"weight must be finite, got {w!r}")
         w = np.full(nnz, w, dtype=WEIGHT)

@@ -54,21 +54,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numba import njit
 
+from ._validate import real
+
 __all__ = ["LIF"]
 
 # ---------------------------------------------------------------------------
 # Parameter record
 # ---------------------------------------------------------------------------
-
-
-def _check_real(name, value, *, allow_inf=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    v = float(value)
-    if math.isnan(v) or (math.isinf(v) and not allow_inf):
-        allowed = "a finite number or inf" if allow_inf else "a finite number"
-        raise ValueError(f"{name}={value!r} is not allowed; {name} must be {allowed}")
-    return v
 
 
 @dataclass(frozen=True)
@@ -114,7 +106,7 @@ class LIF:
             v = getattr(self, f.name)
             if f.name == "tau_in" and v is None:
                 continue
-            vals[f.name] = _check_real(f.name, v, allow_inf=(f.name == "tau_m"))
+            vals[f.name] = real(f.name, v, allow_inf=(f.name == "tau_m"))
             object.__setattr__(self, f.name, vals[f.name])
         if not self.tau_m > 0:
             raise ValueError(f"tau_m={self.tau_m!r} is not allowed; tau_m must be > 0 (ms) or inf")

@@ -19,7 +19,8 @@ from numba import types
 from numba.typed import List
 
 from . import connectivity as cx
-from ._dtypes import ID, PTR, TIME
+from ._dtypes import TIME
+from ._validate import integer, real
 from .engine import event as E
 from .engine.rng import seed_streams
 from .models import LIF, P_C, P_FRAME, P_G, P_SE, P_SI, P_VINF, P_VTH
@@ -28,25 +29,6 @@ from .results import OpCounts, Result, Spikes, StateSamples
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
 
 _STREAM_SOURCES, _STREAM_DRIVE, _STREAM_BUILD, _STREAM_INIT = 1, 2, 3, 4
-
-
-def _real(name, value, *, lo=None, lo_open=False, allow_inf=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    v = float(value)
-    if math.isnan(v) or (math.isinf(v) and not allow_inf):
-        raise ValueError(f"{name}={value!r} is not allowed; {name} must be finite")
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise ValueError(f"{name}={value!r} is not allowed; {name} must be {'>' if lo_open else '>='} {lo}")
-    return v
-
-
-def _count(name, value, lo=0):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    if value < lo:
-        raise ValueError(f"{name}={value!r} is not allowed; {name} must be >= {lo}")
-    return int(value)
 
 
 def _neuron_state(N, V, npop):
@@ -182,7 +164,7 @@ class Network:
     """
 
     def __init__(self, seed: int = 0):
-        self.seed = _count("seed", seed)
+        self.seed = integer("seed", seed, lo=0)
         if self.seed >= 2**63:
             raise ValueError(f"seed={seed!r} is not allowed; seed must be < 2**63")
         self._pops: list[Population] = []
@@ -231,7 +213,7 @@ class Network:
             from [low, high) with the network's seed.  Every value must be < v_th.
         """
         self._check_open("add a population")
-        n = _count("n", n, 1)
+        n = integer("n", n, lo=1)
         if not isinstance(model, LIF):
             raise TypeError(f"model must be an eventsnn.LIF, got {type(model).__name__}")
         name = self._name(name, "pop")
@@ -240,8 +222,8 @@ class Network:
         elif isinstance(v_init, tuple):
             if len(v_init) != 2:
                 raise ValueError(f"v_init={v_init!r}: a tuple must be (low, high) in mV")
-            lo = _real("v_init[0]", v_init[0])
-            hi = _real("v_init[1]", v_init[1])
+            lo = real("v_init[0]", v_init[0])
+            hi = real("v_init[1]", v_init[1])
             if not lo < hi:
                 raise ValueError(f"v_init={v_init!r}: need low < high")
             if hi > model.v_th:
@@ -299,7 +281,7 @@ class Network:
             raise ValueError(f"times contains {float(bad)!r}; spike times must be finite and >= 0 ms")
         if n is None:
             n = int(i.max()) + 1 if i.size else 0
-        n = _count("n", n, 1)
+        n = integer("n", n, lo=1)
         if i.size and (i.min() < 0 or i.max() >= n):
             bad = i[(i < 0) | (i >= n)][0]
             raise ValueError(f"ids contains {bad}; ids must be in [0, {n})")
@@ -315,11 +297,11 @@ class Network:
     def poisson_source(self, n: int, rate, name: str | None = None) -> PoissonSource:
         """Add ``n`` independent Poisson sources with ``rate`` (Hz, scalar or per source)."""
         self._check_open("add a source")
-        n = _count("n", n, 1)
+        n = integer("n", n, lo=1)
         if isinstance(rate, np.ndarray) and rate.ndim == 0:
             rate = rate[()]
         if isinstance(rate, (int, float, np.number, bool, str)):
-            r = np.full(n, _real("rate", rate, lo=0.0))
+            r = np.full(n, real("rate", rate, lo=0.0))
         else:
             r = np.asarray(rate)
             if r.dtype.kind not in "iuf":
@@ -348,9 +330,9 @@ class Network:
         self._own(pop, "pop")
         if not isinstance(pop, Population):
             raise TypeError("pop must be a neuron Population")
-        rate = _real("rate", rate, lo=0.0)
-        weight = _real("weight", weight)
-        delay = _real("delay", delay, lo=0.0)
+        rate = real("rate", rate, lo=0.0)
+        weight = real("weight", weight)
+        delay = real("delay", delay, lo=0.0)
         row = pop.model.row()
         spontaneous = (row[P_G] > 0 and row[P_VINF] > row[P_VTH]) or (row[P_G] == 0 and row[P_C] > 0)
         if row[P_FRAME] and not spontaneous:
@@ -427,7 +409,7 @@ class Network:
 
     @staticmethod
     def _check_delay(delay, from_source):
-        d = _real("delay", delay, lo=0.0, lo_open=not from_source)
+        d = real("delay", delay, lo=0.0, lo_open=not from_source)
         return d
 
     def record_state(self, ids, times):
@@ -602,8 +584,8 @@ class Network:
         Result
             Spikes in (t, t + duration], the counts of this call and state samples.
         """
-        duration = _real("duration", duration, lo=0.0)
-        max_events = _count("max_events", max_events, 1)
+        duration = real("duration", duration, lo=0.0)
+        max_events = integer("max_events", max_events, lo=1)
         if not self._compiled:
             self._compile()
             # the queue work of compiling (first source spikes, initial candidates,
