@@ -15,34 +15,23 @@ import time
 CASES = ("brunel", "sparse-lowrate")
 
 
-def _positive_int(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+def _arg(convert, ok, expected, allowed):
+    """An argparse type: ``convert`` the string, then require ``ok(value)``; errors
+    become one-line argparse messages (exit code 2)."""
+    def parse(s):
+        try:
+            v = convert(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {s!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {s!r}")
+        return v
+    return parse
 
 
-def _duration(s):
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of ms, got {s!r}") from None
-    if not (v >= 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be finite and >= 0 ms, got {s!r}")
-    return v
-
-
-def _seed(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
+_positive_int = _arg(int, lambda v: v >= 1, "an integer", ">= 1")
+_duration = _arg(float, lambda v: 0 <= v < float("inf"), "a number of ms", "finite and >= 0 ms")
+_seed = _arg(int, lambda v: v >= 0, "an integer seed", ">= 0")
 
 
 def build_parser():

@@ -59,16 +59,14 @@ NCOUNT = 12
 # status codes
 OK, MAX_EVENTS, NONFINITE = 0, 1, 2
 
-# The refractory interval is half-open, [t_spike, t_spike + t_ref): a delta input that
-# arrives exactly when it ends is applied.  NEST's iaf_psc_delta_ps does the same; the
-# reference files in tests/data contain such exact ties and only this choice matches.
-REFRACTORY_CLOSED = False
-
-
 @njit(cache=True, inline="always")
 def _refractory(t, ref_until):
-    if REFRACTORY_CLOSED:
-        return t <= ref_until
+    """Is a neuron refractory until ``ref_until`` still refractory at t?
+
+    The interval is half-open, [t_spike, t_spike + t_ref): a delta input that arrives
+    exactly when it ends is applied.  NEST's iaf_psc_delta_ps does the same; the
+    reference files in tests/data contain such exact ties and only this choice matches.
+    """
     return t < ref_until
 
 
@@ -100,12 +98,18 @@ def _schedule(n, tc, S, Q, cnt):
 
 
 @njit(cache=True, inline="always")
-def _frame_ab(P, p, tf, t):
-    """(1/a, b) of the frame of population p at time t: V = b + a U."""
-    g = P[p, P_G]
+def _frame_scale(g, vinf, c, tf, t):
+    """(1/a, b) of a frame at time t, V = b + a U: a = e^{-g (t - tf)} and b = v_inf
+    for a leaky neuron; a = 1 and b = c (t - tf) (bias drift) for a non-leaky one."""
     if g > 0.0:
-        return math.exp(g * (t - tf)), P[p, P_VINF]
-    return 1.0, P[p, P_C] * (t - tf)
+        return math.exp(g * (t - tf)), vinf
+    return 1.0, c * (t - tf)
+
+
+@njit(cache=True, inline="always")
+def _frame_ab(P, p, tf, t):
+    """``_frame_scale`` for population p of the parameter table."""
+    return _frame_scale(P[p, P_G], P[p, P_VINF], P[p, P_C], tf, t)
 
 
 @njit(cache=True)
@@ -317,20 +321,19 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     c = P[p, P_C]
     vth = P[p, P_VTH]
     tf = frame_tf[p]
-    if g > 0.0:
-        ainv = math.exp(g * (t - tf))
-    else:
-        ainv = 1.0
+    ainv, b = _frame_scale(g, vinf, c, tf, t)
     ke = P[p, P_KE]
     ki = P[p, P_KI]
-    fe = math.exp(P[p, P_SE] * (t - tf)) if ke != 0.0 else 0.0
-    fi = math.exp(P[p, P_SI] * (t - tf)) if ki != 0.0 else 0.0
+    se = P[p, P_SE]
+    si = P[p, P_SI]
+    fe = math.exp(se * (t - tf)) if ke != 0.0 else 0.0
+    fi = math.exp(si * (t - tf)) if ki != 0.0 else 0.0
     d0 = pop_drv_ptr[p]
     d1 = pop_drv_ptr[p + 1]
     poff = pop_off[p]
     nsyn = 0
     mark = mode != SWEEP_ONLY
-    thr = (vth - (vinf if g > 0.0 else c * (t - tf))) * ainv
+    thr = (vth - b) * ainv
     # counters live in locals: a store per synapse to cnt would not be kept in a register
     ndrive = 0
     ndisc = 0
@@ -357,12 +360,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             if _refractory(tb, REF[n]):
                 ndisc += 1
                 continue
-            if g > 0.0:
-                ab = math.exp(g * (tb - tf))
-                bb = vinf
-            else:
-                ab = 1.0
-                bb = c * (tb - tf)
+            ab, bb = _frame_scale(g, vinf, c, tf, tb)
             V[n] += drv_w[best] * ab
             nadv += 1
             nthr += 1
@@ -385,17 +383,18 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                 continue
             V[n] += wj * ainv
         else:
-            # exp channel: the current jumps by w; V stays continuous
+            # exp channel: the current jumps by w (its coefficient by db); V stays
+            # continuous, or, while refractory, keeps V(t_r) = v_reset at the end
             if wj >= 0.0:
-                IE[n] += kx * wj * fe
+                db = kx * wj * fe
+                IE[n] += db
+                sx = se
             else:
-                II[n] += kx * wj * fi
+                db = kx * wj * fi
+                II[n] += db
+                sx = si
             if _refractory(t, REF[n]):
-                # keep V(t_r) = v_reset at the end of the refractory period
-                tr = REF[n]
-                V[n] += kx * wj * (fe if wj >= 0.0 else fi) * \
-                    math.exp(-(P[p, P_SE] if wj >= 0.0 else P[p, P_SI]) * (tr - tf)) * \
-                    math.exp(g * (tr - tf)) * -1.0
+                V[n] -= db * math.exp((g - sx) * (REF[n] - tf))
             else:
                 V[n] -= kx * wj * ainv
         if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(V[n])):
