@@ -27,6 +27,10 @@ class OpCounts:
     source_spikes : spikes of spike-train and Poisson sources.
     discarded : delta inputs discarded because the target was refractory.
     threshold_tests : threshold comparisons.
+    trace_updates : plasticity trace updates (one lazy decay-and-increment of one
+        pre- or postsynaptic trace).
+    weight_updates : plasticity weight updates (one synapse's weight changed by a
+        pre- or postsynaptic spike, or by a reward).
     """
 
     spikes: int = 0
@@ -41,6 +45,8 @@ class OpCounts:
     source_spikes: int = 0
     discarded: int = 0
     threshold_tests: int = 0
+    trace_updates: int = 0
+    weight_updates: int = 0
 
     @classmethod
     def from_array(cls, a) -> "OpCounts":
