@@ -23,6 +23,7 @@ from ._dtypes import TIME
 from ._validate import integer, real
 from .engine import event as E
 from .engine.rng import seed_streams
+from . import plasticity as PLM
 from .models import LIF, P_C, P_FRAME, P_G, P_SE, P_SI, P_VINF, P_VTH
 from .results import OpCounts, Result, Spikes, StateSamples
 
@@ -48,9 +49,12 @@ def _neuron_state(N, V, npop):
             st[:, 6], st[:, 7], np.zeros(npop))
 
 
-def _sign(w):
+def _sign(w, rule=None):
     """1 if all weights are >= 0, -1 if all are < 0, else 0 (the engine skips or
-    fuses threshold tests on such rows)."""
+    fuses threshold tests on such rows).  With a plasticity rule the bounds decide:
+    weights never leave them."""
+    if rule is not None:
+        return 1 if rule.w_min >= 0 else -1
     if w.size == 0 or w.min() >= 0:
         return 1
     if w.max() < 0:
@@ -119,17 +123,110 @@ class Projection:
     csr: cx.CSR
     delay: float | None
     index: int
+    plasticity: PLM.PlasticityRule | None = None
+    _learning: bool = True
+    _reward0: float = 0.0
 
     @property
     def n_synapses(self) -> int:
         return self.csr.nnz
 
+    def _pl_index(self):
+        """Row of this projection in the compiled plasticity table, or None."""
+        net = self.pre.net
+        if self.plasticity is None or not net._compiled:
+            return None
+        return int(net._plan["PLS"][0][self.index])
+
+    def _sync(self):
+        """Reward-modulated weights drift between events: integrate them up to now."""
+        k = self._pl_index()
+        if k is not None and self.plasticity.is_reward:
+            PLS = self.pre.net._plan["PLS"]
+            PLM.reward_sync_all(PLS[2], k, self.csr.weights, PLS[8][k], PLS[9], self.pre.net.t)
+
     @property
     def weights(self) -> np.ndarray:
-        """Per-synapse weights (mV), in CSR order (read-only view)."""
+        """Per-synapse weights (mV) at the network's current time, in CSR order
+        (read-only view; plastic weights change in place as the network runs)."""
+        self._sync()
         w = self.csr.weights.view()
         w.flags.writeable = False
         return w
+
+    @property
+    def learning(self) -> bool:
+        """Whether the plasticity rule changes weights (traces are kept up to date
+        either way, so learning can be switched on again at any time)."""
+        return self._learning
+
+    @learning.setter
+    def learning(self, on):
+        from ._validate import boolean
+        on = boolean("learning", on)
+        if self.plasticity is None:
+            raise ValueError("learning: this projection has no plasticity rule")
+        k = self._pl_index()
+        if k is not None:
+            PLS = self.pre.net._plan["PLS"]
+            self._sync()
+            if on and not self._learning and self.plasticity.is_reward:
+                # eligibility was frozen while learning was off: resume from now
+                PLS[8][k][:, 1] = self.pre.net.t
+            PLS[2][k, PLM.K_LEARN] = float(on)
+        self._learning = on
+
+    def reward(self, amount: float):
+        """Add ``amount`` to the reward (dopamine) level of a :class:`RewardSTDP`
+        projection at the network's current time (between runs).  The level then
+        decays with the rule's tau_d."""
+        amount = real("amount", amount)
+        if not isinstance(self.plasticity, PLM.RewardSTDP):
+            raise ValueError("reward: this projection has no RewardSTDP rule")
+        k = self._pl_index()
+        if k is None:
+            self._reward0 += amount
+            return
+        net = self.pre.net
+        PLS = net._plan["PLS"]
+        self._sync()
+        rw = PLS[9]
+        itaud = PLS[2][k, PLM.K_ITAUD]
+        d = rw[k, 0] * math.exp(-(net.t - rw[k, 1]) * itaud) if itaud > 0 else rw[k, 0]
+        rw[k, 0] = d + amount
+        rw[k, 1] = net.t
+
+    def reward_level(self) -> float:
+        """The current reward level d(t) of a RewardSTDP projection."""
+        if not isinstance(self.plasticity, PLM.RewardSTDP):
+            raise ValueError("reward_level: this projection has no RewardSTDP rule")
+        k = self._pl_index()
+        if k is None:
+            return self._reward0
+        rw = self.pre.net._plan["PLS"][9]
+        itaud = self.pre.net._plan["PLS"][2][k, PLM.K_ITAUD]
+        return float(rw[k, 0] * math.exp(-(self.pre.net.t - rw[k, 1]) * itaud) if itaud > 0 else rw[k, 0])
+
+    def traces(self) -> dict:
+        """Plasticity traces at the network's current time: ``pre`` (n_pre, 2) and
+        ``post`` (n_post, 2) arrays of (fast, slow) trace values, computed exactly."""
+        if self.plasticity is None:
+            raise ValueError("traces: this projection has no plasticity rule")
+        k = self._pl_index()
+        if k is None:
+            return {"pre": np.zeros((self.pre.size, 2)), "post": np.zeros((self.post.size, 2))}
+        PLS = self.pre.net._plan["PLS"]
+        row = PLS[2][k]
+        t = self.pre.net.t
+        out = {}
+        for name, tr, (i1, i2) in (("pre", PLS[3][k], (PLM.K_IPLUS, PLM.K_IX)),
+                                   ("post", PLS[4][k], (PLM.K_IMINUS, PLM.K_IY))):
+            dt = t - tr[:, PLM.T_LAST]
+            with np.errstate(invalid="ignore"):
+                v = np.stack([tr[:, 0] * np.exp(-dt * row[i1]), tr[:, 1] * np.exp(-dt * row[i2])], axis=1)
+            v[~np.isfinite(tr[:, PLM.T_LAST])] = 0.0
+            out[name] = v
+        return out
 
     def set_weights(self, w):
         """Replace all weights (mV) in CSR order; validated before anything changes."""
@@ -141,15 +238,23 @@ class Projection:
         if not np.isfinite(a).all():
             bad = a[~np.isfinite(a)][0]
             raise ValueError(f"w contains {float(bad)!r}; weights must be finite (mV)")
+        rule = self.plasticity
+        if rule is not None and a.size and (a.min() < rule.w_min or a.max() > rule.w_max):
+            bad = a[(a < rule.w_min) | (a > rule.w_max)][0]
+            raise ValueError(f"w contains {float(bad)!r}; plastic weights must be in "
+                             f"[w_min, w_max] = [{rule.w_min}, {rule.w_max}] mV")
+        self._sync()
         self.csr.weights[:] = a
         net = self.pre.net
         if net._compiled:
-            net._plan["R"][-1][self.index] = _sign(self.csr.weights)
+            net._plan["R"][-1][self.index] = _sign(self.csr.weights, rule)
 
     def to_scipy(self):
-        """Weights as a scipy.sparse.csr_matrix of shape (len(pre), len(post)).
+        """Weights as a scipy.sparse.csr_matrix of shape (len(pre), len(post)), at the
+        network's current time.
 
         Several synapses between the same pair stay separate stored entries."""
+        self._sync()
         return self.csr.to_scipy()
 
 
@@ -342,7 +447,8 @@ class Network:
         self.connect(src, pop, cx.one_to_one(), weight=weight, delay=delay)
         return src
 
-    def connect(self, pre, post, rule, weight=None, delay=1.0, *, dtype=np.float64) -> Projection:
+    def connect(self, pre, post, rule, weight=None, delay=1.0, *, dtype=np.float64,
+                plasticity=None) -> Projection:
         """Connect ``pre`` (population or source) to ``post`` (population).
 
         Parameters
@@ -356,8 +462,15 @@ class Network:
             Delay (ms): a scalar is homogeneous (no per-synapse storage), an array gives
             one delay per synapse.  Must be > 0 from neurons, >= 0 from sources.  With a
             CSR that has per-synapse delays, pass ``delay=None``.
+        plasticity : PlasticityRule, optional
+            An STDP rule from :mod:`eventsnn.plasticity` (``STDP``, ``Triplet``,
+            ``Vogels``, ``RewardSTDP``); needs a homogeneous delay and weights inside
+            the rule's bounds.
         """
         self._check_open("connect")
+        if plasticity is not None and not isinstance(plasticity, PLM.PlasticityRule):
+            raise TypeError(f"plasticity must be a rule from eventsnn.plasticity (STDP, Triplet, "
+                            f"Vogels, RewardSTDP) or None, got {type(plasticity).__name__}")
         self._own(pre, "pre")
         self._own(post, "post")
         if not isinstance(post, Population):
@@ -402,8 +515,19 @@ class Network:
         if d is None:
             if csr.nnz and csr.delays.min() <= 0 and not from_source:
                 raise ValueError("delays from neurons must be > 0 ms")
+            if plasticity is not None:
+                raise ValueError("delay: a plastic projection needs one homogeneous delay (a scalar, ms); "
+                                 "per-synapse delays are not supported with plasticity")
             csr = csr.sort_by_delay()
-        proj = Projection(pre, post, csr, d, len(self._projs))
+        if plasticity is not None:
+            if csr.nnz >= 2**31:
+                raise ValueError(f"a plastic projection may have at most 2**31 - 1 synapses, got {csr.nnz}")
+            w = csr.weights
+            if w.size and (w.min() < plasticity.w_min or w.max() > plasticity.w_max):
+                bad = w[(w < plasticity.w_min) | (w > plasticity.w_max)][0]
+                raise ValueError(f"weight contains {float(bad)!r}; with this plasticity rule weights must be "
+                                 f"in [w_min, w_max] = [{plasticity.w_min}, {plasticity.w_max}] mV")
+        proj = Projection(pre, post, csr, d, len(self._projs), plasticity)
         self._projs.append(proj)
         return proj
 
@@ -438,6 +562,15 @@ class Network:
 
     # ---------------------------------------------------------------- compiling
     def _compile(self):
+        # a lazily applied drive can reveal a spike after later events were processed;
+        # plasticity needs every postsynaptic spike in time order, so the drive of a
+        # population with plastic inputs becomes a queued Poisson source
+        plastic_post = {id(pr.post) for pr in self._projs if pr.plasticity is not None}
+        lazy = [d for d in self._drives if id(d[0]) in plastic_post]
+        self._drives = [d for d in self._drives if id(d[0]) not in plastic_post]
+        for pop, rate, weight in lazy:
+            src = self.poisson_source(pop.size, rate, name=f"{pop.name}_drive{len(self._sources)}")
+            self.connect(src, pop, cx.one_to_one(), weight=weight, delay=0.0)
         pops, srcs, projs = self._pops, self._sources, self._projs
         N = self._n
         npop = len(pops)
@@ -474,7 +607,7 @@ class Network:
             idx_l.append(np.ascontiguousarray(pr.csr.indices, dtype=np.int32))
             w_l.append(pr.csr.weights)
             d_l.append(empty if pr.csr.delays is None else pr.csr.delays)
-        proj_sign = np.array([_sign(pr.csr.weights) for pr in projs], dtype=np.int8)
+        proj_sign = np.array([_sign(pr.csr.weights, pr.plasticity) for pr in projs], dtype=np.int8)
         R = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
              proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign)
         # sources
@@ -561,11 +694,50 @@ class Network:
             rec_ids, rec_t = np.empty(0, np.int64), np.empty(0)
         samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
         SP = (List([np.empty(1024)]), List([np.empty(1024, np.int64)]), np.zeros(1, np.int64))
-        self._plan = dict(P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, Q=Q, SP=SP, cnt=cnt,
+        PLS = self._compile_plasticity(projs, npop)
+        self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, Q=Q, SP=SP, cnt=cnt,
                           sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
                           rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
                           dirty=np.zeros(N, np.int32), isdirty=np.zeros(N, np.uint8))
         self._compiled = True
+
+    @staticmethod
+    def _compile_plasticity(projs, npop):
+        """Flat arrays of the plastic projections (rule table, traces, transpose index)."""
+        plastic = [pr for pr in projs if pr.plasticity is not None]
+        proj_pl = np.full(len(projs), -1, np.int32)
+        pl_proj = np.array([pr.index for pr in plastic], dtype=np.int32)
+        PL = np.zeros((len(plastic), PLM.NPL))
+        pre_tr_l = List.empty_list(types.float64[:, ::1])
+        post_tr_l = List.empty_list(types.float64[:, ::1])
+        tptr_l = List.empty_list(types.int64[::1])
+        tsyn_l = List.empty_list(types.int32[::1])
+        blk_l = List.empty_list(types.int32[::1])
+        elig_l = List.empty_list(types.float64[:, ::1])
+        rw = np.zeros((len(plastic), 2))
+        by_pop = [[] for _ in range(npop)]
+        for k, pr in enumerate(plastic):
+            proj_pl[pr.index] = k
+            PL[k] = pr.plasticity.table_row()
+            PL[k, PLM.K_LEARN] = float(pr._learning)
+            for lst, n in ((pre_tr_l, pr.pre.size), (post_tr_l, pr.post.size)):
+                tr = np.zeros((n, 4))
+                tr[:, PLM.T_LAST] = -np.inf
+                lst.append(tr)
+            tptr, tsyn, blk = PLM.build_transpose(np.ascontiguousarray(pr.csr.indptr, np.int64),
+                                                  np.ascontiguousarray(pr.csr.indices, np.int32),
+                                                  pr.post.size)
+            tptr_l.append(tptr)
+            tsyn_l.append(tsyn)
+            blk_l.append(blk)
+            elig_l.append(np.zeros((pr.csr.nnz if pr.plasticity.is_reward else 0, 2)))
+            rw[k, 0] = pr._reward0
+            by_pop[pr.post.index].append(k)
+        pop_pl_ptr = np.zeros(npop + 1, np.int64)
+        pop_pl_ptr[1:] = np.cumsum([len(b) for b in by_pop])
+        pop_pl = np.array([k for b in by_pop for k in b], dtype=np.int32)
+        return (proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw,
+                pop_pl_ptr, pop_pl, np.zeros(1, np.int64))
 
     # ------------------------------------------------------------------ running
     def run(self, duration: float, *, max_events: int = 10**9) -> Result:
@@ -601,7 +773,7 @@ class Network:
         status = E.run_kernel(pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"],
                               pl["Q"], pl["SP"], pl["cnt"], pl["sweep_dt"], pl["renorm_dt"],
                               pl["rec_ids"], pl["samp_out"], pl["dirty"], pl["isdirty"],
-                              t_end, max_events, info)
+                              t_end, max_events, info, pl["PLS"])
         if status == E.NONFINITE:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
                                      f"(check weights and parameters)")
@@ -658,5 +830,11 @@ class Network:
                   (0 if pr.csr.delays is None else pr.csr.delays.nbytes) for pr in self._projs)
         ptr = sum(pr.csr.indptr.nbytes for pr in self._projs)
         nnz = self.n_synapses
+        pl_syn = sum(4 * pr.csr.nnz + 4 * ((pr.csr.nnz >> PLM.BLOCK_SHIFT) + 2) +
+                     (16 * pr.csr.nnz if pr.plasticity.is_reward else 0)
+                     for pr in self._projs if pr.plasticity is not None)
+        pl_neuron = sum(32 * (pr.pre.size + pr.post.size) + 8 * (pr.post.size + 1)
+                        for pr in self._projs if pr.plasticity is not None)
         return {"synapse_bytes": syn, "indptr_bytes": ptr,
-                "bytes_per_synapse": syn / nnz if nnz else 0.0}
+                "bytes_per_synapse": syn / nnz if nnz else 0.0,
+                "plasticity_synapse_bytes": pl_syn, "plasticity_neuron_bytes": pl_neuron}

@@ -43,6 +43,7 @@ from numba import njit
 from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_KE, P_KI, P_PSIE,
                       P_PSII, P_SE, P_SI, P_SPONT,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
+from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from .queue import pop, push
 from .rng import next_exponential, step
 
@@ -529,8 +530,33 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
 
 
 @njit(cache=True)
+def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
+    """Potentiation for every spike recorded since the last call.
+
+    Called right after each threshold test (``_flush``): neurons that are targets of
+    plastic projections spike only there, after all inputs of their instant, so every
+    presynaptic arrival at the spike time has already updated its trace."""
+    proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw, \
+        pop_pl_ptr, pop_pl, pl_seen = PLS
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
+        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
+    spF, spI, spn = SP
+    for i in range(pl_seen[0], spn[0]):
+        n = spI[0][i]
+        t = spF[0][i]
+        p = neuron_pop[n]
+        for q in range(pop_pl_ptr[p], pop_pl_ptr[p + 1]):
+            k = pop_pl[q]
+            pr = pl_proj[k]
+            post_update(PL, k, n - proj_post_off[pr], t, indptr_l[pr], w_l[pr], pre_tr_l[k],
+                        post_tr_l[k], tptr_l[k], tsyn_l[k], blk_l[k], elig_l[k], rw, cnt,
+                        C_TRACE, C_WUPD)
+    pl_seen[0] = spn[0]
+
+
+@njit(cache=True)
 def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
-               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info):
+               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS):
     """Process every event with time <= t_end.
 
     Returns a status code (OK, MAX_EVENTS, NONFINITE); on failure ``info`` receives
@@ -542,6 +568,9 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
     hF, hI, hn, sc = Q
+    proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw, \
+        pop_pl_ptr, pop_pl, pl_seen = PLS
+    plastic = PL.shape[0] > 0
     npop = P.shape[0]
     empty_i = np.empty(0, np.int32)
     empty_w = np.empty(0, np.float64)
@@ -563,6 +592,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 info[0] = bad
                 info[1] = t_cur
                 return NONFINITE
+            if plastic:
+                _post_plasticity(PLS, SP, R, neuron_pop, cnt)
             continue
         if t == math.inf:
             break
@@ -593,6 +624,10 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             else:
                 cnt[C_SYN_REC] += gend - b
             p = proj_post_pop[pr]
+            kp = proj_pl[pr]
+            if kp >= 0 and PL[kp, K_REWARD] != 0.0:
+                # reward-modulated weights drift between events: bring them to t first
+                reward_sync_row(PL, kp, w_l[pr], elig_l[kp], rw, b, gend, t)
             if P[p, P_FRAME] != 0.0:
                 mode = TEST_LATER
                 if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0 and P[p, P_HASEXP] == 0.0:
@@ -605,6 +640,11 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             else:
                 ndirty = _general_targets(P, p, t, b, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
                                           dirty, ndirty, isdirty, S, cnt)
+            if kp >= 0:
+                # plasticity after delivery: the spike is transmitted with the weight it
+                # found, then depresses it (Song et al. 2000)
+                pre_update(PL, kp, row, t, idx_l[pr], w_l[pr], pre_tr_l[kp], post_tr_l[kp],
+                           elig_l[kp], rw, b, gend, cnt, C_TRACE, C_WUPD)
         elif kind == CAND:
             n = a
             if seq != CSEQ[n]:
@@ -699,6 +739,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             info[0] = bad
             info[1] = t_cur
             return NONFINITE
+    if plastic:
+        _post_plasticity(PLS, SP, R, neuron_pop, cnt)
     if status == OK:
         # spikes of driven neurons up to t_end must be known when the run returns
         for p in range(npop):

@@ -1,0 +1,630 @@
+"""Spike-timing-dependent plasticity from local traces, exact in continuous time.
+
+Every rule here is a small frozen parameter record that a projection takes
+(``net.connect(..., plasticity=rule)``).  The engine applies it event by event, with
+exact (off-grid) spike times:
+
+Traces.  Each presynaptic neuron of a plastic projection has two traces (fast r1 with
+tau_plus, slow r2 with tau_x) and each postsynaptic neuron two (fast o1 with
+tau_minus, slow o2 with tau_y).  A trace is stored as its value just after its
+neuron's last spike and that spike's time; between spikes it decays exactly,
+r(t) = r(t_last) exp(-(t - t_last)/tau), and it is evaluated (not stored) whenever a
+spike of the other side reads it.  At its own spike a trace jumps: r -> r(t) + 1
+(all-to-all interaction) or r -> 1 (nearest-spike interaction).  Pair rules use only
+the fast traces.
+
+Updates (Pfister & Gerstner 2006, eq. 3-4; the pair rule is the case A3 = 0):
+
+* at a presynaptic spike *arriving* at the synapse at time t (emission + delay):
+  the weight is delivered first, then
+  Delta e = -f_minus(e) * o1(t) * (A2_minus + A3_minus * r2(t-)) + c_pre,
+  then r1, r2 jump;
+* at a postsynaptic spike at time t:
+  Delta e = f_plus(e) * r1(t) * (A2_plus + A3_plus * o2(t-)),
+  then o1, o2 jump.
+
+Here e = s w is the efficacy, s = -1 for inhibitory projections (w_max <= 0) and +1
+otherwise, so potentiation always strengthens a synapse.  Weight dependence (Gütig et
+al. 2003): with u = (e - e_min)/(e_max - e_min), f_plus = (1 - u)^mu_plus and f_minus =
+u^mu_minus; mu = 0 is additive, mu = 1 multiplicative (soft bounds, van Rossum et al.
+2000), 0 < mu < 1 the power law.  After every update the weight is clipped to the hard
+bounds [w_min, w_max]; it never leaves them.
+
+Simultaneous spikes.  All presynaptic arrivals at time t are processed before any
+postsynaptic spike at t (a postsynaptic spike is decided after all inputs of its
+instant, see :mod:`eventsnn.engine.event`).  So a pair with t_post == t_pre + delay
+counts as pre-before-post (potentiation) and is not also depressed; the result does
+not depend on the order in which simultaneous events were queued.
+
+Interactions (Morrison, Diesmann & Gerstner 2008, Biol. Cybern. 98:459):
+
+* ``"all"``: every pre/post pair interacts (traces add up);
+* ``"nearest"`` (symmetric nearest-spike): each postsynaptic spike pairs with the last
+  presynaptic arrival before it, each presynaptic arrival with the last postsynaptic
+  spike before it (traces reset to 1);
+* ``"nearest_pre"`` (presynaptic-centred): as ``"nearest"``, but a presynaptic spike
+  potentiates only with the *first* postsynaptic spike after it.
+
+Rules:
+
+* :class:`STDP`: pair rule with weight dependence and interaction.
+* :class:`Triplet`: Pfister & Gerstner (2006), with the visual-cortex parameter sets of
+  their Table 4 (:meth:`Triplet.visual_cortex_all_to_all`,
+  :meth:`Triplet.visual_cortex_nearest`).
+* :class:`Vogels`: inhibitory homeostatic plasticity (Vogels et al. 2011, Science
+  334:1569): Delta e = eta (o1 - alpha) at presynaptic spikes and eta r1 at
+  postsynaptic spikes, alpha = 2 rho0 tau.
+* :class:`RewardSTDP`: reward-modulated STDP (Izhikevich 2007, Cereb. Cortex 17:2443):
+  the pair rule writes into a per-synapse eligibility c instead of the weight,
+  dc/dt = -c/tau_c, and de/dt = d(t) c(t) with the reward (dopamine) level d(t) =
+  d(t_d) exp(-(t - t_d)/tau_d) that :meth:`Projection.reward` raises.  Between events
+  the weight is integrated in closed form:
+  Delta e = c d / kappa (1 - exp(-kappa dt)), kappa = 1/tau_c + 1/tau_d.  Because c
+  and d keep their sign between events, e is monotone there and clipping at the end
+  of the interval is exact.
+
+Delays: a plastic projection must have one homogeneous delay (its presynaptic trace
+is then one per presynaptic neuron, updated at the arrival time); the postsynaptic
+spike acts at the synapse at its own time (no back-propagation delay), as in Brian2.
+
+Units: times in ms, weights and amplitudes in mV (A2/A3 amplitudes are the weight
+change per unit trace), rates in Hz.
+
+Memory: per plastic projection, 4 float64 per presynaptic neuron and per
+postsynaptic neuron for traces (32 bytes each), a transpose index of 4 bytes per
+synapse (int32 synapse ids, grouped by postsynaptic neuron) plus 8 bytes per
+postsynaptic neuron, and a row lookup of 4 bytes per 64 synapses (0.0625 byte per
+synapse) that finds a synapse's presynaptic neuron without storing it.  Pair,
+triplet and Vogels rules add nothing per synapse; :class:`RewardSTDP` adds 16 bytes
+per synapse (eligibility and its time).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ._validate import real
+
+__all__ = ["STDP", "Triplet", "Vogels", "RewardSTDP", "PlasticityRule"]
+
+# parameter table columns of one plastic projection
+(K_REWARD, K_IPLUS, K_IMINUS, K_IX, K_IY, K_A2P, K_A3P, K_A2M, K_A3M, K_CPRE, K_MUP, K_MUM,
+ K_EMIN, K_EMAX, K_SIGN, K_PRERESET, K_POSTRESET, K_CENTRED, K_ITAUC, K_ITAUD, K_LEARN,
+ K_WMIN, K_WMAX) = range(23)
+NPL = 23
+
+# trace record columns: pre (r1, r2, t_last, -), post (o1, o2, t_last, -)
+T_FAST, T_SLOW, T_LAST = 0, 1, 2
+
+BLOCK_SHIFT = 6  # one row-lookup entry per 64 synapses
+
+_INTERACTIONS = ("all", "nearest", "nearest_pre")
+_DEPENDENCE = ("additive", "multiplicative", "power")
+
+
+def _tau(name, v):
+    return real(name, v, lo=0.0, lo_open=True)
+
+
+def _choice(name, v, allowed):
+    if not isinstance(v, str) or v not in allowed:
+        raise ValueError(f"{name}={v!r} is not allowed; choose one of {list(allowed)}")
+    return v
+
+
+def _bounds(w_min, w_max):
+    lo = real("w_min", w_min)
+    hi = real("w_max", w_max)
+    if not lo < hi:
+        raise ValueError(f"w_min={w_min!r}, w_max={w_max!r}: need w_min < w_max (mV)")
+    if lo < 0.0 < hi:
+        raise ValueError(f"w_min={w_min!r}, w_max={w_max!r}: the bounds must not straddle 0 "
+                         f"(a plastic synapse is excitatory, w in [w_min, w_max] with w_min >= 0, "
+                         f"or inhibitory, w_max <= 0)")
+    return lo, hi
+
+
+class PlasticityRule:
+    """Base of the rule records; ``table_row()`` gives the engine's parameter row."""
+
+    w_min: float
+    w_max: float
+
+    def _base_row(self):
+        r = np.zeros(NPL)
+        sign = -1.0 if self.w_max <= 0.0 else 1.0
+        e = sorted((sign * self.w_min, sign * self.w_max))
+        r[K_SIGN] = sign
+        r[K_EMIN], r[K_EMAX] = e
+        r[K_WMIN], r[K_WMAX] = self.w_min, self.w_max
+        r[K_LEARN] = 1.0
+        r[K_ITAUD] = 0.0
+        return r
+
+    def table_row(self) -> np.ndarray:  # pragma: no cover - every rule overrides it
+        raise NotImplementedError
+
+    @property
+    def is_reward(self) -> bool:
+        return False
+
+
+def _interaction_flags(r, interaction):
+    nearest = interaction != "all"
+    r[K_PRERESET] = float(nearest)
+    r[K_POSTRESET] = float(nearest)
+    r[K_CENTRED] = float(interaction == "nearest_pre")
+
+
+def _mu(weight_dependence, mu):
+    if weight_dependence == "additive":
+        return 0.0
+    if weight_dependence == "multiplicative":
+        return 1.0
+    m = real("mu", mu, lo=0.0)
+    if m > 1.0:
+        raise ValueError(f"mu={mu!r} is not allowed; mu must be in [0, 1]")
+    return m
+
+
+@dataclass(frozen=True)
+class STDP(PlasticityRule):
+    """Pair-based STDP (Song, Miller & Abbott 2000; Gütig et al. 2003).
+
+    Parameters
+    ----------
+    a_plus : float
+        Potentiation amplitude (mV per unit presynaptic trace), >= 0.
+    a_minus : float
+        Depression amplitude (mV per unit postsynaptic trace), >= 0.
+    tau_plus, tau_minus : float
+        Presynaptic and postsynaptic trace time constants (ms), > 0.
+    w_min, w_max : float
+        Hard bounds (mV); an inhibitory projection has w_max <= 0.
+    interaction : {"all", "nearest", "nearest_pre"}
+        Which pre/post pairs interact (module docstring).
+    weight_dependence : {"additive", "multiplicative", "power"}
+        mu = 0, 1 or ``mu`` (Gütig et al. 2003) for both directions.
+    mu : float
+        Exponent of the power-law dependence, in [0, 1].
+    """
+
+    a_plus: float = 0.01
+    a_minus: float = 0.0105
+    tau_plus: float = 20.0
+    tau_minus: float = 20.0
+    w_min: float = 0.0
+    w_max: float = 1.0
+    interaction: str = "all"
+    weight_dependence: str = "additive"
+    mu: float = 0.0
+
+    def __post_init__(self):
+        real("a_plus", self.a_plus, lo=0.0)
+        real("a_minus", self.a_minus, lo=0.0)
+        _tau("tau_plus", self.tau_plus)
+        _tau("tau_minus", self.tau_minus)
+        _bounds(self.w_min, self.w_max)
+        _choice("interaction", self.interaction, _INTERACTIONS)
+        _choice("weight_dependence", self.weight_dependence, _DEPENDENCE)
+        _mu(self.weight_dependence, self.mu)
+
+    def table_row(self):
+        r = self._base_row()
+        r[K_IPLUS] = 1.0 / self.tau_plus
+        r[K_IMINUS] = 1.0 / self.tau_minus
+        r[K_IX] = r[K_IPLUS]
+        r[K_IY] = r[K_IMINUS]
+        r[K_A2P] = self.a_plus
+        r[K_A2M] = self.a_minus
+        r[K_MUP] = r[K_MUM] = _mu(self.weight_dependence, self.mu)
+        _interaction_flags(r, self.interaction)
+        return r
+
+
+@dataclass(frozen=True)
+class Triplet(PlasticityRule):
+    """Triplet STDP (Pfister & Gerstner 2006, J. Neurosci. 26:9673), additive.
+
+    Parameters
+    ----------
+    a2_plus, a3_plus, a2_minus, a3_minus : float
+        Pair and triplet amplitudes (mV per unit trace product), >= 0.
+    tau_plus, tau_x : float
+        Fast and slow presynaptic trace time constants (ms).
+    tau_minus, tau_y : float
+        Fast and slow postsynaptic trace time constants (ms).
+    w_min, w_max : float
+        Hard bounds (mV).
+    interaction : {"all", "nearest"}
+        All-to-all (traces add) or nearest-spike (traces reset to 1).
+    """
+
+    a2_plus: float = 5e-10
+    a3_plus: float = 6.2e-3
+    a2_minus: float = 7e-3
+    a3_minus: float = 2.3e-4
+    tau_plus: float = 16.8
+    tau_minus: float = 33.7
+    tau_x: float = 101.0
+    tau_y: float = 125.0
+    w_min: float = 0.0
+    w_max: float = 1.0
+    interaction: str = "all"
+
+    def __post_init__(self):
+        for n in ("a2_plus", "a3_plus", "a2_minus", "a3_minus"):
+            real(n, getattr(self, n), lo=0.0)
+        for n in ("tau_plus", "tau_minus", "tau_x", "tau_y"):
+            _tau(n, getattr(self, n))
+        _bounds(self.w_min, self.w_max)
+        _choice("interaction", self.interaction, ("all", "nearest"))
+
+    @classmethod
+    def visual_cortex_all_to_all(cls, w_min=0.0, w_max=1.0, scale=1.0):
+        """Table 4 of Pfister & Gerstner (2006), visual cortex, all-to-all; amplitudes
+        times ``scale`` (mV)."""
+        return cls(5e-10 * scale, 6.2e-3 * scale, 7e-3 * scale, 2.3e-4 * scale,
+                   16.8, 33.7, 101.0, 125.0, w_min, w_max, "all")
+
+    @classmethod
+    def visual_cortex_nearest(cls, w_min=0.0, w_max=1.0, scale=1.0):
+        """Table 4 of Pfister & Gerstner (2006), visual cortex, nearest-spike."""
+        return cls(8.8e-11 * scale, 5.3e-2 * scale, 6.6e-3 * scale, 3.1e-3 * scale,
+                   16.8, 33.7, 714.0, 40.0, w_min, w_max, "nearest")
+
+    def table_row(self):
+        r = self._base_row()
+        r[K_IPLUS] = 1.0 / self.tau_plus
+        r[K_IMINUS] = 1.0 / self.tau_minus
+        r[K_IX] = 1.0 / self.tau_x
+        r[K_IY] = 1.0 / self.tau_y
+        r[K_A2P] = self.a2_plus
+        r[K_A3P] = self.a3_plus
+        r[K_A2M] = self.a2_minus
+        r[K_A3M] = self.a3_minus
+        _interaction_flags(r, self.interaction)
+        return r
+
+
+@dataclass(frozen=True)
+class Vogels(PlasticityRule):
+    """Inhibitory plasticity of Vogels et al. (2011): symmetric window, constant
+    depression per presynaptic spike, target postsynaptic rate ``rho0``.
+
+    Parameters
+    ----------
+    eta : float
+        Learning rate (mV per unit trace), > 0.
+    rho0 : float
+        Target postsynaptic rate (Hz); alpha = 2 rho0 tau.
+    tau : float
+        Trace time constant (ms).
+    w_min, w_max : float
+        Hard bounds (mV); inhibitory: w_max <= 0 (the rule then makes w more negative
+        when it strengthens the synapse).
+    """
+
+    eta: float = 1e-3
+    rho0: float = 5.0
+    tau: float = 20.0
+    w_min: float = -5.0
+    w_max: float = 0.0
+
+    def __post_init__(self):
+        real("eta", self.eta, lo=0.0, lo_open=True)
+        real("rho0", self.rho0, lo=0.0)
+        _tau("tau", self.tau)
+        _bounds(self.w_min, self.w_max)
+
+    @property
+    def alpha(self) -> float:
+        """Depression offset 2 rho0 tau (dimensionless; rho0 in 1/ms)."""
+        return 2.0 * self.rho0 / 1000.0 * self.tau
+
+    def table_row(self):
+        r = self._base_row()
+        r[K_IPLUS] = r[K_IMINUS] = r[K_IX] = r[K_IY] = 1.0 / self.tau
+        r[K_A2P] = self.eta
+        r[K_A2M] = -self.eta  # Delta e = -f (o1) A2m + c_pre = eta o1 - eta alpha
+        r[K_CPRE] = -self.eta * self.alpha
+        return r
+
+
+@dataclass(frozen=True)
+class RewardSTDP(PlasticityRule):
+    """Reward-modulated pair STDP with an eligibility trace (Izhikevich 2007).
+
+    Parameters
+    ----------
+    a_plus, a_minus : float
+        Eligibility increments of the pair rule (mV per unit trace), >= 0.
+    tau_plus, tau_minus : float
+        Trace time constants (ms).
+    tau_c : float
+        Eligibility time constant (ms), > 0 (Izhikevich: 1000 ms).
+    tau_d : float
+        Decay of the reward level (ms), > 0, ``inf`` for a level that stays until it
+        is changed (Izhikevich: 200 ms).
+    w_min, w_max : float
+        Hard bounds (mV).
+    interaction : {"all", "nearest", "nearest_pre"}
+    """
+
+    a_plus: float = 1.0
+    a_minus: float = 1.5
+    tau_plus: float = 20.0
+    tau_minus: float = 20.0
+    tau_c: float = 1000.0
+    tau_d: float = 200.0
+    w_min: float = 0.0
+    w_max: float = 4.0
+    interaction: str = "all"
+
+    def __post_init__(self):
+        real("a_plus", self.a_plus, lo=0.0)
+        real("a_minus", self.a_minus, lo=0.0)
+        _tau("tau_plus", self.tau_plus)
+        _tau("tau_minus", self.tau_minus)
+        _tau("tau_c", self.tau_c)
+        real("tau_d", self.tau_d, lo=0.0, lo_open=True, allow_inf=True)
+        if math.isinf(self.tau_c):
+            raise ValueError("tau_c=inf is not allowed; the eligibility must decay (finite ms)")
+        _bounds(self.w_min, self.w_max)
+        _choice("interaction", self.interaction, _INTERACTIONS)
+
+    @property
+    def is_reward(self) -> bool:
+        return True
+
+    def table_row(self):
+        r = self._base_row()
+        r[K_REWARD] = 1.0
+        r[K_IPLUS] = r[K_IX] = 1.0 / self.tau_plus
+        r[K_IMINUS] = r[K_IY] = 1.0 / self.tau_minus
+        r[K_A2P] = self.a_plus
+        r[K_A2M] = self.a_minus
+        r[K_ITAUC] = 1.0 / self.tau_c
+        r[K_ITAUD] = 0.0 if math.isinf(self.tau_d) else 1.0 / self.tau_d
+        _interaction_flags(r, self.interaction)
+        return r
+
+
+# ----------------------------------------------------------------- index building
+@njit(cache=True)
+def build_transpose(indptr, idx, n_post):
+    """Synapse ids grouped by postsynaptic neuron (counting sort, stable: ascending
+    synapse id, hence ascending presynaptic row, within each group), their pointers,
+    and the row lookup ``blk[b]`` = row of synapse b * 64."""
+    nnz = idx.shape[0]
+    tptr = np.zeros(n_post + 1, np.int64)
+    for s in range(nnz):
+        tptr[idx[s] + 1] += 1
+    for j in range(n_post):
+        tptr[j + 1] += tptr[j]
+    fill = tptr[:-1].copy()
+    tsyn = np.empty(nnz, np.int32)
+    for s in range(nnz):
+        j = idx[s]
+        tsyn[fill[j]] = s
+        fill[j] += 1
+    nrow = indptr.shape[0] - 1
+    nb = (nnz >> BLOCK_SHIFT) + 2
+    blk = np.empty(nb, np.int32)
+    r = 0
+    for b in range(nb):
+        s = b << BLOCK_SHIFT
+        if s >= nnz:
+            blk[b] = max(nrow - 1, 0)
+            continue
+        while indptr[r + 1] <= s:
+            r += 1
+        blk[b] = r
+    return tptr, tsyn, blk
+
+
+@njit(cache=True, inline="always")
+def _row_of(indptr, blk, s):
+    """Presynaptic row of synapse s: binary search between two lookup entries
+    (usually zero or one step)."""
+    b = s >> BLOCK_SHIFT
+    lo = blk[b]
+    hi = blk[b + 1]
+    while lo < hi:
+        mid = (lo + hi + 1) >> 1
+        if indptr[mid] <= s:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# ----------------------------------------------------------------- update kernels
+@njit(cache=True, inline="always")
+def _trace(x, tl, itau, t):
+    """Trace value at t from its value x just after its last spike at tl."""
+    if x == 0.0:
+        return 0.0
+    return x * math.exp(-(t - tl) * itau)
+
+
+@njit(cache=True, inline="always")
+def _clip_e(e, emin, emax):
+    if e < emin:
+        return emin
+    if e > emax:
+        return emax
+    return e
+
+
+@njit(cache=True, inline="always")
+def _fdep(e, emin, emax, mu):
+    """Weight dependence u^mu (depression) with u the efficacy's position in its range."""
+    if mu == 0.0:
+        return 1.0
+    u = (e - emin) / (emax - emin)
+    u = min(max(u, 0.0), 1.0)
+    return u if mu == 1.0 else u ** mu
+
+
+@njit(cache=True, inline="always")
+def _fpot(e, emin, emax, mu):
+    """(1 - u)^mu (potentiation)."""
+    if mu == 0.0:
+        return 1.0
+    u = (e - emin) / (emax - emin)
+    u = min(max(u, 0.0), 1.0)
+    return (1.0 - u) if mu == 1.0 else (1.0 - u) ** mu
+
+
+@njit(cache=True, inline="always")
+def _to_w(e, sign, wmin, wmax):
+    """Weight from efficacy, inside [wmin, wmax] exactly (no rounding escape)."""
+    w = sign * e
+    if w < wmin:
+        return wmin
+    if w > wmax:
+        return wmax
+    return w
+
+
+@njit(cache=True, inline="always")
+def _reward_integrate(e, c, tc, t, d, td, itauc, itaud, emin, emax):
+    """Efficacy after integrating de/dt = d(t) c(t) from tc to t (closed form, then
+    clipped: e is monotone on the interval), and the decayed eligibility."""
+    dt = t - tc
+    if dt <= 0.0 or c == 0.0:
+        return e, c * math.exp(-dt * itauc) if dt > 0.0 else c
+    d0 = d * math.exp(-(tc - td) * itaud) if itaud > 0.0 else d
+    if d0 != 0.0:
+        kappa = itauc + itaud
+        e = _clip_e(e - c * d0 * math.expm1(-kappa * dt) / kappa, emin, emax)
+    return e, c * math.exp(-dt * itauc)
+
+
+@njit(cache=True)
+def reward_sync_row(PL, k, w, elig, rw, j0, j1, t):
+    """Bring the weights of synapses j0..j1 of reward projection k up to time t
+    (before they are delivered).  Counted with the eligibility update that follows
+    (``pre_update``): one weight update per synapse and event."""
+    if PL[k, K_LEARN] == 0.0:
+        return
+    sign = PL[k, K_SIGN]
+    emin = PL[k, K_EMIN]
+    emax = PL[k, K_EMAX]
+    wmin = PL[k, K_WMIN]
+    wmax = PL[k, K_WMAX]
+    d = rw[k, 0]
+    td = rw[k, 1]
+    for s in range(j0, j1):
+        e, c = _reward_integrate(sign * w[s], elig[s, 0], elig[s, 1], t, d, td,
+                                 PL[k, K_ITAUC], PL[k, K_ITAUD], emin, emax)
+        w[s] = _to_w(e, sign, wmin, wmax)
+        elig[s, 0] = c
+        elig[s, 1] = t
+
+
+@njit(cache=True)
+def reward_sync_all(PL, k, w, elig, rw, t):
+    """Bring every synapse of reward projection k up to time t (before the reward
+    level changes or the weights are read).  Not counted: it is bookkeeping of the
+    lazy integration, not a plasticity event."""
+    reward_sync_row(PL, k, w, elig, rw, 0, w.shape[0], t)
+
+
+@njit(cache=True)
+def pre_update(PL, k, row, t, idx, w, pre_tr, post_tr, elig, rw, j0, j1, cnt, c_trace, c_wupd):
+    """A presynaptic spike of ``row`` arrives at synapses j0..j1 at time t (after
+    they were delivered): depression from the postsynaptic fast traces, then the
+    presynaptic traces jump."""
+    ip = PL[k, K_IPLUS]
+    ix = PL[k, K_IX]
+    im = PL[k, K_IMINUS]
+    r1 = pre_tr[row, T_FAST]
+    r2 = pre_tr[row, T_SLOW]
+    tl = pre_tr[row, T_LAST]
+    r2t = _trace(r2, tl, ix, t)
+    if PL[k, K_LEARN] != 0.0:
+        amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
+        cpre = PL[k, K_CPRE]
+        mu = PL[k, K_MUM]
+        sign = PL[k, K_SIGN]
+        emin = PL[k, K_EMIN]
+        emax = PL[k, K_EMAX]
+        wmin = PL[k, K_WMIN]
+        wmax = PL[k, K_WMAX]
+        reward = PL[k, K_REWARD] != 0.0
+        for s in range(j0, j1):
+            j = idx[s]
+            o1 = _trace(post_tr[j, T_FAST], post_tr[j, T_LAST], im, t)
+            if reward:
+                # synapse already synced to t by reward_sync_row; the rule feeds c
+                elig[s, 0] += -o1 * amp + cpre
+            else:
+                e = sign * w[s]
+                e = _clip_e(e - _fdep(e, emin, emax, mu) * o1 * amp + cpre, emin, emax)
+                w[s] = _to_w(e, sign, wmin, wmax)
+        cnt[c_wupd] += j1 - j0
+    if PL[k, K_PRERESET] != 0.0:
+        pre_tr[row, T_FAST] = 1.0
+        pre_tr[row, T_SLOW] = 1.0
+    else:
+        pre_tr[row, T_FAST] = _trace(r1, tl, ip, t) + 1.0
+        pre_tr[row, T_SLOW] = r2t + 1.0
+    pre_tr[row, T_LAST] = t
+    cnt[c_trace] += 1
+
+
+@njit(cache=True)
+def post_update(PL, k, j, t, indptr, w, pre_tr, post_tr, tptr, tsyn, blk, elig, rw,
+                cnt, c_trace, c_wupd):
+    """Postsynaptic neuron j (local id) of plastic projection k fires at t:
+    potentiation of its incoming synapses (transpose index), then its traces jump."""
+    o1 = post_tr[j, T_FAST]
+    o2 = post_tr[j, T_SLOW]
+    tl = post_tr[j, T_LAST]
+    o2t = _trace(o2, tl, PL[k, K_IY], t)
+    if PL[k, K_LEARN] != 0.0:
+        amp0 = PL[k, K_A2P] + PL[k, K_A3P] * o2t
+        ip = PL[k, K_IPLUS]
+        mu = PL[k, K_MUP]
+        sign = PL[k, K_SIGN]
+        emin = PL[k, K_EMIN]
+        emax = PL[k, K_EMAX]
+        wmin = PL[k, K_WMIN]
+        wmax = PL[k, K_WMAX]
+        centred = PL[k, K_CENTRED] != 0.0
+        reward = PL[k, K_REWARD] != 0.0
+        d = rw[k, 0]
+        td = rw[k, 1]
+        nupd = 0
+        for q in range(tptr[j], tptr[j + 1]):
+            s = tsyn[q]
+            i = _row_of(indptr, blk, s)
+            tpre = pre_tr[i, T_LAST]
+            if centred and not (tpre > tl):
+                continue  # this presynaptic spike already paired with an earlier post spike
+            r1 = _trace(pre_tr[i, T_FAST], tpre, ip, t)
+            nupd += 1
+            if reward:
+                e, c = _reward_integrate(sign * w[s], elig[s, 0], elig[s, 1], t, d, td,
+                                         PL[k, K_ITAUC], PL[k, K_ITAUD], emin, emax)
+                w[s] = _to_w(e, sign, wmin, wmax)
+                elig[s, 0] = c + r1 * amp0
+                elig[s, 1] = t
+            else:
+                e = sign * w[s]
+                e = _clip_e(e + _fpot(e, emin, emax, mu) * r1 * amp0, emin, emax)
+                w[s] = _to_w(e, sign, wmin, wmax)
+        cnt[c_wupd] += nupd
+    if PL[k, K_POSTRESET] != 0.0:
+        post_tr[j, T_FAST] = 1.0
+        post_tr[j, T_SLOW] = 1.0
+    else:
+        post_tr[j, T_FAST] = _trace(o1, tl, PL[k, K_IMINUS], t) + 1.0
+        post_tr[j, T_SLOW] = o2t + 1.0
+    post_tr[j, T_LAST] = t
+    cnt[c_trace] += 1
