@@ -1,0 +1,531 @@
+"""A clock-driven reference engine: the same compiled network, advanced on a time grid.
+
+It serves two purposes:
+
+1. a second oracle for the event engine: as the step ``dt`` shrinks, its spike times
+   converge to the exact ones (the error is O(dt), see below);
+2. a measured baseline for operation counting: it does, and counts, the work of a
+   conventional time-stepped simulator (N x steps neuron updates and threshold
+   checks, plus the synaptic events of the spikes).
+
+Discretisation (units: ms, mV).  The grid is t_j = j dt, j = 0, 1, ...  Step j -> j+1:
+
+1. every neuron is advanced from t_j to t_{j+1} by the *exact* solution of the
+   linear ODE (exact exponential integration, Rotter & Diesmann 1999, "Exact digital
+   simulation of time-invariant linear systems with applications to neuronal
+   modeling", Biol. Cybern. 81:381): with the propagator coefficients
+   e_m = e^{-dt/tau_m}, e_s = e^{-dt/tau_syn}, p_s = psi(g, s, dt)/tau_in and the bias
+   term computed once per population,
+
+       V <- v_rest + (V - v_rest) e_m + i_bias psi(g, 0, dt)/tau_in + p_e I_exc + p_i I_inh
+       I_exc <- I_exc e_e,   I_inh <- I_inh e_i
+
+   (5 multiplies, 4 adds, no exp; 1 multiply and 2 adds for delta-only populations).
+   A neuron refractory over the whole step keeps V = v_reset while its currents decay;
+   one whose refractory period ends inside the step (only possible when t_ref is not a
+   multiple of dt) is advanced by the general closed form from the end of the
+   refractory period;
+2. the external Poisson drive arrivals of the step (t_j, t_{j+1}] are applied at
+   t_{j+1} (a Poisson count per step, drawn by counting the arrivals of the neuron's own
+   SplitMix64 stream, the very stream the event engine uses, so both engines see the
+   same realisation);
+3. the spikes of spike-train and Poisson sources that fall in (t_j, t_{j+1}] are put on
+   the grid at t_{j+1} (a time within 1e-9 steps of a grid point counts as on it; a
+   spike at t = 0 goes to t_1);
+4. every delivery due at t_{j+1} is applied (same CSR rows, same rule: a weight >= 0
+   goes to the excitatory channel; a delta channel makes V jump unless the target is
+   refractory at t_{j+1});
+5. every neuron's threshold is tested at t_{j+1}; a neuron with V >= v_th that is not
+   refractory spikes *at t_{j+1}* (spikes lie on the grid), is reset and is
+   refractory for [t_{j+1}, t_{j+1} + t_ref).
+
+Delays are rounded to whole steps, D = round(d / dt) (half to even), at least one
+step for delays from neurons (a spike at t_j is delivered at t_{j+D}); rows with
+per-synapse delays are delivered in groups of equal D.  Spikes are delayed to the end
+of the step in which threshold is crossed and inputs to the next grid point, so spike
+times differ from the exact ones by O(dt) (tested: the error falls linearly with dt).
+
+The engine keeps its own state (neuron states, spike queue, random streams, step
+counter), built from a freshly compiled plan of the network: running it never touches
+the state of the event engine, so one network can be run by both.  Weights are read
+from the network's projections when a step delivers them.  ``Network.record_state``
+samples are not taken by this engine.
+
+Counts (``OpCounts``, same fields as the event engine): ``state_advances`` and
+``threshold_tests`` are N per step; ``queue_pushes``/``queue_pops`` count entries of
+the spike ring buffer (one per spike, projection and delay group); ``candidates`` and
+``stale_candidates`` are 0.  Synaptic events, drive arrivals, source spikes and
+discarded inputs are counted as in the event engine.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.typed import List
+
+from .._validate import real
+from ..models import (P_DE, P_DI, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF, P_VREST, P_VRESET, P_VTH,
+                      bias_kernel, psi)
+from ..results import OpCounts, Result, Spikes
+from .event import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
+                    C_SYN_SRC, C_THRESH, NCOUNT, _prop)
+from .rng import next_exponential, seed_streams, step as rng_step
+
+__all__ = ["ClockEngine", "run_clock", "UPDATE_COST", "UPDATE_COST_DELTA"]
+
+#: (exp, mul, add) of one clock-driven neuron update with exp synapses (see above)
+UPDATE_COST = (0, 5, 4)
+#: (exp, mul, add) of one clock-driven update of a delta-synapse neuron
+UPDATE_COST_DELTA = (0, 1, 2)
+
+OK, NONFINITE = 0, 2
+
+# columns of the per-population propagator table
+Q_EM, Q_EE, Q_EI, Q_C0, Q_PE, Q_PI, Q_REFSTEPS, Q_DELTAONLY = range(8)
+
+_GRID_FUZZ = 1e-9      # in steps: a time this close to a grid point is on it
+
+
+@njit(cache=True, inline="always")
+def _step_of(t, dt):
+    """Grid step that a time t (ms) is put on: the first t_j >= t, at least step 1."""
+    j = math.ceil(t / dt - _GRID_FUZZ)
+    return max(np.int64(j), np.int64(1))
+
+
+@njit(cache=True)
+def _ring_push(RING, rn, slot, a, b, c):
+    """Append one entry (a, b, c) to a slot of the spike ring buffer; grows when full."""
+    buf = RING[0]
+    i = rn[slot]
+    if i == buf.shape[1]:
+        new = np.empty((buf.shape[0], 2 * buf.shape[1], 3), np.int64)
+        new[:, :i, :] = buf
+        RING[0] = new
+        buf = new
+    buf[slot, i, 0] = a
+    buf[slot, i, 1] = b
+    buf[slot, i, 2] = c
+    rn[slot] = i + 1
+
+
+@njit(cache=True)
+def _record(SP, n, t):
+    spF, spI, spn = SP
+    i = spn[0]
+    if i == spF[0].shape[0]:
+        new = max(2 * i, 1024)
+        a = np.empty(new, np.float64)
+        a[:i] = spF[0]
+        spF[0] = a
+        b = np.empty(new, np.int64)
+        b[:i] = spI[0]
+        spI[0] = b
+    spF[0][i] = t
+    spI[0][i] = n
+    spn[0] = i + 1
+
+
+@njit(cache=True)
+def _emit(node, s, R, DS, RING, rn, cnt):
+    """Queue the deliveries of a spike of ``node`` on step s (one ring entry per
+    projection: its first delay group)."""
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
+        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
+    proj_dstep, dstep_l = DS
+    nslots = rn.shape[0]
+    g = node_group[node]
+    for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
+        pr = grp_proj[q]
+        row = node - proj_pre_off[pr]
+        ip = indptr_l[pr]
+        start = ip[row]
+        if start == ip[row + 1]:
+            continue
+        D = proj_dstep[pr]
+        if D < 0:
+            D = dstep_l[pr][start]
+        _ring_push(RING, rn, (s + D) % nslots, (np.int64(pr) << 32) | row, start, s)
+        cnt[C_PUSH] += 1
+
+
+@njit(cache=True)
+def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, nsteps, dt, info):
+    """Advance the network ``nsteps`` steps of ``dt`` ms from step ``step0``.
+
+    Returns OK, or NONFINITE with the neuron id and time in ``info``.
+    """
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
+        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
+    proj_dstep, dstep_l = DS
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next, src_step = SRC
+    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    V, IE, II, REF = S
+    npop = P.shape[0]
+    nsrc = src_kind.shape[0]
+    nslots = rn.shape[0]
+    for it in range(nsteps):
+        s0 = step0 + it
+        s1 = s0 + 1
+        t0 = s0 * dt
+        t1 = s1 * dt
+        # 1.+2. propagate every neuron to t1, then apply its drive arrivals of (t0, t1]
+        nadv = 0
+        ndrive = 0
+        ndisc = 0
+        for p in range(npop):
+            em = Qt[p, Q_EM]
+            ee = Qt[p, Q_EE]
+            ei = Qt[p, Q_EI]
+            c0 = Qt[p, Q_C0]
+            pe = Qt[p, Q_PE]
+            pi = Qt[p, Q_PI]
+            delta_only = Qt[p, Q_DELTAONLY] != 0.0
+            vr = P[p, P_VREST]
+            vreset = P[p, P_VRESET]
+            d0 = pop_drv_ptr[p]
+            d1 = pop_drv_ptr[p + 1]
+            poff = pop_off[p]
+            for n in range(pop_off[p], pop_off[p + 1]):
+                ref = REF[n]
+                if ref <= t0:
+                    if delta_only:
+                        V[n] = c0 + (V[n] - vr) * em
+                    else:
+                        ie = IE[n]
+                        ii = II[n]
+                        V[n] = c0 + (V[n] - vr) * em + pe * ie + pi * ii
+                        IE[n] = ie * ee
+                        II[n] = ii * ei
+                elif ref >= t1:
+                    V[n] = vreset
+                    IE[n] *= ee
+                    II[n] *= ei
+                else:
+                    # refractory period ends inside the step: exact closed form from t0
+                    v, ie, ii = _prop(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], vr, vreset,
+                                      P[p, P_IBIAS], V[n], IE[n], II[n], t0, ref, t1)
+                    V[n] = v
+                    IE[n] = ie
+                    II[n] = ii
+                nadv += 1
+                for d in range(d0, d1):
+                    k = drv_base[d] + n - poff
+                    ta = drv_next[k]
+                    while ta <= t1:
+                        ndrive += 1
+                        if t1 < REF[n]:
+                            ndisc += 1
+                        else:
+                            V[n] += drv_w[d]
+                        st, u = rng_step(drv_rng[k])
+                        drv_rng[k] = st
+                        ta = ta - math.log(u) / drv_rate[d]
+                    drv_next[k] = ta
+        cnt[C_ADV] += nadv
+        cnt[C_DRIVE] += ndrive
+        cnt[C_DISCARD] += ndisc
+        # 3. source spikes that fall on step s1
+        for s in range(nsrc):
+            while src_step[s] <= s1:
+                cnt[C_SRC_SPIKES] += 1
+                _emit(src_off + s, s1, R, DS, RING, rn, cnt)
+                if src_kind[s] == 0:
+                    k = src_pos[s] + 1
+                    src_pos[s] = k
+                    if k < st_ptr[s + 1]:
+                        src_step[s] = _step_of(st_times[k], dt)
+                    else:
+                        src_step[s] = np.iinfo(np.int64).max
+                else:
+                    tn = src_next[s] + next_exponential(src_rng, s, src_rate[s])
+                    src_next[s] = tn
+                    src_step[s] = _step_of(tn, dt)
+        # 4. deliveries due at t1 (a source delivery of delay 0 may have been queued
+        #    on this very slot just above)
+        slot = s1 % nslots
+        i = 0
+        while i < rn[slot]:
+            buf = RING[0]
+            a = buf[slot, i, 0]
+            b = buf[slot, i, 1]
+            c = buf[slot, i, 2]
+            i += 1
+            cnt[C_POP] += 1
+            pr = a >> 32
+            row = a & 0xFFFFFFFF
+            end = indptr_l[pr][row + 1]
+            gend = end
+            if proj_dstep[pr] < 0:
+                dsl = dstep_l[pr]
+                dg = dsl[b]
+                gend = b + 1
+                while gend < end and dsl[gend] == dg:
+                    gend += 1
+                if gend < end:
+                    _ring_push(RING, rn, (c + dsl[gend]) % nslots, a, gend, c)
+                    cnt[C_PUSH] += 1
+            if proj_pre_off[pr] >= src_off:
+                cnt[C_SYN_SRC] += gend - b
+            else:
+                cnt[C_SYN_REC] += gend - b
+            p = proj_post_pop[pr]
+            de = P[p, P_DE] != 0.0
+            di = P[p, P_DI] != 0.0
+            off = proj_post_off[pr]
+            idx = idx_l[pr]
+            w = w_l[pr]
+            nd = 0
+            for j in range(b, gend):
+                n = off + idx[j]
+                wj = w[j]
+                if wj >= 0.0:
+                    if de:
+                        if t1 < REF[n]:
+                            nd += 1
+                        else:
+                            V[n] += wj
+                    else:
+                        IE[n] += wj
+                else:
+                    if di:
+                        if t1 < REF[n]:
+                            nd += 1
+                        else:
+                            V[n] += wj
+                    else:
+                        II[n] += wj
+            cnt[C_DISCARD] += nd
+        rn[slot] = 0
+        # 5. threshold test of every neuron at t1
+        nsp = 0
+        for p in range(npop):
+            vth = P[p, P_VTH]
+            vreset = P[p, P_VRESET]
+            rsteps = Qt[p, Q_REFSTEPS]
+            tref = P[p, P_TREF]
+            for n in range(pop_off[p], pop_off[p + 1]):
+                if not (V[n] < vth):
+                    if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
+                        info[0] = n
+                        info[1] = t1
+                        return NONFINITE
+                    if t1 < REF[n]:
+                        continue
+                    nsp += 1
+                    V[n] = vreset
+                    # a refractory period of whole steps ends exactly on the grid
+                    REF[n] = (s1 + rsteps) * dt if rsteps >= 0.0 else t1 + tref
+                    _record(SP, n, t1)
+                    _emit(n, s1, R, DS, RING, rn, cnt)
+        cnt[C_SPIKES] += nsp
+        cnt[C_THRESH] += pop_off[npop] - pop_off[0]
+    return OK
+
+
+@njit(cache=True)
+def _first_poisson(rng, rate, kind):
+    """First spike time (ms) of each Poisson source from t = 0, as the event engine
+    draws it (inf for a zero rate or a spike-train source)."""
+    out = np.full(rate.shape[0], np.inf)
+    for s in range(rate.shape[0]):
+        if kind[s] == 1 and rate[s] > 0.0:
+            out[s] = 0.0 + next_exponential(rng, s, rate[s])
+    return out
+
+
+def _fresh_plan(net):
+    """Compile the network's plan without touching the network's own run state.
+
+    ``Network._compile`` is deterministic (every random stream is seeded from the
+    network's seed), so a fresh compile gives the initial state of the event engine;
+    the network's own plan and its compiled flag are restored afterwards."""
+    had_plan = "_plan" in net.__dict__
+    saved_plan = net.__dict__.get("_plan")
+    saved_compiled = net._compiled
+    try:
+        net._compile()
+        plan = net._plan
+    finally:
+        if had_plan:
+            net._plan = saved_plan
+        else:
+            net.__dict__.pop("_plan", None)
+        net._compiled = saved_compiled
+    return plan
+
+
+def _delay_steps(d, dt, from_source):
+    """Delays (ms, scalar or array) rounded to whole steps (at least 1 from neurons)."""
+    D = np.rint(np.asarray(d, dtype=np.float64) / dt).astype(np.int64)
+    return np.maximum(D, 0 if from_source else 1)
+
+
+class ClockEngine:
+    """Time-stepped simulation of a :class:`~eventsnn.Network` with step ``dt`` ms.
+
+    Parameters
+    ----------
+    net : Network
+        The network (built; it may or may not have been run by the event engine: the
+        clock engine starts from the initial state and keeps its own).
+    dt : float
+        Time step (ms), finite and > 0.
+
+    Examples
+    --------
+    >>> eng = ClockEngine(net, dt=0.1)          # doctest: +SKIP
+    >>> res = eng.run(1000.0)                    # ms, a whole number of steps
+    >>> res.spikes.times                         # on the grid: multiples of dt
+    """
+
+    def __init__(self, net, dt: float = 0.1):
+        from ..network import _STREAM_SOURCES, Network
+        if not isinstance(net, Network):
+            raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
+        dt = real("dt", dt, lo=0.0, lo_open=True)
+        self.net = net
+        self.dt = dt
+        self._shape = self._net_shape(net)
+        pl = _fresh_plan(net)
+        P = pl["P"]
+        npop = P.shape[0]
+        Qt = np.zeros((npop, 8))
+        for p in range(npop):
+            g, k, se, si = P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI]
+            Qt[p, Q_EM] = math.exp(-g * dt)
+            Qt[p, Q_EE] = math.exp(-se * dt)
+            Qt[p, Q_EI] = math.exp(-si * dt)
+            Qt[p, Q_C0] = P[p, P_VREST] + k * P[p, P_IBIAS] * bias_kernel(g, dt)
+            Qt[p, Q_PE] = k * psi(g, se, dt)
+            Qt[p, Q_PI] = k * psi(g, si, dt)
+            r = P[p, P_TREF] / dt
+            Qt[p, Q_REFSTEPS] = float(round(r)) if abs(r - round(r)) <= _GRID_FUZZ * max(1.0, r) else -1.0
+            Qt[p, Q_DELTAONLY] = 1.0 if (P[p, P_DE] != 0.0 and P[p, P_DI] != 0.0) else 0.0
+        self._Qt = Qt
+        self._P = P
+        self._neuron_pop = pl["neuron_pop"]
+        R = pl["R"]
+        self._R = R
+        proj_pre_off = R[3]
+        N = int(pl["SRC"][0])
+        proj_dstep = np.empty(len(net.projections), np.int64)
+        dstep_l = List.empty_list(types.int64[::1])
+        max_d = 0
+        for pr in net.projections:
+            from_source = proj_pre_off[pr.index] >= N
+            if pr.delay is not None:
+                proj_dstep[pr.index] = _delay_steps(pr.delay, dt, from_source)
+                dstep_l.append(np.empty(0, np.int64))
+                max_d = max(max_d, int(proj_dstep[pr.index]))
+            else:
+                proj_dstep[pr.index] = -1
+                ds = np.ascontiguousarray(_delay_steps(pr.csr.delays, dt, from_source))
+                dstep_l.append(ds)
+                if ds.size:
+                    max_d = max(max_d, int(ds.max()))
+        self._DS = (proj_dstep, dstep_l)
+        nslots = max_d + 1
+        self._RING = List([np.empty((nslots, 16, 3), np.int64)])
+        self._rn = np.zeros(nslots, np.int64)
+        # sources: the event engine's streams, from their seeds
+        src_off, src_kind, src_rate, st_ptr, st_times = pl["SRC"][:5]
+        S_tot = src_kind.shape[0]
+        src_rng = seed_streams(net.seed, _STREAM_SOURCES, S_tot)
+        src_next = _first_poisson(src_rng, src_rate, src_kind)
+        src_pos = st_ptr[:-1].copy()
+        src_step = np.full(S_tot, np.iinfo(np.int64).max, np.int64)
+        for s in range(S_tot):
+            if src_kind[s] == 0:
+                if st_ptr[s] < st_ptr[s + 1]:
+                    src_step[s] = max(1, math.ceil(st_times[st_ptr[s]] / dt - _GRID_FUZZ))
+            elif math.isfinite(src_next[s]):
+                src_step[s] = max(1, math.ceil(src_next[s] / dt - _GRID_FUZZ))
+        self._SRC = (src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next, src_step)
+        # lazy drives: the compiled plan holds each stream after its first draw
+        self._D = pl["D"]
+        # neuron state: plain (V, I_exc, I_inh) from the populations' initial potentials
+        V = np.empty(N)
+        for pop in net._pops:
+            V[pop.offset:pop.offset + pop.size] = pop.v_init
+        self._S = (V, np.zeros(N), np.zeros(N), np.full(N, -np.inf))
+        self._SP = (List([np.empty(1024)]), List([np.empty(1024, np.int64)]), np.zeros(1, np.int64))
+        self._cnt = np.zeros(NCOUNT, np.int64)
+        self.step = 0
+        self.counts = OpCounts()
+        self._all_spikes = []
+
+    @staticmethod
+    def _net_shape(net):
+        return (net.n_neurons, len(net._pops), len(net._sources), len(net._projs), len(net._drives),
+                net.n_synapses)
+
+    @property
+    def t(self) -> float:
+        """Simulated time (ms): steps done x dt."""
+        return self.step * self.dt
+
+    def steps_for(self, duration: float) -> int:
+        """Number of steps in ``duration`` ms; ValueError unless it is a whole number."""
+        duration = real("duration", duration, lo=0.0)
+        n = round(duration / self.dt)
+        if abs(n * self.dt - duration) > 1e-9 * max(self.dt, duration):
+            raise ValueError(f"duration={duration!r} is not allowed; the clock engine needs a whole "
+                             f"number of steps of dt={self.dt!r} ms")
+        return int(n)
+
+    def run(self, duration: float) -> Result:
+        """Simulate ``duration`` ms more (a whole number of steps); continues exactly, so
+        ``run(T)`` equals ``run(T1); run(T - T1)`` bitwise, counts included.
+
+        Returns
+        -------
+        Result
+            Spikes in (t, t + duration] (on the grid), the counts of this call; no state
+            samples.
+        """
+        nsteps = self.steps_for(duration)
+        if self._net_shape(self.net) != self._shape:
+            raise RuntimeError("the network changed after this ClockEngine was made; make a new one")
+        cnt_before = self._cnt.copy()
+        spn = self._SP[2]
+        n_before = int(spn[0])
+        t0 = self.t
+        info = np.zeros(2)
+        status = clock_kernel(self._P, self._Qt, self._neuron_pop, self._R, self._DS, self._SRC,
+                              self._D, self._S, self._RING, self._rn, self._SP, self._cnt,
+                              np.int64(self.step), np.int64(nsteps), self.dt, info)
+        if status == NONFINITE:
+            raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
+                                     f"(check weights and parameters)")
+        self.step += nsteps
+        n_sp = int(spn[0])
+        times = self._SP[0][0][n_before:n_sp].copy()
+        ids = self._SP[1][0][n_before:n_sp].copy()
+        order = np.lexsort((ids, times))
+        spikes = Spikes(times[order], ids[order])
+        self._all_spikes.append(spikes)
+        counts = OpCounts.from_array(self._cnt - cnt_before)
+        self.counts = self.counts + counts
+        return Result(t0, self.t, spikes, counts, None, self.net.populations)
+
+    def state(self):
+        """Copies of (V, I_exc, I_inh) of every neuron at the current time ``t`` (mV)."""
+        V, IE, II, REF = self._S
+        return V.copy(), IE.copy(), II.copy()
+
+    @property
+    def spikes(self) -> Spikes:
+        """All spikes of all runs of this engine, sorted by (time, id)."""
+        if not self._all_spikes:
+            return Spikes(np.empty(0), np.empty(0, np.int64))
+        return Spikes(np.concatenate([s.times for s in self._all_spikes]),
+                      np.concatenate([s.ids for s in self._all_spikes]))
+
+
+def run_clock(net, duration: float, dt: float = 0.1) -> Result:
+    """Run ``net`` from its initial state for ``duration`` ms on a grid of ``dt`` ms with
+    the clock-driven reference engine (the network's event-engine state is untouched)."""
+    return ClockEngine(net, dt).run(duration)
