@@ -299,6 +299,19 @@ def test_bad_net():
         ClockEngine("brunel", 0.1)
 
 
+def test_plastic_network_is_refused_before_anything_changes():
+    from eventsnn.plasticity import STDP
+    m = ev.LIF(tau_syn_exc=0.0, tau_syn_inh=0.0)
+    net = ev.Network(seed=0)
+    a = net.population(3, m)
+    net.connect(a, a, ev.all_to_all(), weight=0.5, delay=1.0, plasticity=STDP())
+    net.poisson_drive(a, 1000.0, 0.5)
+    n_src = len(net._sources)
+    with pytest.raises(ValueError, match="plastic projections"):
+        ClockEngine(net, 0.1)
+    assert not net._compiled and len(net._sources) == n_src
+
+
 @pytest.mark.parametrize("duration,exc,needle", [
     (0.15, ValueError, "whole number of steps"), (-1.0, ValueError, "duration=-1.0"),
     (float("nan"), ValueError, "duration=nan"), (None, TypeError, "duration must be a real number"),

@@ -49,7 +49,8 @@ The engine keeps its own state (neuron states, spike queue, random streams, step
 counter), built from a freshly compiled plan of the network: running it never touches
 the state of the event engine, so one network can be run by both.  Weights are read
 from the network's projections when a step delivers them.  ``Network.record_state``
-samples are not taken by this engine.
+samples are not taken by this engine, and networks with plastic projections are
+refused (plasticity is modelled by the event engine only).
 
 Counts (``OpCounts``, same fields as the event engine): ``state_advances`` and
 ``threshold_tests`` are N per step; ``queue_pushes``/``queue_pops`` count entries of
@@ -386,6 +387,10 @@ class ClockEngine:
         if not isinstance(net, Network):
             raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
         dt = real("dt", dt, lo=0.0, lo_open=True)
+        plastic = [pr.index for pr in net.projections if getattr(pr, "plasticity", None) is not None]
+        if plastic:
+            raise ValueError(f"net has plastic projections {plastic}; the clock engine does not model "
+                             f"plasticity (run such networks with Network.run)")
         self.net = net
         self.dt = dt
         self._shape = self._net_shape(net)
