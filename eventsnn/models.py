@@ -88,6 +88,11 @@ class LIF:
     tau_in : float or None
         Input time constant (ms) that scales the currents into dV/dt; ``None`` means
         ``tau_m`` (the classical form).  Must be given (finite, > 0) when tau_m = inf.
+    theta_plus : float
+        Adaptive threshold (mV, >= 0): each spike raises that neuron's threshold by
+        ``theta_plus`` (Diehl & Cook 2015).  The offset does not decay during a run
+        (a slow decay, e.g. their tau_theta = 1e7 ms, is applied between runs with
+        ``Population.set_theta``); the threshold of neuron n is ``v_th + theta[n]``.
     """
 
     tau_m: float = 20.0
@@ -99,6 +104,7 @@ class LIF:
     t_ref: float = 2.0
     i_bias: float = 0.0
     tau_in: float | None = None
+    theta_plus: float = 0.0
 
     def __post_init__(self):
         vals = {}
@@ -113,6 +119,8 @@ class LIF:
         for name in ("tau_syn_exc", "tau_syn_inh"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; {name} must be >= 0 (ms, 0 = delta synapse)")
+        if self.theta_plus < 0:
+            raise ValueError(f"theta_plus={self.theta_plus!r} is not allowed; theta_plus must be >= 0 (mV)")
         if self.t_ref < 0:
             raise ValueError(f"t_ref={self.t_ref!r} is not allowed; t_ref must be >= 0 (ms)")
         if not self.v_reset < self.v_th:
@@ -188,13 +196,17 @@ class LIF:
             r[P_SPONT] = 1.0 if r[P_VINF] > self.v_th else 0.0
         else:
             r[P_SPONT] = 1.0 if r[P_C] > 0 else 0.0
+        # adaptive threshold: the kernels add theta[n] to v_th only where P_ADAPT is
+        # set, so populations without adaptation pay no extra memory access
+        r[P_THPLUS] = self.theta_plus
+        r[P_ADAPT] = 1.0 if self.theta_plus > 0 else 0.0
         return r
 
 
 # Column indices of the parameter table (one row per population).
 P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_VINF, P_C, P_FRAME, \
-    P_SPONT, P_PSIE, P_PSII, P_KE, P_KI, P_HASEXP = range(20)
-NPARAM = 20
+    P_SPONT, P_PSIE, P_PSII, P_KE, P_KI, P_HASEXP, P_THPLUS, P_ADAPT = range(22)
+NPARAM = 22
 
 
 def _psi_max(g, s):

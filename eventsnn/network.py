@@ -24,7 +24,7 @@ from ._validate import integer, real
 from .engine import event as E
 from .engine.rng import seed_streams
 from . import plasticity as PLM
-from .models import LIF, P_C, P_FRAME, P_G, P_SE, P_SI, P_VINF, P_VTH
+from .models import LIF, P_ADAPT, P_C, P_FRAME, P_G, P_SE, P_SI, P_VINF, P_VTH
 from .results import OpCounts, Result, Spikes, StateSamples
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
@@ -32,7 +32,7 @@ __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"
 _STREAM_SOURCES, _STREAM_DRIVE, _STREAM_BUILD, _STREAM_INIT = 1, 2, 3, 4
 
 
-def _neuron_state(N, V, npop):
+def _neuron_state(N, V, npop, theta=None):
     """Neuron state as column views of one (N, 8) float64 array aligned to 64 bytes:
     V, I_exc, I_inh, t_last, refractory end, candidate seq (int64), candidate time,
     target crossing time.  One neuron's state fills exactly one cache line, so a
@@ -45,8 +45,9 @@ def _neuron_state(N, V, npop):
     st[:, 5].view(np.int64)[:] = -1
     st[:, 6] = np.inf
     st[:, 7] = np.inf
+    th = np.zeros(N) if theta is None else np.ascontiguousarray(theta, dtype=np.float64)
     return (st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4], st[:, 5].view(np.int64),
-            st[:, 6], st[:, 7], np.zeros(npop))
+            st[:, 6], st[:, 7], np.zeros(npop), th)
 
 
 def _sign(w, rule=None):
@@ -86,11 +87,46 @@ class Population(_Group):
         self.offset = offset
         self.v_init = v_init
         self.index = index
+        self._theta0 = np.zeros(size)
 
     @property
     def ids(self):
         """Global ids (int64) of the population's neurons."""
         return np.arange(self.offset, self.offset + self.size, dtype=np.int64)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Adaptive threshold offsets (mV, a copy): neuron i fires at v_th + theta[i]
+        (see ``LIF.theta_plus``)."""
+        net = self.net
+        if not net._compiled:
+            return self._theta0.copy()
+        return net._plan["S"][9][self.offset:self.offset + self.size].copy()
+
+    def set_theta(self, theta):
+        """Set the threshold offsets (mV, >= 0, scalar or one per neuron) at the
+        network's current time, e.g. to apply a slow decay between runs.  Pending
+        threshold crossings are recomputed exactly from each neuron's state now."""
+        a = np.asarray(theta)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"theta must be real numbers (mV), got dtype {a.dtype}")
+        try:
+            a = np.broadcast_to(a.astype(np.float64), (self.size,))
+        except ValueError:
+            raise ValueError(f"theta has shape {a.shape}; need a scalar or shape ({self.size},)") from None
+        if not (np.isfinite(a).all() and (a >= 0).all()):
+            bad = a[~(np.isfinite(a) & (a >= 0))][0]
+            raise ValueError(f"theta contains {float(bad)!r}; threshold offsets must be finite and >= 0 (mV)")
+        net = self.net
+        if not net._compiled:
+            self._theta0 = a.copy()
+            return
+        pl = net._plan
+        pl["S"][9][self.offset:self.offset + self.size] = a
+        if a.any():
+            pl["P"][self.index, P_ADAPT] = 1.0
+        E.reschedule(pl["P"], pl["neuron_pop"], pl["S"], pl["Q"], pl["cnt"],
+                     self.offset, self.offset + self.size, net.t)
 
 
 class SpikeSource(_Group):
@@ -661,7 +697,11 @@ class Network:
                 V[sl] = p.v_init - r[P_VINF] if r[P_G] > 0 else p.v_init
             else:
                 V[sl] = p.v_init
-        S = _neuron_state(N, V, npop)
+        theta = np.concatenate([p._theta0 for p in pops])
+        for p in pops:
+            if p._theta0.any():
+                P[p.index, P_ADAPT] = 1.0
+        S = _neuron_state(N, V, npop, theta)
         hF = List([np.empty(1024), np.empty(1024)])
         hI = List([np.empty(1024, np.int64) for _ in range(4)])
         Q = (hF, hI, np.zeros(1, np.int64), np.zeros(1, np.int64))
@@ -762,9 +802,9 @@ class Network:
             self._compile()
             # the queue work of compiling (first source spikes, initial candidates,
             # samples) belongs to the first run
-            cnt_before = np.zeros_like(self._plan["cnt"])
-        else:
-            cnt_before = self._plan["cnt"].copy()
+            self._cnt_mark = np.zeros_like(self._plan["cnt"])
+        # work done between runs (threshold changes) belongs to the next run
+        cnt_before = self._cnt_mark
         pl = self._plan
         t0 = self.t
         t_end = t0 + duration
@@ -790,6 +830,7 @@ class Network:
         spikes = Spikes(times[order], ids[order])
         self._all_spikes.append(spikes)
         counts = OpCounts.from_array(pl["cnt"] - cnt_before)
+        self._cnt_mark = pl["cnt"].copy()
         self.counts = self.counts + counts
         states = None
         if len(pl["rec_t"]):

@@ -40,8 +40,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_KE, P_KI, P_PSIE,
-                      P_PSII, P_SE, P_SI, P_SPONT,
+from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_KE, P_KI,
+                      P_PSIE, P_PSII, P_SE, P_SI, P_SPONT, P_THPLUS,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from .queue import pop, push
@@ -90,7 +90,7 @@ def _schedule(n, tc, S, Q, cnt):
     when it pops.  Superseded entries stay in the heap and are dropped when popped
     (lazy deletion, matched by sequence number), so inhibition costs no queue work.
     """
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     TGT[n] = tc
     if tc < CT[n]:
         CSEQ[n] = _qpush(Q, cnt, tc, CAND, n, 0, 0.0)
@@ -105,6 +105,14 @@ def _frame_scale(g, vinf, c, tf, t):
     if g > 0.0:
         return math.exp(g * (t - tf)), vinf
     return 1.0, c * (t - tf)
+
+
+@njit(cache=True, inline="always")
+def _vth(P, p, TH, n):
+    """Threshold (mV) of neuron n of population p (adaptive offset where enabled)."""
+    if P[p, P_ADAPT] != 0.0:
+        return P[p, P_VTH] + TH[n]
+    return P[p, P_VTH]
 
 
 @njit(cache=True, inline="always")
@@ -230,7 +238,7 @@ def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, 
 @njit(cache=True)
 def state_at(P, p, n, S, t):
     """(V, I_exc, I_inh) of a general neuron at time t >= TL[n], without changing it."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     return _prop(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST], P[p, P_VRESET],
                  P[p, P_IBIAS], V[n], IE[n], II[n], TL[n], REF[n], t)
 
@@ -239,7 +247,7 @@ def state_at(P, p, n, S, t):
 def _frame_state(P, p, n, t, S):
     """(V, I_exc, I_inh) of frame neuron n at time t from its coefficients, ignoring
     refractoriness (V is the value the free trajectory has)."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     ainv, b = _frame_ab(P, p, frame_tf[p], t)
     dt = t - frame_tf[p]
     v = b + V[n] / ainv
@@ -259,7 +267,7 @@ def _frame_state(P, p, n, t, S):
 @njit(cache=True)
 def _frame_set_v(P, p, n, t, v, S):
     """Set the A coefficient of frame neuron n so that V(t) = v (currents unchanged)."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     ainv, b = _frame_ab(P, p, frame_tf[p], t)
     dt = t - frame_tf[p]
     rest = v - b
@@ -273,9 +281,12 @@ def _frame_set_v(P, p, n, t, v, S):
 @njit(cache=True)
 def _spike(P, p, n, t, S, R, Q, SP, cnt):
     """Neuron n fires at t: reset, refractory, record, emit, next candidate."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     tr = t + P[p, P_TREF]
     REF[n] = tr
+    if P[p, P_ADAPT] != 0.0:
+        TH[n] += P[p, P_THPLUS]
+    vth = _vth(P, p, TH, n)
     cnt[C_SPIKES] += 1
     _record(SP, n, t)
     _emit(n, t, R, Q, cnt)
@@ -283,17 +294,17 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
         # V(t_r) = v_reset when the refractory period ends
         _frame_set_v(P, p, n, tr, P[p, P_VRESET], S)
         if P[p, P_HASEXP] == 0.0:
-            tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n], frame_tf[p], tr)
+            tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n], frame_tf[p], tr)
         else:
             v, ie, ii = _frame_state(P, p, n, t, S)
             tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                                P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
+                                vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
                                 P[p, P_PSII], v, ie, ii, t, tr)
     else:
         V[n] = P[p, P_VRESET]
         TL[n] = t
         tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                            P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                            vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                             V[n], IE[n], II[n], t, tr)
     _schedule(n, tc, S, Q, cnt)
 
@@ -315,7 +326,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     pending drive arrivals; nothing here calls a function with array arguments
     except on a spike (each such call costs atomic reference counting).
     """
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     g = P[p, P_G]
     vinf = P[p, P_VINF]
@@ -335,6 +346,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     nsyn = 0
     mark = mode != SWEEP_ONLY
     thr = (vth - b) * ainv
+    adapt = P[p, P_ADAPT] != 0.0
     # counters live in locals: a store per synapse to cnt would not be kept in a register
     ndrive = 0
     ndisc = 0
@@ -365,7 +377,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             V[n] += drv_w[best] * ab
             nadv += 1
             nthr += 1
-            if V[n] >= (vth - bb) * ab:
+            if V[n] >= (vth + (TH[n] if adapt else 0.0) - bb) * ab:
                 _spike(P, p, n, tb, S, R, Q, SP, cnt)
         if not mark:
             continue
@@ -408,7 +420,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             # instant; it runs after the whole row, so a multapse later in the row is
             # still applied before the reset, exactly as with TEST_LATER
             nthr += 1
-            if not (V[n] < thr) and isdirty[n] == 0:
+            if not (V[n] < (thr + TH[n] * ainv if adapt else thr)) and isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
@@ -423,7 +435,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
 def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cnt):
     """Deliver row entries j0..j1 to general neurons at time t (closed-form advance,
     then the weight goes to the current, or to V for a delta channel)."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     g = P[p, P_G]
     k = P[p, P_K]
     se = P[p, P_SE]
@@ -468,7 +480,7 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
 def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     """Threshold test of every neuron that received input at time t; returns the id
     of a neuron with a non-finite state, else -1."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     pcache = -1
     ainv = 1.0
     b = 0.0
@@ -478,6 +490,7 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
         n = dirty[j]
         isdirty[n] = 0
         p = neuron_pop[n]
+        vth = _vth(P, p, TH, n)
         if P[p, P_FRAME] != 0.0:
             if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
@@ -496,19 +509,19 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
                 # the coefficients are scaled by k/(g - s): check the physical state too
                 if not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
                     return n
-                if (v >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
+                if (v >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
                     _spike(P, p, n, t, S, R, Q, SP, cnt)
                 else:
                     tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
-                                        P[p, P_VREST], P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS],
+                                        P[p, P_VREST], vth, P[p, P_VRESET], P[p, P_IBIAS],
                                         P[p, P_PSIE], P[p, P_PSII], v, ie, ii, t, REF[n])
                     TGT[n] = tc
                     if tc < CT[n]:
                         _schedule(n, tc, S, Q, cnt)
-            elif V[n] >= (P[p, P_VTH] - b) * ainv or TGT[n] == -math.inf:
+            elif V[n] >= (vth - b) * ainv or TGT[n] == -math.inf:
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             elif P[p, P_C] != 0.0:
-                tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
+                tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n],
                                   frame_tf[p], REF[n])
                 TGT[n] = tc
                 if tc < CT[n]:
@@ -516,11 +529,11 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
         else:
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 return n
-            if (V[n] >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
+            if (V[n] >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
                 _spike(P, p, n, t, S, R, Q, SP, cnt)
             else:
                 tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                                    P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
+                                    vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
                                     P[p, P_PSII], V[n], IE[n], II[n], TL[n], REF[n])
                 TGT[n] = tc
                 if tc < CT[n]:
@@ -566,7 +579,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
     src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     hF, hI, hn, sc = Q
     proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw, \
         pop_pl_ptr, pop_pl, pl_seen = PLS
@@ -778,20 +791,45 @@ def init_drives(drv_next, drv_rng, drv_rate, drv_base, drv_n, t0):
 @njit(cache=True)
 def init_candidates(P, neuron_pop, S, Q, cnt):
     """Queue the spontaneous (bias-driven) crossing of every neuron that has one."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     for n in range(neuron_pop.shape[0]):
         p = neuron_pop[n]
+        vth = _vth(P, p, TH, n)
         if P[p, P_FRAME] != 0.0:
             if P[p, P_HASEXP] == 0.0:
-                tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
+                tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n],
                                   frame_tf[p], REF[n])
             else:
                 v, ie, ii = _frame_state(P, p, n, 0.0, S)
                 tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                                    P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
+                                    vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
                                     P[p, P_PSII], v, ie, ii, 0.0, REF[n])
         else:
             tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
-                                P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                                vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                                 V[n], IE[n], II[n], TL[n], REF[n])
+        _schedule(n, tc, S, Q, cnt)
+
+
+@njit(cache=True)
+def reschedule(P, neuron_pop, S, Q, cnt, n0, n1, t):
+    """The thresholds of neurons n0..n1 changed at time t (between runs): find each
+    one's next crossing from its exact state at t.  A neuron already at or above its
+    new threshold (and not refractory) fires at t."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
+    for n in range(n0, n1):
+        p = neuron_pop[n]
+        vth = _vth(P, p, TH, n)
+        if P[p, P_FRAME] != 0.0:
+            v, ie, ii = _frame_state(P, p, n, t, S)
+        else:
+            v, ie, ii = state_at(P, p, n, S, t)
+        if v >= vth and not _refractory(t, REF[n]):
+            tc = t
+        elif P[p, P_FRAME] != 0.0 and P[p, P_HASEXP] == 0.0:
+            tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n], frame_tf[p], REF[n])
+        else:
+            tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
+                                vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                                v, ie, ii, t, REF[n])
         _schedule(n, tc, S, Q, cnt)
