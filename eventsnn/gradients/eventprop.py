@@ -1,0 +1,516 @@
+"""Exact spike-time gradients by event-based backpropagation (EventProp).
+
+Model: the normalised current-based LIF neuron of Wunderlich & Pehle (2021), "Event-based
+backpropagation can compute exact gradients for spiking neural networks", Sci. Rep.
+11:12829 (units: ms, mV)::
+
+    tau_m dV/dt = -V + I          tau_s dI/dt = -I
+    input spike of weight w (after the delay d):  I += w
+    V crosses theta from below:   spike, V := 0   (no refractory period)
+
+Non-spiking *leaky integrator* populations obey the same equations without threshold;
+their read-out is max_t V(t) over [0, t_end].  With g = 1/tau_m, s = 1/tau_s the state
+after x ms of free evolution is the closed form used by the event engine
+(:mod:`eventsnn.models`)::
+
+    V(x) = V e^{-g x} + g I psi(g, s, x),    I(x) = I e^{-s x},
+    psi(g, s, x) = (e^{-s x} - e^{-g x}) / (g - s)   (= x e^{-g x} for g == s)
+
+Forward pass (:func:`forward_kernel`).  An exact event-driven simulation with one heap
+of (time, sequence)-ordered events: *arrivals* (one per presynaptic spike and
+projection, delivered to every target of the dense weight matrix) and threshold
+*candidates* (``models.first_crossing``, the engine's exact crossing solver; one live
+candidate per neuron, superseded ones dropped lazily by version number).  For every
+spike it records the time, the neuron and the current I at the spike, and it logs the
+order in which arrivals and spikes were processed; for leaky integrators it records
+the time and value of the voltage maximum.  The spike times equal those of
+:meth:`eventsnn.Network.run` on the same network (LIF with v_reset = 0, t_ref = 0,
+tau_syn_exc = tau_syn_inh = tau_s; tested to 1e-9 ms).
+
+Backward pass (:func:`backward_kernel`).  We use the sensitivities
+``mu_V(t) = dL/dV(t)`` and ``mu_I(t) = dL/dI(t)`` (1/mV; Wunderlich & Pehle's adjoint
+variables are lambda_V = -g mu_V and lambda_I = -s mu_I, so their gradient
+-tau_s sum lambda_I is our sum mu_I).
+Integrated backwards from t_end with mu = 0 there, between events they obey
+``-dmu_V/dt = -g mu_V`` and ``-dmu_I/dt = -s mu_I + g mu_V``, whose closed form over a
+backward step of x ms is::
+
+    mu_I <- e^{-s x} mu_I + g psi(g, s, x) mu_V,     mu_V <- e^{-g x} mu_V
+
+so no ODE is stepped.  The events are replayed in reverse order:
+
+* arrival of spike k (weight w_ki) at target i at time t_a:
+  ``dL/dw_ki += mu_I,i(t_a)`` (the weight is added to I_i there), and the error sent
+  back to spike k grows by ``w_ki (s mu_I,i - g mu_V,i)(t_a)`` (moving the arrival later
+  by dt lowers V_i by g w dt and raises I_i by s w dt, relative to the unperturbed
+  trajectory after it; this is W&P's w (lambda_V - lambda_I)).
+* spike k of neuron n at t_k with current I_k: mu_I is continuous, and with
+  ``E_k = dl/dt_k + (error sent back through its arrivals)``::
+
+      mu_V^- = (I_k mu_V^+ - tau_m E_k) / (I_k - theta)
+
+  because a perturbation dV just before the spike moves it by dt_k = -dV / V'^-,
+  V'^- = (I_k - theta)/tau_m, and after the reset V starts rising dt_k earlier
+  (V'^+ = I_k/tau_m).  In W&P's variables this is their jump
+  lambda_V^- = (I lambda_V^+ + e_k)/(I - theta).
+* a leaky integrator's voltage maximum enters as one kick ``mu_V += dL/dV_max`` at its
+  time (the maximum is stationary, so its time needs no derivative; a maximum at the
+  kink of an inhibitory arrival adds ``dL/dV_max * V'^-`` to the error of that
+  arrival's spike).
+* the error accumulated by an input spike is ``dL/dt_in`` for that input spike.
+
+Grazing spikes.  I_k - theta -> 0 when V only grazes the threshold; the jump then
+explodes (the spike time is not differentiable where the spike appears or vanishes).
+A spike with ``I_k - theta < graze * theta`` is treated as non-differentiable: its
+jump is set to mu_V^- = 0 (its gradient is zeroed, not estimated) and it is counted
+in :class:`EventPropCounts` ``grazing``.  ``graze = 0`` disables this.
+
+Silent neurons and missing spikes have no exact gradient (the loss is locally
+constant in the weights into a neuron that never fires); see
+:mod:`eventsnn.gradients.train` for weight bumping, and ``CountBounds`` in
+:mod:`eventsnn.gradients.losses`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numba import njit
+
+from ..models import first_crossing, psi
+
+__all__ = ["EventPropCounts"]
+
+# status codes of the kernels
+OK, TOO_MANY_SPIKES = 0, 1
+
+# forward counters
+F_SPIKES, F_INPUT_SPIKES, F_SYN, F_ADV, F_PUSH, F_POP, F_STALE, F_THRESH = range(8)
+# backward counters
+B_ADJ, B_JUMP, B_GRAD, B_GRAZE, B_KICK = range(8, 13)
+NCOUNT = 13
+
+
+@dataclass(frozen=True)
+class EventPropCounts:
+    """Exact operation counts of EventProp forward and backward passes (all int).
+
+    Forward: ``spikes`` (neuron spikes), ``input_spikes``, ``syn_events`` (one weight
+    added to one target's current), ``state_advances`` (closed-form propagations of a
+    neuron's (V, I)), ``queue_pushes``, ``queue_pops``, ``stale_candidates`` (threshold
+    candidates superseded by later input), ``threshold_tests`` (crossing solver calls).
+
+    Backward: ``adjoint_updates`` (closed-form propagations of one neuron's
+    (mu_V, mu_I)), ``jumps`` (adjoint jumps at spikes), ``grad_accumulations`` (one
+    dL/dw term added), ``grazing`` (jumps zeroed because the spike grazed the
+    threshold), ``kicks`` (voltage-maximum kicks of leaky read-outs).
+    """
+
+    spikes: int = 0
+    input_spikes: int = 0
+    syn_events: int = 0
+    state_advances: int = 0
+    queue_pushes: int = 0
+    queue_pops: int = 0
+    stale_candidates: int = 0
+    threshold_tests: int = 0
+    adjoint_updates: int = 0
+    jumps: int = 0
+    grad_accumulations: int = 0
+    grazing: int = 0
+    kicks: int = 0
+
+    @classmethod
+    def from_array(cls, a) -> "EventPropCounts":
+        return cls(*(int(x) for x in np.asarray(a).reshape(-1)[:NCOUNT]))
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __add__(self, other: "EventPropCounts") -> "EventPropCounts":
+        return EventPropCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+# ---------------------------------------------------------------------------
+# Heap of (time, seq, a, b) rows in one float64 array (one array argument: no
+# per-column reference counting in the hot loop).  b >= 0: arrival of spike a through
+# projection b; b < 0: threshold candidate of neuron a with version -(b + 1).
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _hpush(H, n, t, seq, a, b):
+    if n == H.shape[0]:
+        H2 = np.empty((2 * n, 4))
+        H2[:n] = H
+        H = H2
+    i = n
+    while i > 0:
+        p = (i - 1) >> 1
+        tp = H[p, 0]
+        if t < tp or (t == tp and seq < H[p, 1]):
+            H[i, 0] = tp
+            H[i, 1] = H[p, 1]
+            H[i, 2] = H[p, 2]
+            H[i, 3] = H[p, 3]
+            i = p
+        else:
+            break
+    H[i, 0] = t
+    H[i, 1] = seq
+    H[i, 2] = a
+    H[i, 3] = b
+    return H, n + 1
+
+
+@njit(cache=True)
+def _hpop(H, n):
+    t0 = H[0, 0]
+    a0 = H[0, 2]
+    b0 = H[0, 3]
+    last = n - 1
+    if last > 0:
+        t = H[last, 0]
+        sq = H[last, 1]
+        i = 0
+        while True:
+            l = 2 * i + 1
+            if l >= last:
+                break
+            m = l
+            r = l + 1
+            if r < last and (H[r, 0] < H[l, 0] or (H[r, 0] == H[l, 0] and H[r, 1] < H[l, 1])):
+                m = r
+            if H[m, 0] < t or (H[m, 0] == t and H[m, 1] < sq):
+                H[i, 0] = H[m, 0]
+                H[i, 1] = H[m, 1]
+                H[i, 2] = H[m, 2]
+                H[i, 3] = H[m, 3]
+                i = m
+            else:
+                break
+        H[i, 0] = t
+        H[i, 1] = sq
+        H[i, 2] = H[last, 2]
+        H[i, 3] = H[last, 3]
+    return t0, int(a0), int(b0), last
+
+
+# ---------------------------------------------------------------------------
+# Scalar closed forms
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _kern(g, s, x):
+    """(e^{-g x}, e^{-s x}, g psi(g, s, x)) for a step of x >= 0 ms."""
+    return math.exp(-g * x), math.exp(-s * x), g * psi(g, s, x)
+
+
+@njit(cache=True)
+def _stationary(g, s, v0, i0, lo, hi):
+    """The x in (lo, hi) where dV/dt = g (I - V) changes sign from + to -, for the free
+    trajectory from (v0, i0) at x = 0 (D = I - V has at most one zero: it is a sum of
+    two exponentials).  Safeguarded Newton on D, stopped at 1e-15 relative."""
+    x = 0.5 * (lo + hi)
+    for _ in range(200):
+        eg, es, gp = _kern(g, s, x)
+        ix = i0 * es
+        d = ix - (v0 * eg + i0 * gp)
+        if d > 0.0:
+            lo = x
+        elif d < 0.0:
+            hi = x
+        else:
+            return x
+        if hi - lo <= 1e-15 * hi:
+            return 0.5 * (lo + hi)
+        dd = -s * ix - g * d
+        xn = x - d / dd if dd != 0.0 else 0.5 * (lo + hi)
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if abs(xn - x) <= 1e-15 * xn:
+            return xn
+        x = xn
+    return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def _vmax_update(g, s, v0, i0, t0, t1, e_arr, vm_v, vm_t, vm_arr, vm_slope, n):
+    """Update neuron n's running voltage maximum with the free trajectory from (v0, i0)
+    at t0 up to t1 (inclusive, left limit), ending at log entry e_arr (-1: end of run).
+    Strict comparisons keep the earliest of equal maxima."""
+    x1 = t1 - t0
+    eg, es, gp = _kern(g, s, x1)
+    v1 = v0 * eg + i0 * gp
+    i1 = i0 * es
+    if i0 - v0 > 0.0 and i1 - v1 < 0.0:
+        xs = _stationary(g, s, v0, i0, 0.0, x1)
+        eg2, es2, gp2 = _kern(g, s, xs)
+        vs = v0 * eg2 + i0 * gp2
+        if vs > vm_v[n]:
+            vm_v[n] = vs
+            vm_t[n] = t0 + xs
+            vm_arr[n] = -1
+            vm_slope[n] = 0.0
+    if v1 > vm_v[n]:
+        vm_v[n] = v1
+        vm_t[n] = t1
+        vm_arr[n] = e_arr
+        vm_slope[n] = g * (i1 - v1)   # V'(t1^-): used when t1 is an arrival kink
+
+
+# ---------------------------------------------------------------------------
+# Forward
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
+                   proj_pre, proj_post, proj_d, proj_woff, out_ptr, out_q, w,
+                   in_t, in_id, t_end,
+                   sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, cnt):
+    """Exact event-driven forward pass of one sample.
+
+    Inputs: ``in_t``/``in_id`` sorted input spikes (ms, input index); weights ``w``
+    flat (projection q is the row-major (n_pre, n_post) block at ``proj_woff[q]``).
+    Spikes after ``t_end`` (ms) are neither recorded nor delivered.
+
+    Fills: spike record ``sp_t`` (ms), ``sp_n`` (neuron id; input spikes are the first
+    ``len(in_t)`` entries with id ``-1 - input``), ``sp_i`` (I at the spike, mV);
+    ``first_sp`` (index of each neuron's first spike or -1); the processing log
+    (``lg_a`` spike index, ``lg_b`` projection of an arrival or -1 for a spike); leaky
+    read-outs' maxima ``vm_*``; counters ``cnt``.  Returns (status, n_spikes, n_log).
+    """
+    N = neuron_pop.shape[0]
+    cap = sp_t.shape[0]
+    V = np.zeros(N)
+    I = np.zeros(N)
+    TL = np.zeros(N)
+    VER = np.zeros(N, np.int64)
+    for n in range(N):
+        first_sp[n] = -1
+        vm_v[n] = 0.0
+        vm_t[n] = -1.0
+        vm_arr[n] = -1
+        vm_slope[n] = 0.0
+    H = np.empty((64, 4))
+    hn = 0
+    seq = 0.0
+    ns = 0
+    nl = 0
+    nin = in_t.shape[0]
+    if nin > cap:
+        return TOO_MANY_SPIKES, 0, 0
+    for j in range(nin):
+        sp_t[j] = in_t[j]
+        sp_n[j] = -1 - in_id[j]
+        sp_i[j] = 0.0
+        for qq in range(out_ptr[0], out_ptr[1]):
+            q = out_q[qq]
+            ta = in_t[j] + proj_d[q]
+            if ta <= t_end:
+                H, hn = _hpush(H, hn, ta, seq, j, q)
+                seq += 1.0
+                cnt[F_PUSH] += 1
+    ns = nin
+    cnt[F_INPUT_SPIKES] += nin
+    while hn > 0:
+        t, a, b, hn = _hpop(H, hn)
+        cnt[F_POP] += 1
+        if b < 0:
+            n = a
+            if VER[n] != -(b + 1):
+                cnt[F_STALE] += 1
+                continue
+            p = neuron_pop[n]
+            g = pop_g[p]
+            s = pop_s[p]
+            x = t - TL[n]
+            ik = I[n] * math.exp(-s * x)
+            cnt[F_ADV] += 1
+            if ns == cap:
+                return TOO_MANY_SPIKES, ns, nl
+            k = ns
+            ns += 1
+            sp_t[k] = t
+            sp_n[k] = n
+            sp_i[k] = ik
+            if first_sp[n] < 0:
+                first_sp[n] = k
+            cnt[F_SPIKES] += 1
+            lg_a[nl] = k
+            lg_b[nl] = -1
+            nl += 1
+            V[n] = 0.0
+            I[n] = ik
+            TL[n] = t
+            VER[n] += 1
+            cnt[F_THRESH] += 1
+            dtc = first_crossing(g, g, s, s, 0.0, pop_th[p], 0.0, 0.0, ik, 0.0)
+            if t + dtc <= t_end:
+                H, hn = _hpush(H, hn, t + dtc, seq, n, -(VER[n] + 1))
+                seq += 1.0
+                cnt[F_PUSH] += 1
+            for qq in range(out_ptr[p + 1], out_ptr[p + 2]):
+                q = out_q[qq]
+                ta = t + proj_d[q]
+                if ta <= t_end:
+                    H, hn = _hpush(H, hn, ta, seq, k, q)
+                    seq += 1.0
+                    cnt[F_PUSH] += 1
+        else:
+            # arrival of spike a through projection b at every target of the block
+            q = b
+            e = nl
+            lg_a[nl] = a
+            lg_b[nl] = q
+            nl += 1
+            src = sp_n[a]
+            pre = proj_pre[q]
+            j = -1 - src if pre < 0 else src - pop_off[pre]
+            p = proj_post[q]
+            off = pop_off[p]
+            npost = pop_off[p + 1] - off
+            g = pop_g[p]
+            s = pop_s[p]
+            th = pop_th[p]
+            spk = pop_spk[p] != 0
+            base = proj_woff[q] + j * npost
+            xprev = -1.0
+            eg = 1.0
+            es = 1.0
+            gp = 0.0
+            for i in range(npost):
+                n = off + i
+                x = t - TL[n]
+                if x != xprev:   # targets last touched at the same time share the exps
+                    eg, es, gp = _kern(g, s, x)
+                    xprev = x
+                if not spk:
+                    _vmax_update(g, s, V[n], I[n], TL[n], t, e, vm_v, vm_t, vm_arr, vm_slope, n)
+                v = V[n] * eg + I[n] * gp
+                cur = I[n] * es + w[base + i]
+                V[n] = v
+                I[n] = cur
+                TL[n] = t
+                cnt[F_ADV] += 1
+                cnt[F_SYN] += 1
+                if spk:
+                    VER[n] += 1
+                    if cur > th:   # else no crossing is possible (V < theta, I <= theta)
+                        cnt[F_THRESH] += 1
+                        dtc = first_crossing(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0)
+                        if t + dtc <= t_end:
+                            H, hn = _hpush(H, hn, t + dtc, seq, n, -(VER[n] + 1))
+                            seq += 1.0
+                            cnt[F_PUSH] += 1
+    # close the last interval of the leaky read-outs
+    for n in range(N):
+        p = neuron_pop[n]
+        if pop_spk[p] == 0 and t_end > TL[n]:
+            _vmax_update(pop_g[p], pop_s[p], V[n], I[n], TL[n], t_end, -1, vm_v, vm_t, vm_arr, vm_slope, n)
+    return OK, ns, nl
+
+
+# ---------------------------------------------------------------------------
+# Backward
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def backward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
+                    proj_pre, proj_post, proj_d, proj_woff, w,
+                    t_end, graze,
+                    sp_t, sp_n, sp_i, ns, lg_a, lg_b, nl, vm_t, vm_arr, vm_slope,
+                    dl_dt, dl_dv, grad, err, cnt):
+    """Adjoint pass over the log of one forward pass (see the module docstring).
+
+    ``dl_dt[k]``: explicit dL/dt_k of spike k (1/ms); ``dl_dv[n]``: dL/dV_max of leaky
+    read-out n (1/mV).  Adds dL/dw to ``grad`` (1/mV, same layout as w) and leaves in
+    ``err[k]`` (k < number of input spikes) dL/dt of every input spike (1/ms).
+    """
+    N = neuron_pop.shape[0]
+    MV = np.zeros(N)
+    MI = np.zeros(N)
+    TB = np.full(N, t_end)
+    KD = np.zeros(N, np.bool_)
+    for k in range(ns):
+        err[k] = 0.0
+    for e in range(nl - 1, -1, -1):
+        k = lg_a[e]
+        q = lg_b[e]
+        if q >= 0:
+            src = sp_n[k]
+            pre = proj_pre[q]
+            j = -1 - src if pre < 0 else src - pop_off[pre]
+            t = sp_t[k] + proj_d[q]
+            p = proj_post[q]
+            off = pop_off[p]
+            npost = pop_off[p + 1] - off
+            g = pop_g[p]
+            s = pop_s[p]
+            leaky = pop_spk[p] == 0
+            base = proj_woff[q] + j * npost
+            acc = 0.0
+            xprev = -1.0
+            eg = 1.0
+            es = 1.0
+            gp = 0.0
+            for i in range(npost):
+                n = off + i
+                if leaky and not KD[n] and t < vm_t[n] <= TB[n]:
+                    # kick of the voltage maximum inside this backward step
+                    x1 = TB[n] - vm_t[n]
+                    if x1 > 0.0:
+                        a1, b1, c1 = _kern(g, s, x1)
+                        MI[n] = MI[n] * b1 + c1 * MV[n]
+                        MV[n] = MV[n] * a1
+                        cnt[B_ADJ] += 1
+                    MV[n] += dl_dv[n]
+                    TB[n] = vm_t[n]
+                    KD[n] = True
+                    cnt[B_KICK] += 1
+                x = TB[n] - t
+                if x > 0.0:
+                    if x != xprev:
+                        eg, es, gp = _kern(g, s, x)
+                        xprev = x
+                    mv = MV[n]
+                    MI[n] = MI[n] * es + gp * mv
+                    MV[n] = mv * eg
+                    TB[n] = t
+                    cnt[B_ADJ] += 1
+                wi = w[base + i]
+                acc += wi * (s * MI[n] - g * MV[n])
+                grad[base + i] += MI[n]
+                cnt[B_GRAD] += 1
+                if leaky and vm_arr[n] == e:
+                    acc += dl_dv[n] * vm_slope[n]
+            err[k] += acc
+        else:
+            n = sp_n[k]
+            p = neuron_pop[n]
+            g = pop_g[p]
+            s = pop_s[p]
+            th = pop_th[p]
+            t = sp_t[k]
+            x = TB[n] - t
+            if x > 0.0:
+                a1, b1, c1 = _kern(g, s, x)
+                MI[n] = MI[n] * b1 + c1 * MV[n]
+                MV[n] = MV[n] * a1
+                cnt[B_ADJ] += 1
+            TB[n] = t
+            ek = dl_dt[k] + err[k]
+            ik = sp_i[k]
+            den = ik - th
+            cnt[B_JUMP] += 1
+            if den <= graze * th:
+                MV[n] = 0.0
+                cnt[B_GRAZE] += 1
+            else:
+                MV[n] = (ik * MV[n] - ek / g) / den
+    # kicks of maxima that lie before every arrival to their neuron have no effect
+    # (V there is 0 and independent of every parameter).

@@ -1,0 +1,423 @@
+"""Minibatch gradients, evaluation and a fit loop for :class:`~.snn.SNN`.
+
+Samples of a minibatch are independent: :func:`_batch_kernel` runs forward pass, loss
+and adjoint pass of every sample in a Numba ``prange`` loop over the CPU cores; each
+sample writes its own gradient row and the rows are summed afterwards in a fixed order,
+so results are bitwise independent of the number of threads.
+
+Remedies for silent neurons (they get no exact gradient): *weight bumping* (Göltz et
+al. 2021, "Fast and energy-efficient neuromorphic deep learning with first-spike
+times", Nat. Mach. Intell. 3:823): after every minibatch, each spiking neuron that was
+silent in every sample of the batch has all its incoming weights raised by ``bump``
+(mV); and the :class:`~.losses.CountBounds` regulariser.  :func:`fit` reports the
+fraction of silent neurons per epoch.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from .._validate import boolean, integer, real
+from ..encoding import SpikeInput
+from .eventprop import NCOUNT, OK, TOO_MANY_SPIKES, EventPropCounts, backward_kernel, forward_kernel
+from .losses import CountBounds, FirstSpikeCE, MaxVoltageCE, sample_loss
+from .optim import Adam
+from .snn import SNN
+
+__all__ = ["loss_and_grad", "evaluate", "fit", "simulate", "Trace", "BatchResult"]
+
+
+@njit(cache=True, parallel=True)
+def _batch_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
+                  proj_pre, proj_post, proj_d, proj_woff, out_ptr, out_q, w,
+                  in_ptr, in_t, in_id, idx, labels, code, lp, reg, reg_pop, out_pop, t_end, graze,
+                  cap, log_cap, want_grad,
+                  loss_out, pred_out, corr_out, grads, cnt_out, nspk_out, dtin, status):
+    B = idx.shape[0]
+    N = neuron_pop.shape[0]
+    for b in prange(B):
+        s = idx[b]
+        lo = in_ptr[s]
+        hi = in_ptr[s + 1]
+        it = in_t[lo:hi]
+        ii = in_id[lo:hi]
+        sp_t = np.empty(cap)
+        sp_n = np.empty(cap, np.int64)
+        sp_i = np.empty(cap)
+        first_sp = np.empty(N, np.int64)
+        lg_a = np.empty(log_cap, np.int64)
+        lg_b = np.empty(log_cap, np.int64)
+        vm_v = np.empty(N)
+        vm_t = np.empty(N)
+        vm_arr = np.empty(N, np.int64)
+        vm_slope = np.empty(N)
+        cnt = cnt_out[b]
+        cnt[:] = 0
+        st, ns, nl = forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
+                                    proj_pre, proj_post, proj_d, proj_woff, out_ptr, out_q, w,
+                                    it, ii, t_end, sp_t, sp_n, sp_i, first_sp, lg_a, lg_b,
+                                    vm_v, vm_t, vm_arr, vm_slope, cnt)
+        status[b] = st
+        if st != OK:
+            continue
+        dl_dt = np.empty(ns)
+        dl_dv = np.empty(N)
+        loss, pred, corr = sample_loss(code, lp, reg, reg_pop, t_end, labels[s], sp_t, sp_n, ns, first_sp,
+                                       vm_v, pop_off, neuron_pop, out_pop, dl_dt, dl_dv)
+        loss_out[b] = loss
+        pred_out[b] = pred
+        corr_out[b] = corr
+        row = nspk_out[b]
+        row[:] = 0
+        for k in range(hi - lo, ns):
+            row[sp_n[k]] += 1
+        if want_grad:
+            g = grads[b]
+            g[:] = 0.0
+            err = np.empty(ns)
+            backward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
+                            proj_pre, proj_post, proj_d, proj_woff, w, t_end, graze,
+                            sp_t, sp_n, sp_i, ns, lg_a, lg_b, nl, vm_t, vm_arr, vm_slope,
+                            dl_dt, dl_dv, g, err, cnt)
+            for j in range(hi - lo):
+                dtin[lo + j] = err[j]
+
+
+def _check_inputs(net, inputs, labels, idx):
+    if not isinstance(net, SNN):
+        raise TypeError(f"net must be an eventsnn.gradients.SNN, got {type(net).__name__}")
+    if not isinstance(inputs, SpikeInput):
+        raise TypeError(f"inputs must be an eventsnn.encoding.SpikeInput, got {type(inputs).__name__}")
+    if inputs.n_inputs != net.sizes[0]:
+        raise ValueError(f"inputs have n_inputs={inputs.n_inputs}; the network has {net.sizes[0]} inputs")
+    n = inputs.n_samples
+    if labels is None:
+        labels = np.zeros(n, np.int64)
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
+    if lab.shape != (n,):
+        raise ValueError(f"labels has shape {lab.shape}; need ({n},), one per sample")
+    if n and (lab.min() < 0 or lab.max() >= net.sizes[-1]):
+        bad = lab[(lab < 0) | (lab >= net.sizes[-1])][0]
+        raise ValueError(f"labels contains {bad}; labels must be in [0, {net.sizes[-1]})")
+    if idx is None:
+        idx = np.arange(n, dtype=np.int64)
+    else:
+        idx = np.asarray(idx)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"idx must be integers, got dtype {idx.dtype}")
+        idx = idx.astype(np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"idx must index samples in [0, {n}), got {idx.min()}..{idx.max()}")
+    return lab.astype(np.int64), idx
+
+
+def _loss_spec(net, loss, regularizer):
+    if loss is None:
+        loss = FirstSpikeCE() if net.output == "spike" else MaxVoltageCE()
+    if not hasattr(loss, "code") or not hasattr(loss, "params"):
+        raise TypeError(f"loss must be one of the losses in eventsnn.gradients.losses, got {type(loss).__name__}")
+    if loss.readout != net.output:
+        raise ValueError(f"loss {type(loss).__name__} reads out '{loss.readout}' but the network has "
+                         f"output={net.output!r}")
+    L = len(net.sizes) - 1
+    reg_pop = np.zeros(L, np.int64)
+    if regularizer is None:
+        reg = np.zeros(3)
+    else:
+        if not isinstance(regularizer, CountBounds):
+            raise TypeError(f"regularizer must be a CountBounds or None, got {type(regularizer).__name__}")
+        reg = regularizer.params()
+        for p in range(L):
+            spiking = not (p == L - 1 and net.output == "voltage")
+            if spiking and (p < L - 1 or regularizer.layers == "all"):
+                reg_pop[p] = 1
+    return loss, reg, reg_pop
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Result of :func:`loss_and_grad` / :func:`evaluate` on a set of samples.
+
+    Attributes
+    ----------
+    loss : float
+        Mean loss over the samples.
+    grad : ndarray or None
+        d(mean loss)/d params (flat, :attr:`SNN.params` layout; 1/mV).
+    grads : list of ndarray or None
+        The same, one (n_pre, n_post) array per projection.
+    input_grad : ndarray or None
+        For every input spike (aligned with ``inputs.times``), dL_b/dt of the loss of
+        its own sample b (1/ms); NaN for samples not in the batch.
+    losses, predictions, correct : ndarray
+        Per sample.
+    spike_counts : ndarray (n_samples, n_neurons)
+        Spikes per neuron and sample.
+    counts : EventPropCounts
+        Summed forward and backward operation counts.
+    """
+
+    loss: float
+    grad: np.ndarray | None
+    grads: list | None
+    input_grad: np.ndarray | None
+    losses: np.ndarray
+    predictions: np.ndarray
+    correct: np.ndarray
+    spike_counts: np.ndarray
+    counts: EventPropCounts
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct.mean()) if self.correct.size else math.nan
+
+
+def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, max_spikes=10**7):
+    loss, reg, reg_pop = _loss_spec(net, loss, regularizer)
+    B = idx.size
+    N = net.n_neurons
+    nW = net.n_params
+    lossv = np.zeros(B)
+    pred = np.zeros(B, np.int64)
+    corr = np.zeros(B, np.bool_)
+    grads = np.zeros((B if want_grad else 1, nW))
+    cnt = np.zeros((B, NCOUNT), np.int64)
+    nspk = np.zeros((B, N), np.int64)
+    dtin = np.full(inputs.times.size if want_grad else 1, np.nan)
+    status = np.zeros(B, np.int64)
+    per = np.diff(inputs.ptr)[idx] if B else np.zeros(1, np.int64)
+    cap = max(256, 2 * int(per.max()) if per.size else 256)
+    while True:
+        log_cap = cap * (1 + net._max_out)
+        _batch_kernel(*net.arch(), net.params, inputs.ptr, inputs.times, inputs.ids, idx, labels,
+                      loss.code, loss.params(), reg, reg_pop, len(net.sizes) - 2, net.t_end, graze,
+                      cap, log_cap, want_grad, lossv, pred, corr, grads, cnt, nspk, dtin, status)
+        if not (status == TOO_MANY_SPIKES).any():
+            break
+        if cap >= max_spikes:
+            raise RuntimeError(f"a sample produced more than max_spikes={max_spikes} spikes "
+                               f"(runaway activity?); check weights or shorten t_end")
+        cap = min(4 * cap, max_spikes)
+    g = None
+    gl = None
+    if want_grad:
+        g = grads.sum(axis=0) / max(B, 1)   # fixed-order reduction: thread-count independent
+        gl = [g[net._woff[q]:net._woff[q + 1]].reshape(net.weights[q].shape) for q in range(len(net.weights))]
+    return BatchResult(float(lossv.mean()) if B else math.nan, g, gl, dtin if want_grad else None,
+                       lossv, pred, corr, nspk, EventPropCounts.from_array(cnt.sum(axis=0)))
+
+
+def loss_and_grad(net, inputs, labels=None, loss=None, *, idx=None, regularizer=None, graze=1e-3):
+    """Exact loss and gradient of ``net`` on samples ``idx`` of ``inputs``.
+
+    Parameters
+    ----------
+    net : SNN
+    inputs : SpikeInput
+        Input spike trains (ms).
+    labels : array of int, shape (n_samples,)
+        Class labels (output neuron index); may be None for losses that ignore them.
+    loss : FirstSpikeCE, MaxVoltageCE or SpikeTimeMSE
+        Default: FirstSpikeCE for spiking, MaxVoltageCE for voltage read-outs.
+    idx : array of int or None
+        The samples of the batch (default: all).
+    regularizer : CountBounds or None
+    graze : float
+        Spikes with ``I - theta < graze * theta`` at the crossing get a zeroed jump (see
+        :mod:`.eventprop`); 0 disables the guard.
+
+    Returns
+    -------
+    BatchResult
+    """
+    labels, idx = _check_inputs(net, inputs, labels, idx)
+    graze = real("graze", graze, lo=0.0)
+    return _run(net, inputs, labels, idx, loss, regularizer, True, graze)
+
+
+def evaluate(net, inputs, labels=None, loss=None, *, idx=None, regularizer=None):
+    """Forward passes and losses only (no gradient); see :func:`loss_and_grad`."""
+    labels, idx = _check_inputs(net, inputs, labels, idx)
+    return _run(net, inputs, labels, idx, loss, regularizer, False, 0.0)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One sample's forward pass.
+
+    ``times`` (ms), ``neurons`` (global id; input spikes have id ``-1 - input``) and
+    ``currents`` (I at the spike, mV) of every recorded spike, input spikes first;
+    ``vmax``/``tmax`` (mV, ms) of every neuron's voltage maximum (leaky read-outs
+    only, else 0/-1); ``counts`` the forward operation counts."""
+
+    times: np.ndarray
+    neurons: np.ndarray
+    currents: np.ndarray
+    vmax: np.ndarray
+    tmax: np.ndarray
+    counts: EventPropCounts
+
+    def spikes_of(self, net, layer):
+        """(times, local ids) of the spikes of ``layer`` (>= 1)."""
+        sl = net.layer_slice(layer)
+        m = (self.neurons >= sl.start) & (self.neurons < sl.stop)
+        return self.times[m], self.neurons[m] - sl.start
+
+
+def simulate(net, inputs, b=0):
+    """Exact forward pass of sample ``b`` of ``inputs``; returns a :class:`Trace`."""
+    _check_inputs(net, inputs, None, None)
+    b = integer("b", b, lo=0, hi=inputs.n_samples - 1)
+    it, ii = inputs.sample(b)
+    it = np.ascontiguousarray(it)
+    ii = np.ascontiguousarray(ii)
+    N = net.n_neurons
+    cap = max(256, 2 * it.size)
+    while True:
+        sp_t = np.empty(cap)
+        sp_n = np.empty(cap, np.int64)
+        sp_i = np.empty(cap)
+        first_sp = np.empty(N, np.int64)
+        lg = cap * (1 + net._max_out)
+        lg_a = np.empty(lg, np.int64)
+        lg_b = np.empty(lg, np.int64)
+        vm_v, vm_t, vm_slope = np.empty(N), np.empty(N), np.empty(N)
+        vm_arr = np.empty(N, np.int64)
+        cnt = np.zeros(NCOUNT, np.int64)
+        st, ns, nl = forward_kernel(*net.arch(), net.params, it, ii, net.t_end, sp_t, sp_n, sp_i, first_sp,
+                                    lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, cnt)
+        if st == OK:
+            break
+        cap *= 4
+        if cap > 10**7:
+            raise RuntimeError("more than 1e7 spikes in one sample (runaway activity?)")
+    spk = net._arch["pop_spk"][net._arch["neuron_pop"]] != 0
+    vm_v = np.where(spk, 0.0, vm_v)
+    vm_t = np.where(spk, -1.0, vm_t)
+    return Trace(sp_t[:ns].copy(), sp_n[:ns].copy(), sp_i[:ns].copy(), vm_v, vm_t, EventPropCounts.from_array(cnt))
+
+
+def _bump(net, silent, bump):
+    """Raise every incoming weight of the neurons flagged in ``silent`` by ``bump`` (mV)."""
+    off = net._arch["pop_off"]
+    for q, p in enumerate(net.projections):
+        cols = silent[off[p.post - 1]:off[p.post]]
+        if cols.any():
+            net.weights[q][:, cols] += bump
+
+
+def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=None, seed=0,
+        regularizer=None, bump=0.0, graze=1e-3, validation=None, test=None, callback=None, verbose=False):
+    """Train ``net`` in place with minibatch Adam on exact EventProp gradients.
+
+    Parameters
+    ----------
+    net : SNN
+    inputs : SpikeInput
+        Training inputs; ``labels`` their classes.
+    loss : loss object or None
+        See :func:`loss_and_grad`.
+    epochs, batch_size : int
+        Number of passes and samples per minibatch (the last batch may be smaller).
+    optimizer : Adam or None
+        Default ``Adam(lr=5e-3, decay=0.95)``; ``end_epoch`` is called after each epoch.
+    seed : int
+        Seed of the per-epoch shuffles (``default_rng([seed, epoch])``).
+    regularizer : CountBounds or None
+    bump : float
+        Weight bumping (mV, >= 0; 0 = off): after each minibatch, every spiking neuron
+        silent in all its samples gets ``bump`` added to each incoming weight.
+    graze : float
+        Grazing-spike guard, see :func:`loss_and_grad`.
+    validation, test : (SpikeInput, labels) or None
+        Evaluated after every epoch.
+    callback : callable or None
+        Called as ``callback(epoch, metrics_dict, net)`` after every epoch.
+    verbose : bool
+        Print one line per epoch.
+
+    Returns
+    -------
+    list of dict
+        Per epoch: ``loss``, ``accuracy`` (training, during the epoch), ``silent``
+        (fraction of (sample, spiking neuron) pairs without a spike), ``silent_label``
+        (fraction of samples whose label neuron stayed silent), ``spikes_per_sample``
+        (neuron spikes), ``bumped`` (bump events), ``epoch_s`` (wall time of the training
+        part), ``counts`` (EventPropCounts as a dict), ``lr``, and ``val_*``/``test_*``
+        loss and accuracy when given.
+    """
+    labels, _ = _check_inputs(net, inputs, labels, None)
+    epochs = integer("epochs", epochs, lo=0)
+    batch_size = integer("batch_size", batch_size, lo=1)
+    seed = integer("seed", seed, lo=0)
+    bump = real("bump", bump, lo=0.0)
+    graze = real("graze", graze, lo=0.0)
+    verbose = boolean("verbose", verbose)
+    if optimizer is None:
+        optimizer = Adam(lr=5e-3, decay=0.95)
+    if not isinstance(optimizer, Adam):
+        raise TypeError(f"optimizer must be an eventsnn.gradients.Adam, got {type(optimizer).__name__}")
+    loss, _, _ = _loss_spec(net, loss, regularizer)
+    evals = {}
+    for name, ds in (("val", validation), ("test", test)):
+        if ds is not None:
+            if not (isinstance(ds, tuple) and len(ds) == 2):
+                raise TypeError(f"{'validation' if name == 'val' else name} must be (SpikeInput, labels)")
+            evals[name] = (ds[0], _check_inputs(net, ds[0], ds[1], None)[0])
+    L = len(net.sizes) - 1
+    spk_neuron = np.concatenate([np.full(net.sizes[l], not (l == L and net.output == "voltage"))
+                                 for l in range(1, L + 1)])
+    out_sl = net.layer_slice(L)
+    n = inputs.n_samples
+    history = []
+    for ep in range(epochs):
+        t0 = time.perf_counter()
+        order = np.random.default_rng([seed, ep]).permutation(n)
+        tot_loss = 0.0
+        n_corr = 0
+        n_silent = 0
+        n_silent_label = 0
+        n_spikes = 0
+        n_bumped = 0
+        counts = EventPropCounts()
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            r = _run(net, inputs, labels, idx, loss, regularizer, True, graze)
+            optimizer.step(net.params, r.grad)
+            tot_loss += float(r.losses.sum())
+            n_corr += int(r.correct.sum())
+            zero = r.spike_counts == 0
+            n_silent += int(zero[:, spk_neuron].sum())
+            if net.output == "spike":
+                n_silent_label += int(zero[np.arange(idx.size), out_sl.start + labels[idx]].sum())
+            n_spikes += int(r.spike_counts.sum())
+            counts = counts + r.counts
+            if bump > 0.0:
+                silent = zero.all(axis=0) & spk_neuron
+                if silent.any():
+                    _bump(net, silent, bump)
+                    n_bumped += int(silent.sum())
+        optimizer.end_epoch()
+        dt = time.perf_counter() - t0
+        m = {"epoch": ep + 1, "loss": tot_loss / n, "accuracy": n_corr / n,
+             "silent": n_silent / (n * max(int(spk_neuron.sum()), 1)), "silent_label": n_silent_label / n,
+             "spikes_per_sample": n_spikes / n, "bumped": n_bumped, "epoch_s": dt,
+             "lr": optimizer.lr, "counts": counts.as_dict()}
+        for name, (X, y) in evals.items():
+            e = _run(net, X, y, np.arange(X.n_samples, dtype=np.int64), loss, regularizer, False, 0.0)
+            m[f"{name}_loss"] = e.loss
+            m[f"{name}_accuracy"] = e.accuracy
+        history.append(m)
+        if verbose:
+            extra = "".join(f" {k}={m[k]:.4f}" for k in m if k.startswith(("val_acc", "test_acc")))
+            print(f"epoch {ep + 1:3d} loss={m['loss']:.4f} acc={m['accuracy']:.4f} silent={m['silent']:.3f} "
+                  f"spikes/sample={m['spikes_per_sample']:.1f} {dt:.2f}s{extra}", flush=True)
+        if callback is not None:
+            callback(ep, m, net)
+    return history
