@@ -514,7 +514,7 @@ class ClockEngine:
         self._all_spikes.append(spikes)
         counts = OpCounts.from_array(self._cnt - cnt_before)
         self.counts = self.counts + counts
-        return Result(t0, self.t, spikes, counts, None, self.net.populations)
+        return Result(t0, self.t, spikes, counts, None, self.net.populations, self.dt)
 
     def state(self):
         """Copies of (V, I_exc, I_inh) of every neuron at the current time ``t`` (mV)."""
