@@ -1,18 +1,32 @@
-"""The ``eventsnn`` command: run the built-in networks and print rates and op counts.
+"""The ``eventsnn`` command: run the built-in networks, print rates, counters and the
+operation-count report; print the report of a saved run.
 
-    eventsnn run brunel [--n 10000] [--duration 1000] [--seed 1] [--json]
+    eventsnn run brunel [--n 10000] [--duration 1000] [--seed 1] [--dt 0.1] [--clock]
+                        [--save run.npz] [--json] [--quiet] [--no-report]
     eventsnn run sparse-lowrate [--n 1000000] ...
+    eventsnn run cuba [--n 4000] ...
+    eventsnn count run.npz [--dt 0.1] [--mem-pj 10] [--json]
 
-Exit codes: 0 ok, 2 bad arguments (one-line message, no traceback).
+``--clock`` also runs the clock-driven reference engine (step ``--dt``) and puts its
+measured counts in the report; without it the clock column is the formula.  ``--save``
+writes a run record (counts, interval, layer sizes, synapse counts, spikes) that
+``eventsnn count`` turns into a report later, for any ``--dt``.
+
+Long runs show a progress bar on stderr when stdout and stderr are terminals (never with
+``--quiet`` or when output is piped).  Exit codes: 0 ok, 2 bad arguments or unreadable
+input (one-line message, no traceback), 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 
-CASES = ("brunel", "sparse-lowrate")
+CASES = ("brunel", "sparse-lowrate", "cuba")
+DEFAULT_N = {"brunel": 10_000, "sparse-lowrate": 1_000_000, "cuba": 4000}
 
 
 def _arg(convert, ok, expected, allowed):
@@ -31,32 +45,128 @@ def _arg(convert, ok, expected, allowed):
 
 _positive_int = _arg(int, lambda v: v >= 1, "an integer", ">= 1")
 _duration = _arg(float, lambda v: 0 <= v < float("inf"), "a number of ms", "finite and >= 0 ms")
-_seed = _arg(int, lambda v: v >= 0, "an integer seed", ">= 0")
+_seed = _arg(int, lambda v: 0 <= v < 2**63, "an integer seed", ">= 0 and < 2**63")
+_dt = _arg(float, lambda v: 0 < v < float("inf"), "a number of ms", "finite and > 0 ms")
+_pj = _arg(float, lambda v: 0 <= v < float("inf"), "a number of pJ", "finite and >= 0 pJ")
 
 
 def build_parser():
     p = argparse.ArgumentParser(prog="eventsnn", description="Exact event-driven SNN simulation")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run a built-in network")
+    r = sub.add_parser("run", help="run a built-in network and print rates, counters and the op-count report")
     r.add_argument("case", choices=CASES)
     r.add_argument("--n", type=_positive_int, default=None, help="number of neurons")
     r.add_argument("--duration", type=_duration, default=1000.0, help="biological time (ms)")
     r.add_argument("--seed", type=_seed, default=1)
+    r.add_argument("--dt", type=_dt, default=0.1,
+                   help="clock-driven comparison step and NeuroBench bin (ms, default 0.1)")
+    r.add_argument("--clock", action="store_true",
+                   help="also run the clock-driven engine and report its measured counts")
+    r.add_argument("--mem-pj", type=_pj, default=None, help="add a memory-energy row (pJ per 64-bit access)")
+    r.add_argument("--save", metavar="PATH", default=None, help="write the run record (.npz) for `eventsnn count`")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--no-report", action="store_true", help="skip the op-count report (rates and counters only)")
+    c = sub.add_parser("count", help="print the op-count report of a run saved with `eventsnn run ... --save`")
+    c.add_argument("path", help="a .npz written by `eventsnn run ... --save`")
+    c.add_argument("--dt", type=_dt, default=0.1,
+                   help="clock-driven step (formula; a saved clock run keeps its own) and NeuroBench bin (ms)")
+    c.add_argument("--mem-pj", type=_pj, default=None, help="add a memory-energy row (pJ per 64-bit access)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
-def run_case(case, n=None, duration=1000.0, seed=1):
-    """Build and run a case; returns a dict of results (rates in Hz, counts, timings)."""
+class Progress:
+    """A one-line progress bar on stderr; silent unless ``enabled``."""
+
+    def __init__(self, label, total, enabled, width=30):
+        self.label = label
+        self.total = total
+        self.enabled = enabled
+        self.width = width
+        self.t0 = time.perf_counter()
+
+    def update(self, done):
+        if not self.enabled:
+            return
+        f = done / self.total if self.total else 1.0
+        k = int(round(f * self.width))
+        el = time.perf_counter() - self.t0
+        eta = el / f - el if f > 0 else math.nan
+        sys.stderr.write(f"\r{self.label} [{'#' * k}{'.' * (self.width - k)}] {100 * f:5.1f}% "
+                         f"{el:6.1f} s, ~{eta:5.1f} s left ")
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _show_progress(quiet):
+    return not quiet and sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def build_case(case, n=None, seed=1):
     from . import cases
-    from .analysis import cv_isi
-    t0 = time.perf_counter()
+    n = n or DEFAULT_N[case]
     if case == "brunel":
-        net = cases.brunel(n or 10_000, seed=seed)
-    else:
-        net = cases.sparse_lowrate(n or 1_000_000, seed=seed)
+        return cases.brunel(n, seed=seed)
+    if case == "cuba":
+        return cases.cuba(n, seed=seed)
+    return cases.sparse_lowrate(n, seed=seed)
+
+
+def run_event(net, duration, progress=None, chunks=20):
+    """Run the event engine in ``chunks`` calls (identical to one call: runs continue
+    exactly); returns a Result covering the whole interval."""
+    import numpy as np
+
+    from .results import Result, Spikes
+    t0 = net.t
+    parts = []
+    for k in range(1, chunks + 1):
+        target = t0 + duration * k / chunks
+        parts.append(net.run(max(target - net.t, 0.0)))
+        if progress is not None:
+            progress.update(k / chunks)
+    counts = parts[0].counts
+    for p in parts[1:]:
+        counts = counts + p.counts
+    spikes = Spikes(np.concatenate([p.spikes.times for p in parts]),
+                    np.concatenate([p.spikes.ids for p in parts]))
+    return Result(t0, net.t, spikes, counts, None, net.populations)
+
+
+def run_clock_chunked(net, duration, dt, progress=None, chunks=20):
+    """Clock-engine counterpart of :func:`run_event` (chunks of whole steps)."""
+    from .engine.clock import ClockEngine
+    eng = ClockEngine(net, dt)
+    nsteps = eng.steps_for(duration)
+    done = 0
+    for k in range(1, chunks + 1):
+        target = nsteps * k // chunks
+        eng.run((target - done) * dt)
+        done = target
+        if progress is not None:
+            progress.update(k / chunks)
+    from .results import Result
+    return Result(0.0, eng.t, eng.spikes, eng.counts, None, net.populations, dt)
+
+
+def run_case(case, n=None, duration=1000.0, seed=1, *, dt=0.1, clock=False, report=True, mem_pj=None,
+             quiet=True, save=None):
+    """Build and run a case; returns a dict of results (rates in Hz, counts, timings and,
+    unless ``report`` is False, the op-count report)."""
+    from . import counting
+    from .analysis import cv_isi
+    show = _show_progress(quiet)
+    t0 = time.perf_counter()
+    net = build_case(case, n, seed)
     t1 = time.perf_counter()
-    res = net.run(duration)
+    bar = Progress(f"{case}: event-driven", 1.0, show)
+    res = run_event(net, duration, bar)
+    bar.close()
     t2 = time.perf_counter()
     out = {"case": case, "n_neurons": net.n_neurons, "n_synapses": net.n_synapses,
            "bio_time_ms": duration, "seed": seed, "build_s": round(t1 - t0, 3),
@@ -67,16 +177,26 @@ def run_case(case, n=None, duration=1000.0, seed=1):
         out["rates_hz"][name] = round(res.rates(name), 3)
         out["cv_isi"][name] = round(cv_isi(s.times, s.ids, size), 3)
     out["syn_events_per_s"] = round(res.counts.syn_events / max(t2 - t1, 1e-9))
+    cres = None
+    if clock:
+        bar = Progress(f"{case}: clock-driven dt={dt:g} ms", 1.0, show)
+        t3 = time.perf_counter()
+        cres = run_clock_chunked(net, duration, dt, bar)
+        bar.close()
+        out["clock_sim_s"] = round(time.perf_counter() - t3, 3)
+        out["clock_spikes"] = len(cres.spikes)
+        out["wall_time_ratio_clock_over_event"] = round(out["clock_sim_s"] / max(out["sim_s"], 1e-9), 3)
+    if report or save:
+        rec = counting.record(net, res, clock=cres)
+        if save:
+            counting.save_record(rec, save)
+            out["saved"] = str(save)
+        if report:
+            out["report"] = counting.report(rec, dt=dt, energy=counting.EnergyTable(mem_pj=mem_pj)).as_dict()
     return out
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    out = run_case(args.case, args.n, args.duration, args.seed)
-    if args.json:
-        print(json.dumps(out))
-        return 0
+def _print_run(out):
     print(f"{out['case']}: {out['n_neurons']} neurons, {out['n_synapses']} synapses, "
           f"{out['bio_time_ms']} ms (build {out['build_s']} s, simulate {out['sim_s']} s)")
     for name, r in out["rates_hz"].items():
@@ -84,6 +204,55 @@ def main(argv=None):
     print(f"  spikes {out['spikes']}, recurrent synaptic events {out['counts']['syn_events']} "
           f"({out['syn_events_per_s'] / 1e6:.1f} M/s)")
     print("  counts: " + ", ".join(f"{k}={v}" for k, v in out["counts"].items()))
+    if "clock_sim_s" in out:
+        print(f"  clock-driven engine: {out['clock_spikes']} spikes, simulate {out['clock_sim_s']} s "
+              f"({out['wall_time_ratio_clock_over_event']}x the event-driven wall time)")
+    if "saved" in out:
+        print(f"  run record saved to {out['saved']}")
+    if "report" in out:
+        from .counting import Report
+        print()
+        print(Report(out["report"]))
+
+
+def _fail(msg):
+    print(f"eventsnn: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "count":
+            from . import counting
+            try:
+                rec = counting.load_record(args.path)
+            except ValueError as e:
+                return _fail(str(e).splitlines()[0])
+            rep = counting.report(rec, dt=args.dt, energy=counting.EnergyTable(mem_pj=args.mem_pj))
+            print(rep.to_json() if args.json else rep)
+            return 0
+        if args.save:
+            parent = os.path.dirname(os.path.abspath(args.save))
+            if not os.path.isdir(parent):
+                return _fail(f"--save: directory {parent!r} does not exist")
+            if not args.save.endswith(".npz"):
+                return _fail(f"--save: {args.save!r} must end in .npz")
+        if args.clock:
+            steps = args.duration / args.dt
+            if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+                return _fail(f"--duration {args.duration:g} ms is not a whole number of --dt {args.dt:g} ms "
+                             f"steps (needed with --clock)")
+        out = run_case(args.case, args.n, args.duration, args.seed, dt=args.dt, clock=args.clock,
+                       report=not args.no_report, mem_pj=args.mem_pj, quiet=args.quiet, save=args.save)
+    except KeyboardInterrupt:
+        print("\neventsnn: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_run(out)
     return 0
 
 
