@@ -666,7 +666,14 @@ class Network:
         st_times = np.concatenate(st_times_parts) if st_times_parts else np.empty(0)
         src_rng = seed_streams(self.seed, _STREAM_SOURCES, S_tot)
         src_pos = np.zeros(S_tot, np.int64)
-        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos)
+        # a source whose projections all share one homogeneous delay is queued at its
+        # arrival time (fused: one queue entry per spike instead of two)
+        src_delay = np.full(S_tot, -1.0)
+        for s_, o in zip(srcs, src_group_off[:-1]):
+            ds = {pr.delay for pr in projs if pr.pre is s_}
+            if len(ds) == 1 and None not in ds:
+                src_delay[int(o):int(o) + s_.size] = ds.pop()
+        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay)
         # lazy drives, grouped by population
         drives = sorted(self._drives, key=lambda d: d[0].index)
         pop_drv_ptr = np.zeros(npop + 1, np.int64)

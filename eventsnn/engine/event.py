@@ -577,7 +577,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     hF, hI, hn, sc = Q
@@ -617,47 +617,74 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
-        if kind == DELIVER:
-            pr = a >> 32
-            row = a & 0xFFFFFFFF
-            ip = indptr_l[pr]
-            end = ip[row + 1]
-            gend = end
-            if proj_delay[pr] < 0.0:
-                # this delay group ends where the delay changes; queue the next group
-                dl = d_l[pr]
-                dg = dl[b]
-                gend = b + 1
-                while gend < end and dl[gend] == dg:
-                    gend += 1
-                if gend < end:
-                    _qpush(Q, cnt, c + dl[gend], DELIVER, a, gend, c)
-            if proj_pre_off[pr] >= src_off:
-                cnt[C_SYN_SRC] += gend - b
+        fused = kind == SOURCE and src_delay[a] >= 0.0
+        if kind == DELIVER or fused:
+            # one delay group of one row, or (fused) every row of a source spike whose
+            # projections share one delay: the source event is queued at the arrival
+            # time, which saves a queue round trip per source spike
+            if fused:
+                node = src_off + a
+                gq = node_group[node]
+                q0 = grp_proj_ptr[gq]
+                npr = grp_proj_ptr[gq + 1] - q0
+                cnt[C_SRC_SPIKES] += 1
             else:
-                cnt[C_SYN_REC] += gend - b
-            p = proj_post_pop[pr]
-            kp = proj_pl[pr]
-            if kp >= 0 and PL[kp, K_REWARD] != 0.0:
-                # reward-modulated weights drift between events: bring them to t first
-                reward_sync_row(PL, kp, w_l[pr], elig_l[kp], rw, b, gend, t)
-            if P[p, P_FRAME] != 0.0:
-                mode = TEST_LATER
-                if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0 and P[p, P_HASEXP] == 0.0:
-                    if proj_sign[pr] < 0:
-                        mode = TEST_NONE
-                    elif proj_sign[pr] > 0 and (hn[0] == 0 or hF[0][0] > t):
-                        mode = TEST_NOW
-                ndirty = _frame_targets(P, p, t, b, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
-                                        mode, dirty, ndirty, isdirty, S, D, R, Q, SP, cnt)
-            else:
-                ndirty = _general_targets(P, p, t, b, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
-                                          dirty, ndirty, isdirty, S, cnt)
-            if kp >= 0:
-                # plasticity after delivery: the spike is transmitted with the weight it
-                # found, then depresses it (Song et al. 2000)
-                pre_update(PL, kp, row, t, idx_l[pr], w_l[pr], pre_tr_l[kp], post_tr_l[kp],
-                           elig_l[kp], rw, b, gend, cnt, C_TRACE, C_WUPD)
+                npr = 1
+                q0 = 0
+                node = 0
+            for qi in range(npr):
+                if fused:
+                    pr = np.int64(grp_proj[q0 + qi])
+                    row = node - proj_pre_off[pr]
+                    ip = indptr_l[pr]
+                    j0 = ip[row]
+                    gend = ip[row + 1]
+                    if j0 == gend:
+                        continue
+                else:
+                    pr = a >> 32
+                    row = a & 0xFFFFFFFF
+                    ip = indptr_l[pr]
+                    j0 = b
+                    end = ip[row + 1]
+                    gend = end
+                    if proj_delay[pr] < 0.0:
+                        # this delay group ends where the delay changes; queue the next group
+                        dl = d_l[pr]
+                        dg = dl[j0]
+                        gend = j0 + 1
+                        while gend < end and dl[gend] == dg:
+                            gend += 1
+                        if gend < end:
+                            _qpush(Q, cnt, c + dl[gend], DELIVER, a, gend, c)
+                if proj_pre_off[pr] >= src_off:
+                    cnt[C_SYN_SRC] += gend - j0
+                else:
+                    cnt[C_SYN_REC] += gend - j0
+                p = proj_post_pop[pr]
+                kp = proj_pl[pr]
+                if kp >= 0 and PL[kp, K_REWARD] != 0.0:
+                    # reward-modulated weights drift between events: bring them to t first
+                    reward_sync_row(PL, kp, w_l[pr], elig_l[kp], rw, j0, gend, t)
+                if P[p, P_FRAME] != 0.0:
+                    mode = TEST_LATER
+                    if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0 and P[p, P_HASEXP] == 0.0:
+                        if proj_sign[pr] < 0:
+                            mode = TEST_NONE
+                        elif proj_sign[pr] > 0 and qi == npr - 1 and (hn[0] == 0 or hF[0][0] > t):
+                            mode = TEST_NOW
+                    ndirty = _frame_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
+                                            mode, dirty, ndirty, isdirty, S, D, R, Q, SP, cnt)
+                else:
+                    ndirty = _general_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
+                                              w_l[pr], dirty, ndirty, isdirty, S, cnt)
+                if kp >= 0:
+                    # plasticity after delivery: the spike is transmitted with the weight it
+                    # found, then depresses it (Song et al. 2000)
+                    pre_update(PL, kp, row, t, idx_l[pr], w_l[pr], pre_tr_l[kp], post_tr_l[kp],
+                               elig_l[kp], rw, j0, gend, cnt, C_TRACE, C_WUPD)
+            if fused:
+                _next_source(a, c, src_delay[a], SRC, Q, cnt)
         elif kind == CAND:
             n = a
             if seq != CSEQ[n]:
@@ -690,16 +717,9 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             # else: inputs of this instant were applied first; the test decides on V (if
             # rounding leaves V a hair below v_th, the crossing is re-found at once)
         elif kind == SOURCE:
-            s = a
             cnt[C_SRC_SPIKES] += 1
-            _emit(src_off + s, t, R, Q, cnt)
-            if src_kind[s] == 0:
-                k = src_pos[s] + 1
-                src_pos[s] = k
-                if k < st_ptr[s + 1]:
-                    _qpush(Q, cnt, st_times[k], SOURCE, s, 0, 0.0)
-            else:
-                _qpush(Q, cnt, t + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, 0, 0.0)
+            _emit(src_off + a, t, R, Q, cnt)
+            _next_source(a, c, 0.0, SRC, Q, cnt)
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
@@ -766,17 +786,39 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
 
 
 @njit(cache=True)
+def _next_source(s, ts, dly, SRC, Q, cnt):
+    """Queue the spike after source s's spike at ts (ms): drawn lazily for a Poisson
+    source, the next time of a spike train.  The entry is queued at spike time + dly
+    (the common delay of a fused source, else 0) and carries the spike time."""
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
+    if src_kind[s] == 0:
+        k = src_pos[s] + 1
+        src_pos[s] = k
+        if k < st_ptr[s + 1]:
+            tn = st_times[k]
+            _qpush(Q, cnt, tn + dly, SOURCE, s, 0, tn)
+    else:
+        tn = ts + next_exponential(src_rng, s, src_rate[s])
+        _qpush(Q, cnt, tn + dly, SOURCE, s, 0, tn)
+
+
+@njit(cache=True)
 def init_sources(SRC, Q, cnt, t0):
-    """Queue the first spike of every source (spike trains: their first time >= t0)."""
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
+    """Queue the first spike of every source (spike trains: their first time >= t0).
+
+    A source whose outgoing projections all have one delay d (``src_delay`` >= 0) is
+    *fused*: its entry is queued at spike time + d and delivers directly."""
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
     for s in range(src_kind.shape[0]):
+        dly = max(src_delay[s], 0.0)
         if src_kind[s] == 0:
             k = st_ptr[s]
             if k < st_ptr[s + 1]:
                 src_pos[s] = k
-                _qpush(Q, cnt, st_times[k], SOURCE, s, 0, 0.0)
+                _qpush(Q, cnt, st_times[k] + dly, SOURCE, s, 0, st_times[k])
         elif src_rate[s] > 0.0:
-            _qpush(Q, cnt, t0 + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, 0, 0.0)
+            ts = t0 + next_exponential(src_rng, s, src_rate[s])
+            _qpush(Q, cnt, ts + dly, SOURCE, s, 0, ts)
 
 
 @njit(cache=True)
