@@ -19,7 +19,7 @@ after x ms of free evolution is the closed form used by the event engine
 Forward pass (:func:`forward_kernel`).  An exact event-driven simulation with one heap
 of (time, sequence)-ordered events: *arrivals* (one per presynaptic spike and
 projection, delivered to every target of the dense weight matrix) and threshold
-*candidates* (``models.first_crossing``, the engine's exact crossing solver; one live
+*candidates* (the engine's exact crossing solver, see ``_next_crossing``; one live
 candidate per neuron, superseded ones dropped lazily by version number).  For every
 spike it records the time, the neuron and the current I at the spike, and it logs the
 order in which arrivals and spikes were processed; for leaky integrators it records
@@ -78,7 +78,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numba import njit
 
-from ..models import first_crossing, psi
+from ..models import _f_root, first_crossing, psi
 
 __all__ = ["EventPropCounts"]
 
@@ -99,12 +99,16 @@ class EventPropCounts:
     Forward: ``spikes`` (neuron spikes), ``input_spikes``, ``syn_events`` (one weight
     added to one target's current), ``state_advances`` (closed-form propagations of a
     neuron's (V, I)), ``queue_pushes``, ``queue_pops``, ``stale_candidates`` (threshold
-    candidates superseded by later input), ``threshold_tests`` (crossing solver calls).
+    candidates superseded by later input), ``threshold_tests`` (crossing tests that
+    needed more than the O(1) bounds: an exponential evaluation and, if a crossing
+    exists, the root solver).
 
     Backward: ``adjoint_updates`` (closed-form propagations of one neuron's
     (mu_V, mu_I)), ``jumps`` (adjoint jumps at spikes), ``grad_accumulations`` (one
     dL/dw term added), ``grazing`` (jumps zeroed because the spike grazed the
-    threshold), ``kicks`` (voltage-maximum kicks of leaky read-outs).
+    threshold), ``kicks`` (voltage-maximum kicks of leaky read-outs).  Neurons whose
+    adjoint is exactly zero (nothing downstream of them reached the loss yet) are
+    skipped and cost neither updates nor accumulations: their terms are exactly 0.
     """
 
     spikes: int = 0
@@ -261,6 +265,40 @@ def _vmax_update(g, s, v0, i0, t0, t1, e_arr, vm_v, vm_t, vm_arr, vm_slope, n):
         vm_slope[n] = g * (i1 - v1)   # V'(t1^-): used when t1 is an arrival kink
 
 
+@njit(cache=True, inline="always")
+def _psi_max(g, s):
+    """max over x > 0 of psi(g, s, x) (ms): at x* = ln(s/g)/(s - g), or 1/(e g) if g == s."""
+    if g == s:
+        return math.exp(-1.0) / g
+    x = math.log(s / g) / (s - g)
+    return psi(g, s, x)
+
+
+@njit(cache=True)
+def _next_crossing(g, s, th, pmax, v, cur):
+    """Time (ms, > 0) from now of the first threshold crossing of the free trajectory
+    from (v < th, cur), or inf; and whether a crossing test beyond the O(1) bounds ran.
+
+    A crossing needs dV/dt = g (I - V) > 0 at V = th, i.e. I > th; I decays, so a
+    crossing can only happen before z0 = ln(cur/th)/s, the zero of h = f' + g f in the
+    argument of :mod:`eventsnn.models`, and V increases while below threshold on
+    [0, z0]: a crossing exists iff V(z0) >= th.  Cheap bound first: V(x) <= max(v, 0)
+    + cur g psi_max.  The root is then polished on [0, z0] by the engine's safeguarded
+    Newton solver (``models._f_root``); when V(z0) is within 1e-9 (relative) below
+    threshold the engine's full solver ``models.first_crossing`` decides (grazing)."""
+    if cur <= th:
+        return math.inf, False
+    if max(v, 0.0) + cur * pmax < th:
+        return math.inf, False
+    z0 = math.log(cur / th) / s
+    vz = v * math.exp(-g * z0) + cur * g * psi(g, s, z0)
+    if vz >= th:
+        return _f_root(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0, 0.0, z0), True
+    if vz >= th * (1.0 - 1e-9):
+        return first_crossing(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0), True
+    return math.inf, True
+
+
 # ---------------------------------------------------------------------------
 # Forward
 # ---------------------------------------------------------------------------
@@ -347,8 +385,9 @@ def forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
             I[n] = ik
             TL[n] = t
             VER[n] += 1
-            cnt[F_THRESH] += 1
-            dtc = first_crossing(g, g, s, s, 0.0, pop_th[p], 0.0, 0.0, ik, 0.0)
+            dtc, tested = _next_crossing(g, s, pop_th[p], g * _psi_max(g, s), 0.0, ik)
+            if tested:
+                cnt[F_THRESH] += 1
             if t + dtc <= t_end:
                 H, hn = _hpush(H, hn, t + dtc, seq, n, -(VER[n] + 1))
                 seq += 1.0
@@ -377,6 +416,7 @@ def forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
             s = pop_s[p]
             th = pop_th[p]
             spk = pop_spk[p] != 0
+            pmax = g * _psi_max(g, s)
             base = proj_woff[q] + j * npost
             xprev = -1.0
             eg = 1.0
@@ -399,9 +439,9 @@ def forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
                 cnt[F_SYN] += 1
                 if spk:
                     VER[n] += 1
-                    if cur > th:   # else no crossing is possible (V < theta, I <= theta)
+                    dtc, tested = _next_crossing(g, s, th, pmax, v, cur)
+                    if tested:
                         cnt[F_THRESH] += 1
-                        dtc = first_crossing(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0)
                         if t + dtc <= t_end:
                             H, hn = _hpush(H, hn, t + dtc, seq, n, -(VER[n] + 1))
                             seq += 1.0
@@ -472,22 +512,29 @@ def backward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
                     TB[n] = vm_t[n]
                     KD[n] = True
                     cnt[B_KICK] += 1
+                if leaky and vm_arr[n] == e:
+                    acc += dl_dv[n] * vm_slope[n]
+                mv = MV[n]
+                mi = MI[n]
+                if mv == 0.0 and mi == 0.0:
+                    # a neuron whose adjoint is still zero (e.g. it never fired and
+                    # no loss reads it) contributes exactly zero: skip the work
+                    TB[n] = t
+                    continue
                 x = TB[n] - t
                 if x > 0.0:
                     if x != xprev:
                         eg, es, gp = _kern(g, s, x)
                         xprev = x
-                    mv = MV[n]
-                    MI[n] = MI[n] * es + gp * mv
-                    MV[n] = mv * eg
+                    mi = mi * es + gp * mv
+                    mv = mv * eg
+                    MI[n] = mi
+                    MV[n] = mv
                     TB[n] = t
                     cnt[B_ADJ] += 1
-                wi = w[base + i]
-                acc += wi * (s * MI[n] - g * MV[n])
-                grad[base + i] += MI[n]
+                acc += w[base + i] * (s * mi - g * mv)
+                grad[base + i] += mi
                 cnt[B_GRAD] += 1
-                if leaky and vm_arr[n] == e:
-                    acc += dl_dv[n] * vm_slope[n]
             err[k] += acc
         else:
             n = sp_n[k]
@@ -497,7 +544,7 @@ def backward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
             th = pop_th[p]
             t = sp_t[k]
             x = TB[n] - t
-            if x > 0.0:
+            if x > 0.0 and (MV[n] != 0.0 or MI[n] != 0.0):
                 a1, b1, c1 = _kern(g, s, x)
                 MI[n] = MI[n] * b1 + c1 * MV[n]
                 MV[n] = MV[n] * a1
