@@ -185,8 +185,9 @@ def test_counts_match_independent_counting():
 
 
 def test_drive_and_poisson_streams_are_the_event_engines():
-    """Poisson sources and lazy drives use the event engine's random streams: the number of
-    source spikes and drive arrivals up to T is the same in both engines."""
+    """Poisson sources and lazy drives use the event engine's random streams: drive arrivals up
+    to T, and source deliveries up to T (delays are whole steps here), are the same in both
+    engines."""
     from eventsnn.cases import brunel
     T = 50.0
     e = brunel(200, seed=4).run(T).counts
@@ -195,7 +196,7 @@ def test_drive_and_poisson_streams_are_the_event_engines():
     net, _ = _random_net(3)
     e = net.run(T).counts
     c = run_clock(_random_net(3)[0], T, 0.1).counts
-    assert c.source_spikes == e.source_spikes
+    assert c.source_syn_events == e.source_syn_events > 0
 
 
 @settings(max_examples=8, deadline=None)

@@ -55,8 +55,10 @@ refused (plasticity is modelled by the event engine only).
 Counts (``OpCounts``, same fields as the event engine): ``state_advances`` and
 ``threshold_tests`` are N per step; ``queue_pushes``/``queue_pops`` count entries of
 the spike ring buffer (one per spike, projection and delay group); ``candidates`` and
-``stale_candidates`` are 0.  Synaptic events, drive arrivals, source spikes and
-discarded inputs are counted as in the event engine.
+``stale_candidates`` are 0.  Synaptic events (at delivery), drive arrivals and
+discarded inputs are counted as in the event engine; ``source_spikes`` counts source
+spikes when they are emitted (the event engine counts the spikes of a source whose
+projections share one delay when they arrive).
 """
 from __future__ import annotations
 
