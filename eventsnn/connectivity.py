@@ -841,7 +841,12 @@ def _spec_array(spec, nnz, seed, name, keep_float32, dtype):
     if a.shape[0] != nnz:
         raise ValueError(f"{name} must have length nnz = {nnz}, got length "
                          f"{a.shape[0]}")
-    return a.astype(dtype, copy=False)
+    out = a.astype(dtype, copy=False)
+    if isinstance(spec, np.ndarray) and np.shares_memory(out, spec):
+        # the network owns its arrays (plasticity and set_weights write into them);
+        # never alias the caller's array
+        out = out.copy()
+    return out
 
 
 def _check_weight_dtype(dtype):

@@ -181,12 +181,22 @@ class Projection:
             PLS = self.pre.net._plan["PLS"]
             PLM.reward_sync_all(PLS[2], k, self.csr.weights, PLS[8][k], PLS[9], self.pre.net.t)
 
+    def _current_weights(self):
+        """Weights now, without changing any state: reward-modulated weights are
+        integrated into a copy (an observation must not perturb the run)."""
+        k = self._pl_index()
+        if k is not None and self.plasticity.is_reward:
+            PLS = self.pre.net._plan["PLS"]
+            out = np.empty_like(self.csr.weights)
+            PLM.reward_weights_at(PLS[2], k, self.csr.weights, PLS[8][k], PLS[9], self.pre.net.t, out)
+            return out
+        return self.csr.weights
+
     @property
     def weights(self) -> np.ndarray:
         """Per-synapse weights (mV) at the network's current time, in CSR order
-        (read-only view; plastic weights change in place as the network runs)."""
-        self._sync()
-        w = self.csr.weights.view()
+        (read-only; plastic weights change as the network runs)."""
+        w = self._current_weights().view()
         w.flags.writeable = False
         return w
 
@@ -290,7 +300,10 @@ class Projection:
         network's current time.
 
         Several synapses between the same pair stay separate stored entries."""
-        self._sync()
+        k = self._pl_index()
+        if k is not None and self.plasticity.is_reward:
+            return cx.CSR(self.csr.indptr, self.csr.indices, self._current_weights(), self.csr.delays,
+                          n_post=self.csr.n_post).to_scipy()
         return self.csr.to_scipy()
 
 
@@ -825,7 +838,14 @@ class Network:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
                                      f"(check weights and parameters)")
         if status == E.MAX_EVENTS:
+            # the kernel stops only between instants: everything up to info[1] is done
             self.t = float(info[1])
+            spF, spI, spn = pl["SP"]
+            n_sp = int(spn[0])
+            times = spF[0][n_sp_before:n_sp].copy()
+            ids = spI[0][n_sp_before:n_sp].copy()
+            order = np.lexsort((ids, times))
+            self._all_spikes.append(Spikes(times[order], ids[order]))
             raise RuntimeError(f"run stopped after max_events={max_events} queue events at t={info[1]!r} ms "
                                f"(runaway activity?); raise max_events to continue")
         self.t = t_end

@@ -160,13 +160,14 @@ def _interaction_flags(r, interaction):
 
 
 def _mu(weight_dependence, mu):
-    if weight_dependence == "additive":
-        return 0.0
-    if weight_dependence == "multiplicative":
-        return 1.0
     m = real("mu", mu, lo=0.0)
     if m > 1.0:
         raise ValueError(f"mu={mu!r} is not allowed; mu must be in [0, 1]")
+    if weight_dependence != "power":
+        if m != 0.0:
+            raise ValueError(f"mu={mu!r} is only used with weight_dependence='power' "
+                             f"(got weight_dependence={weight_dependence!r}); leave mu at 0")
+        return 0.0 if weight_dependence == "additive" else 1.0
     return m
 
 
@@ -525,6 +526,20 @@ def reward_sync_row(PL, k, w, elig, rw, j0, j1, t):
         w[s] = _to_w(e, sign, wmin, wmax)
         elig[s, 0] = c
         elig[s, 1] = t
+
+
+@njit(cache=True)
+def reward_weights_at(PL, k, w, elig, rw, t, out):
+    """Weights of reward projection k at time t into ``out``, without changing any
+    state (reading must not split the integration and perturb later rounding)."""
+    sign = PL[k, K_SIGN]
+    for s in range(w.shape[0]):
+        if PL[k, K_LEARN] == 0.0:
+            out[s] = w[s]
+            continue
+        e, c = _reward_integrate(sign * w[s], elig[s, 0], elig[s, 1], t, rw[k, 0], rw[k, 1],
+                                 PL[k, K_ITAUC], PL[k, K_ITAUD], PL[k, K_EMIN], PL[k, K_EMAX])
+        out[s] = _to_w(e, sign, PL[k, K_WMIN], PL[k, K_WMAX])
 
 
 @njit(cache=True)

@@ -610,7 +610,9 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             continue
         if t == math.inf:
             break
-        if pops >= max_events:
+        if pops >= max_events and t > t_cur:
+            # stop only between instants (all inputs of an instant, its threshold tests
+            # and plasticity are done), so that the run can be continued exactly
             status = MAX_EVENTS
             break
         t, seq, kind, a, b, c = pop(hF, hI, hn)
