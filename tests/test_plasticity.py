@@ -164,19 +164,24 @@ def total(results, field):
 
 # ============================================================================ rule sets
 
+def _mu(dep, mu):
+    """mu is given only with the power-law dependence (the rule rejects it otherwise)."""
+    return mu if dep == "power" else 0.0
+
+
 def _pair_rules():
     out = []
     for inter in ("all", "nearest", "nearest_pre"):
         for dep in ("additive", "multiplicative", "power"):
             out.append((f"stdp-{inter}-{dep}", STDP(a_plus=0.02, a_minus=0.021, tau_plus=16.0,
                                                     tau_minus=25.0, interaction=inter,
-                                                    weight_dependence=dep, mu=0.4), False))
+                                                    weight_dependence=dep, mu=_mu(dep, 0.4)), False))
             # amplitudes of the order of the range: weights hit the hard bounds (soft
             # bounds are overshot only by a step larger than the range)
             big = (1.5, 1.6) if dep == "multiplicative" else (0.35, 0.4)
             out.append((f"stdp-{inter}-{dep}-bounds",
                         STDP(a_plus=big[0], a_minus=big[1], tau_plus=16.0, tau_minus=25.0,
-                             interaction=inter, weight_dependence=dep, mu=0.3), True))
+                             interaction=inter, weight_dependence=dep, mu=_mu(dep, 0.3)), True))
     out.append(("stdp-inhibitory", STDP(a_plus=0.015, a_minus=0.01, w_min=-1.0, w_max=0.0), False))
     out.append(("stdp-inhibitory-bounds",
                 STDP(a_plus=0.4, a_minus=0.3, w_min=-1.0, w_max=0.0, weight_dependence="power",
@@ -261,7 +266,7 @@ def test_learning_off_and_on_between_runs():
     """Learning off: weights frozen bitwise, no weight updates, traces still follow every
     spike (so the weights after switching learning on again equal the reference, which
     keeps its traces through the pause).  set_weights between runs is taken up."""
-    for rule in (RULES[0][1], RULES[4][1], _other_rules()[1][1], _other_rules()[5][1]):
+    for rule in (RULES[0][1], RULES[4][1], RULES[12][1], _other_rules()[1][1], _other_rules()[5][1]):
         w0 = _w0(rule, len(RICH.pre))
         w_new = rule.w_min + (rule.w_max - rule.w_min) * np.linspace(0.9, 0.1, len(RICH.pre))
         segs = [(12.5, [("learning", False)]), (32.0, [("learning", True)]),
@@ -287,6 +292,37 @@ def test_learning_off_and_on_between_runs():
         assert not off.proj.learning and er.proj.learning
 
 
+def test_run_stopped_by_max_events_continues_exactly():
+    """A run stopped by max_events and continued must give the weights and spikes of an
+    uninterrupted run.  Regression (fixed in de2c1dd): a presynaptic arrival and a
+    postsynaptic spike both at t = 2 ms; with max_events=1 the run stopped inside the
+    instant, so the threshold test and the potentiation ran before the arrival
+    (depression 0.5 -> 0.4 instead of potentiation 0.5 -> 0.6), and the spike recorded
+    before the stop was missing from ``net.spikes``."""
+    def build():
+        net = ev.Network(seed=0)
+        post = net.population(1, LIF_DELTA)
+        net.connect(net.spike_source([2.0], [0], n=1), post, ev.one_to_one(), weight=DRIVE_W, delay=0.0)
+        proj = net.connect(net.spike_source([1.0], [0], n=1), post, ev.one_to_one(), weight=0.5,
+                           delay=1.0, plasticity=STDP(a_plus=0.1, a_minus=0.1))
+        return net, proj
+
+    net, proj = build()
+    net.run(10.0)
+    assert np.array_equal(proj.weights, [0.6]) and np.array_equal(net.spikes.times, [2.0])
+    for m in (1, 2, 3):
+        net, proj = build()
+        for _ in range(20):
+            try:
+                net.run(10.0 - net.t, max_events=m)
+                break
+            except RuntimeError:
+                pass
+        assert net.t == 10.0
+        assert np.array_equal(proj.weights, [0.6]), m
+        assert np.array_equal(net.spikes.times, [2.0]), m
+
+
 def test_learning_off_freezes_weights_bitwise():
     rule = RULES[1][1]
     w0 = _w0(rule, len(RICH.pre))
@@ -305,6 +341,7 @@ REWARD_SEGMENTS = [
     (33.5, [("learning", False)]),
     (45.0, [("reward", 0.5), ("learning", True)]),
     (61.5, [("reward", -2.0)]),          # at a presynaptic arrival time
+    (70.0, [("set_weights", np.linspace(0.9, 0.1, len(RICH.pre)))]),
     (80.0, [("reward", 3.0)]),
     (100.0, []),
 ]
@@ -358,10 +395,10 @@ def test_reading_weights_does_not_change_the_run():
     """Reading weights (or exporting them) between runs is an observation: the run that
     follows must be bitwise the same as without it.
 
-    This fails for RewardSTDP (engine bug, reported): ``Projection.weights`` and
-    ``to_scipy()`` integrate every synapse up to now *in place* (``_sync``), so the
-    integral over an interval is split into two rounded parts and later weights differ
-    in the last bits from an unobserved run."""
+    Regression (fixed in de2c1dd): for RewardSTDP, ``Projection.weights`` and
+    ``to_scipy()`` integrated every synapse up to now *in place*, so the integral over an
+    interval was split into two rounded parts and later weights differed in the last
+    bits from an unobserved run."""
     for rule in (RULES[0][1], RewardSTDP(a_plus=0.3, a_minus=0.35, tau_c=40.0, tau_d=60.0)):
         w0 = _w0(rule, len(RICH.pre))
         segs = [(5.5, []), (20.0, [("reward", 1.5)] if rule.is_reward else []), (31.0, []),
@@ -454,8 +491,8 @@ def test_free_running_network_equals_reference():
 
 def test_connect_does_not_alias_the_callers_weight_array():
     """The weights a user passes are copied: a plastic run (or set_weights) must not write
-    into the caller's array.  Fails today (reported): ``connect(pre, post, rule,
-    weight=array)`` stores the array itself as the CSR's weights, so learning changes the
+    into the caller's array.  Regression (fixed in de2c1dd): ``connect(pre, post, rule,
+    weight=array)`` stored the array itself as the CSR's weights, so learning changed the
     user's "initial weights" in place."""
     net = ev.Network(seed=3)
     a = net.spike_source([1.0, 2.0], [0, 1], n=2)
@@ -570,7 +607,7 @@ def _dependent_window(rule, D, w0):
 
 
 WINDOW_RULES = [(f"{inter}-{dep}", STDP(a_plus=0.005, a_minus=0.00525, tau_plus=20.0, tau_minus=20.0,
-                                        interaction=inter, weight_dependence=dep, mu=0.5))
+                                        interaction=inter, weight_dependence=dep, mu=_mu(dep, 0.5)))
                 for inter in ("all", "nearest", "nearest_pre")
                 for dep in ("additive", "multiplicative", "power")]
 WINDOW_RULES.append(("all-additive-asymmetric-taus",
@@ -602,6 +639,18 @@ def test_stdp_window(name, rule):
         bound = N_PAIR * amax * math.exp(-(PERIOD - 100.0) / tmax) / (1 - math.exp(-PERIOD / tmax))
         assert bound < 1e-12 * np.min(np.abs(expect))
     assert np.all(dw[DELTAS >= 0] > 0) and np.all(dw[DELTAS < 0] < 0)
+
+
+def test_triplet_without_triplet_terms_is_the_pair_rule():
+    """Pfister & Gerstner's rule with A3 = 0 is additive all-to-all pair STDP, whatever the
+    slow time constants: bitwise the same weights."""
+    pair = STDP(a_plus=0.03, a_minus=0.035, tau_plus=12.0, tau_minus=22.0)
+    trip = Triplet(0.03, 0.0, 0.035, 0.0, 12.0, 22.0, 300.0, 7.0)
+    w0 = _w0(pair, len(RICH.pre))
+    a = run_engine(pair, RICH, w0)
+    b = run_engine(trip, RICH, w0)
+    assert np.array_equal(a.proj.weights, b.proj.weights)
+    assert not np.array_equal(a.proj.weights, w0)
 
 
 def test_vogels_window():
@@ -909,10 +958,21 @@ def test_bad_rule_fields(cls, kw, name):
         cls(**kw)
 
 
+def test_bad_preset_scale():
+    """The presets' own argument is named when it is bad (fails today, reported: the
+    message names a2_plus, and scale=True is taken as 1)."""
+    for make in (Triplet.visual_cortex_all_to_all, Triplet.visual_cortex_nearest):
+        for bad, exc in ((-1.0, ValueError), (math.nan, ValueError), (True, TypeError), ("1", TypeError)):
+            with pytest.raises(exc, match="scale"):
+                make(scale=bad)
+        with pytest.raises(ValueError, match="w_min"):
+            make(w_min=1.0, w_max=0.5)
+
+
 def test_rule_mu_must_agree_with_weight_dependence():
     """A mu that the chosen weight dependence ignores is a silent surprise (``STDP(mu=0.5)``
-    runs the additive rule): it must be rejected.  Fails today (reported): ``_mu``
-    ignores ``mu`` unless weight_dependence="power"."""
+    runs the additive rule): it must be rejected.  Regression (fixed in de2c1dd): ``mu``
+    was ignored, and not validated, unless weight_dependence="power"."""
     with pytest.raises(ValueError, match="mu"):
         STDP(mu=0.5)
     with pytest.raises(ValueError, match="mu"):
