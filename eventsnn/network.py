@@ -213,10 +213,10 @@ class Projection:
         if self.plasticity is None:
             raise ValueError("learning: this projection has no plasticity rule")
         k = self._pl_index()
-        if k is not None:
+        if k is not None and on != self._learning:
             PLS = self.pre.net._plan["PLS"]
             self._sync()
-            if on and not self._learning and self.plasticity.is_reward:
+            if on and self.plasticity.is_reward:
                 # eligibility was frozen while learning was off: resume from now
                 PLS[8][k][:, 1] = self.pre.net.t
             PLS[2][k, PLM.K_LEARN] = float(on)

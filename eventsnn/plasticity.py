@@ -267,13 +267,16 @@ class Triplet(PlasticityRule):
     @classmethod
     def visual_cortex_all_to_all(cls, w_min=0.0, w_max=1.0, scale=1.0):
         """Table 4 of Pfister & Gerstner (2006), visual cortex, all-to-all; amplitudes
-        times ``scale`` (mV)."""
+        times ``scale`` (mV per unit trace product, > 0)."""
+        scale = real("scale", scale, lo=0.0, lo_open=True)
         return cls(5e-10 * scale, 6.2e-3 * scale, 7e-3 * scale, 2.3e-4 * scale,
                    16.8, 33.7, 101.0, 125.0, w_min, w_max, "all")
 
     @classmethod
     def visual_cortex_nearest(cls, w_min=0.0, w_max=1.0, scale=1.0):
-        """Table 4 of Pfister & Gerstner (2006), visual cortex, nearest-spike."""
+        """Table 4 of Pfister & Gerstner (2006), visual cortex, nearest-spike;
+        amplitudes times ``scale`` (> 0)."""
+        scale = real("scale", scale, lo=0.0, lo_open=True)
         return cls(8.8e-11 * scale, 5.3e-2 * scale, 6.6e-3 * scale, 3.1e-3 * scale,
                    16.8, 33.7, 714.0, 40.0, w_min, w_max, "nearest")
 
