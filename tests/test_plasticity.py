@@ -122,7 +122,11 @@ def run_engine(rule, sc, w0, *, segments=None, model=LIF_DELTA, learning=True, r
         results.append(net.run(t_stop - net.t))
         assert net.t == t_stop  # the tests use split times whose differences are exact
         if read_between:
-            proj.weights, proj.to_scipy()
+            proj.weights, proj.to_scipy(), proj.traces(), proj.learning
+            if rule.is_reward:
+                proj.reward_level()
+        if read_between == "set":
+            proj.learning = proj.learning  # setting the current value is no change
         for action, value in actions:
             if action == "learning":
                 proj.learning = value
@@ -199,6 +203,8 @@ def _other_rules():
         ("triplet-nearest-bounds", Triplet.visual_cortex_nearest(scale=15.0), True),
         ("triplet-custom", Triplet(0.01, 0.02, 0.015, 0.005, 12.0, 30.0, 80.0, 60.0, 0.0, 1.0,
                                    "nearest"), False),
+        ("triplet-inhibitory-bounds", Triplet(0.1, 0.2, 0.15, 0.05, 12.0, 30.0, 80.0, 60.0, -1.0, 0.0,
+                                              "all"), True),
         ("vogels", Vogels(eta=0.01, rho0=10.0, tau=15.0, w_min=-1.0, w_max=0.0), False),
         ("vogels-bounds", Vogels(eta=0.5, rho0=10.0, tau=15.0, w_min=-1.0, w_max=0.0), True),
         ("vogels-excitatory", Vogels(eta=0.05, rho0=30.0, tau=10.0, w_min=0.0, w_max=1.0), False),
@@ -323,6 +329,27 @@ def test_run_stopped_by_max_events_continues_exactly():
         assert np.array_equal(net.spikes.times, [2.0]), m
 
 
+def test_counts_of_a_run_stopped_by_max_events_are_kept():
+    """The work done before a max_events stop is part of the network's counts: a stopped
+    and continued run has the counts of an uninterrupted one."""
+    rule = STDP(a_plus=0.05, a_minus=0.06)
+    w0 = _w0(rule, len(RICH.pre))
+    one = run_engine(rule, RICH, w0)
+    er = run_engine(rule, RICH, w0, segments=[(0.0, [])])
+    stops = 0
+    for _ in range(100):
+        try:
+            er.net.run(100.0 - er.net.t, max_events=4)
+            break
+        except RuntimeError:
+            stops += 1
+    assert stops >= 3 and er.net.t == 100.0
+    assert np.array_equal(er.proj.weights, one.proj.weights)
+    assert np.array_equal(er.net.spikes.times, one.net.spikes.times)
+    c, c1 = er.net.counts, one.net.counts
+    assert (c.trace_updates, c.weight_updates, c.spikes) == (c1.trace_updates, c1.weight_updates, c1.spikes)
+
+
 def test_learning_off_freezes_weights_bitwise():
     rule = RULES[1][1]
     w0 = _w0(rule, len(RICH.pre))
@@ -372,6 +399,19 @@ def test_reward_stdp_equals_reference(tau_d, inter, big):
     assert np.array_equal(zero.proj.weights, w0)
 
 
+def test_reward_stdp_inhibitory_equals_reference():
+    """Reward-modulated STDP on an inhibitory projection (w in [-2, 0]): the efficacy -w
+    follows the rule, equal to the reference."""
+    rule = RewardSTDP(a_plus=0.4, a_minus=0.5, tau_plus=15.0, tau_minus=25.0, tau_c=30.0, tau_d=40.0,
+                      w_min=-2.0, w_max=0.0, interaction="nearest")
+    w0 = _w0(rule, len(RICH.pre))
+    er = run_engine(rule, RICH, w0, segments=REWARD_SEGMENTS[:5] + REWARD_SEGMENTS[6:], reward0=0.25)
+    rr = run_reference(rule, RICH, er, w0, reward0=0.25)
+    assert_weights_match(er.proj.weights, rr.weights, rule)
+    assert rr.clipped > 0 and not np.array_equal(er.proj.weights, w0)
+    assert np.all(er.proj.weights <= 0.0)
+
+
 def test_reward_level_decays_and_adds():
     rule = RewardSTDP(tau_d=50.0)
     er = run_engine(rule, RICH, _w0(rule, len(RICH.pre)), segments=[(10.0, [("reward", 2.0)]),
@@ -407,6 +447,19 @@ def test_reading_weights_does_not_change_the_run():
         looked = run_engine(rule, RICH, w0, segments=segs, reward0=0.5 if rule.is_reward else 0.0,
                             read_between=True)
         assert np.array_equal(quiet.proj.weights, looked.proj.weights), type(rule).__name__
+
+
+def test_setting_learning_to_its_value_does_not_change_the_run():
+    """``proj.learning = proj.learning`` between runs changes nothing.  Regression (fixed
+    in 80aa699): for RewardSTDP the setter integrated every synapse up to now in place even
+    when the value did not change, which split the integral and changed the last bits of
+    later weights."""
+    rule = RewardSTDP(a_plus=0.3, a_minus=0.35, tau_c=40.0, tau_d=60.0)
+    w0 = _w0(rule, len(RICH.pre))
+    segs = [(5.5, []), (20.0, [("reward", 1.5)]), (31.0, []), (41.5, []), (77.75, []), (100.0, [])]
+    quiet = run_engine(rule, RICH, w0, segments=segs, reward0=0.5)
+    touched = run_engine(rule, RICH, w0, segments=segs, reward0=0.5, read_between="set")
+    assert np.array_equal(quiet.proj.weights, touched.proj.weights)
 
 
 # ------------------------------------------------------------ presynaptic neurons, recurrence
@@ -651,6 +704,18 @@ def test_triplet_without_triplet_terms_is_the_pair_rule():
     b = run_engine(trip, RICH, w0)
     assert np.array_equal(a.proj.weights, b.proj.weights)
     assert not np.array_equal(a.proj.weights, w0)
+
+
+def test_power_law_limits_are_additive_and_multiplicative():
+    """Guetig et al.'s power law with mu = 0 is the additive rule and with mu = 1 the
+    multiplicative one: bitwise the same weights."""
+    for inter in ("all", "nearest_pre"):
+        kw = dict(a_plus=0.3, a_minus=0.35, tau_plus=16.0, tau_minus=25.0, interaction=inter)
+        w0 = _w0(STDP(**kw), len(RICH.pre))
+        for mu, dep in ((0.0, "additive"), (1.0, "multiplicative")):
+            a = run_engine(STDP(weight_dependence="power", mu=mu, **kw), RICH, w0)
+            b = run_engine(STDP(weight_dependence=dep, **kw), RICH, w0)
+            assert np.array_equal(a.proj.weights, b.proj.weights)
 
 
 def test_vogels_window():
@@ -959,8 +1024,8 @@ def test_bad_rule_fields(cls, kw, name):
 
 
 def test_bad_preset_scale():
-    """The presets' own argument is named when it is bad (fails today, reported: the
-    message names a2_plus, and scale=True is taken as 1)."""
+    """The presets' own argument is named when it is bad.  Regression (fixed in 80aa699):
+    the message named a2_plus, and scale=True was taken as 1."""
     for make in (Triplet.visual_cortex_all_to_all, Triplet.visual_cortex_nearest):
         for bad, exc in ((-1.0, ValueError), (math.nan, ValueError), (True, TypeError), ("1", TypeError)):
             with pytest.raises(exc, match="scale"):
