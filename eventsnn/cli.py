@@ -14,7 +14,7 @@ writes a run record (counts, interval, layer sizes, synapse counts, spikes) that
 
 Long runs show a progress bar on stderr when stdout and stderr are terminals (never with
 ``--quiet`` or when output is piped).  Exit codes: 0 ok, 2 bad arguments or unreadable
-input (one-line message, no traceback), 130 interrupted.
+input (one-line message, no traceback), 130 interrupted, 141 output pipe closed.
 """
 from __future__ import annotations
 
@@ -221,6 +221,16 @@ def _fail(msg):
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # output piped into e.g. `head`, which has exited: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
