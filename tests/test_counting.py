@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import eventsnn as ev
 from eventsnn import counting as C
@@ -295,3 +297,18 @@ def test_energy_table_defaults_are_the_cited_45nm_figures():
     assert (t.add_pj, t.mul_pj, t.ac_pj, t.mac_pj) == (0.9, 3.7, 0.9, pytest.approx(4.6))
     assert t.mem_pj is None
     assert dataclasses.replace(t, mul_pj=1.0).mac_pj == pytest.approx(1.9)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), dt=st.sampled_from([0.05, 0.1, 0.25, 1.0, 3.0]))
+def test_neurobench_property_random_networks(seed, dt):
+    """Property: for random networks and bin widths the binned counts equal the dense
+    re-implementation, and Effective ops never exceed the Sinabs-style fan-out count."""
+    T = 30.0
+    net = _mixed_net(seed)
+    res = net.run(T)
+    nb = C.neurobench_metrics(C.record(net, res), dt)
+    src_t, src_n = C.source_spikes(net, 0.0, T)
+    ac, mac, dense, act = _neurobench_dense(net, res.spikes, src_t, src_n, dt, T)
+    assert (nb["Effective_ACs"], nb["Effective_MACs"], nb["Dense"]) == (ac, mac, dense)
+    assert nb["Effective_ACs"] + nb["Effective_MACs"] <= nb["SynOps_fanout"] <= nb["SynOps_dense_fanout"]
