@@ -43,9 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import quad
 
-from eventsnn.plasticity import RewardSTDP, STDP, Triplet, Vogels
+from eventsnn.plasticity import STDP, RewardSTDP, Triplet, Vogels
 
-__all__ = ["simulate", "RefResult", "rule_terms", "trace_value"]
+__all__ = ["RefResult", "rule_terms", "simulate", "trace_value"]
 
 _ARRIVAL, _POST, _CONTROL = 0, 1, 2
 
@@ -172,7 +172,7 @@ def simulate(rule, pre, post, w0, arrivals, post_spikes, t_end, *, controls=(),
             a = t_now
             tau_c, tau_d = P["tau_c"], P["tau_d"]
             if rewards and any(x != 0.0 for x in c):
-                J, err = quad(lambda s: _reward_level(rewards, s, tau_d) * math.exp(-(s - a) / tau_c),
+                J, _ = quad(lambda s: _reward_level(rewards, s, tau_d) * math.exp(-(s - a) / tau_c),
                               a, t, epsabs=0.0, epsrel=1e-13, limit=200)
                 for s in range(nnz):
                     if c[s] != 0.0:

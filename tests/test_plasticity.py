@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventsnn as ev
-from eventsnn.plasticity import RewardSTDP, STDP, Triplet, Vogels
+from eventsnn.plasticity import STDP, RewardSTDP, Triplet, Vogels
 
 sys.path.insert(0, os.path.dirname(__file__))
 import stdp_reference as ref  # noqa: E402
