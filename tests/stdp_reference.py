@@ -173,7 +173,7 @@ def simulate(rule, pre, post, w0, arrivals, post_spikes, t_end, *, controls=(),
             tau_c, tau_d = P["tau_c"], P["tau_d"]
             if rewards and any(x != 0.0 for x in c):
                 J, _ = quad(lambda s: _reward_level(rewards, s, tau_d) * math.exp(-(s - a) / tau_c),
-                              a, t, epsabs=0.0, epsrel=1e-13, limit=200)
+                            a, t, epsabs=0.0, epsrel=1e-13, limit=200)
                 for s in range(nnz):
                     if c[s] != 0.0:
                         e[s] = clip(e[s] + c[s] * J)
