@@ -4,10 +4,14 @@ from .connectivity import (CSR, all_to_all, fixed_indegree, fixed_outdegree, fix
 from .models import LIF
 from .network import Network, PoissonSource, Population, Projection, SpikeSource
 from .results import OpCounts, Result, Spikes, StateSamples
+from .plasticity import STDP, RewardSTDP, Triplet, Vogels
+from .counting import EnergyTable
+from .engine.clock import ClockEngine, run_clock
 
 __version__ = "0.1.0"
 
 __all__ = ["LIF", "Network", "Population", "SpikeSource", "PoissonSource", "Projection",
            "CSR", "fixed_indegree", "fixed_outdegree", "fixed_probability", "one_to_one",
            "all_to_all", "from_dense", "from_scipy", "from_lists",
-           "OpCounts", "Result", "Spikes", "StateSamples"]
+           "OpCounts", "Result", "Spikes", "StateSamples",
+           "STDP", "Triplet", "Vogels", "RewardSTDP", "EnergyTable", "ClockEngine", "run_clock"]
