@@ -7,9 +7,9 @@ so results are bitwise independent of the number of threads.
 
 Remedies for silent neurons (they get no exact gradient): *weight bumping* (Göltz et
 al. 2021, "Fast and energy-efficient neuromorphic deep learning with first-spike
-times", Nat. Mach. Intell. 3:823): after every minibatch, each spiking neuron that was
-silent in every sample of the batch has all its incoming weights raised by ``bump``
-(mV); and the :class:`~.losses.CountBounds` regulariser.  :func:`fit` reports the
+times", Nat. Mach. Intell. 3:823): a silent label neuron has its incoming weights
+raised by ``bump`` (mV) per sample, and neurons silent for a whole epoch have theirs
+raised by ``bump`` at its end; and the :class:`~.losses.CountBounds` regulariser.  :func:`fit` reports the
 fraction of silent neurons per epoch.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ __all__ = ["loss_and_grad", "evaluate", "fit", "simulate", "Trace", "BatchResult
 def _batch_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
                   proj_pre, proj_post, proj_d, proj_woff, out_ptr, out_q, w,
                   in_ptr, in_t, in_id, idx, labels, code, lp, reg, reg_pop, out_pop, t_end, graze,
-                  cap, log_cap, want_grad,
+                  cap, log_cap, want_grad, clip,
                   loss_out, pred_out, corr_out, grads, cnt_out, nspk_out, dtin, status):
     B = idx.shape[0]
     N = neuron_pop.shape[0]
@@ -85,6 +85,15 @@ def _batch_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
                             dl_dt, dl_dv, g, err, cnt)
             for j in range(hi - lo):
                 dtin[lo + j] = err[j]
+            if clip < math.inf:
+                nrm = 0.0
+                for i in range(g.shape[0]):
+                    nrm += g[i] * g[i]
+                nrm = math.sqrt(nrm)
+                if nrm > clip:
+                    f = clip / nrm
+                    for i in range(g.shape[0]):
+                        g[i] *= f
 
 
 def _check_inputs(net, inputs, labels, idx):
@@ -178,7 +187,7 @@ class BatchResult:
         return float(self.correct.mean()) if self.correct.size else math.nan
 
 
-def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, max_spikes=10**7):
+def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, clip=math.inf, max_spikes=10**7):
     loss, reg, reg_pop = _loss_spec(net, loss, regularizer)
     B = idx.size
     N = net.n_neurons
@@ -197,7 +206,7 @@ def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, max_spik
         log_cap = cap * (1 + net._max_out)
         _batch_kernel(*net.arch(), net.params, inputs.ptr, inputs.times, inputs.ids, idx, labels,
                       loss.code, loss.params(), reg, reg_pop, len(net.sizes) - 2, net.t_end, graze,
-                      cap, log_cap, want_grad, lossv, pred, corr, grads, cnt, nspk, dtin, status)
+                      cap, log_cap, want_grad, clip, lossv, pred, corr, grads, cnt, nspk, dtin, status)
         if not (status == TOO_MANY_SPIKES).any():
             break
         if cap >= max_spikes:
@@ -213,7 +222,7 @@ def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, max_spik
                        lossv, pred, corr, nspk, EventPropCounts.from_array(cnt.sum(axis=0)))
 
 
-def loss_and_grad(net, inputs, labels=None, loss=None, *, idx=None, regularizer=None, graze=1e-3):
+def loss_and_grad(net, inputs, labels=None, loss=None, *, idx=None, regularizer=None, graze=1e-3, clip=None):
     """Exact loss and gradient of ``net`` on samples ``idx`` of ``inputs``.
 
     Parameters
@@ -231,6 +240,11 @@ def loss_and_grad(net, inputs, labels=None, loss=None, *, idx=None, regularizer=
     graze : float
         Spikes with ``I - theta < graze * theta`` at the crossing get a zeroed jump (see
         :mod:`.eventprop`); 0 disables the guard.
+    clip : float or None
+        If given (> 0), every sample's gradient is scaled down to Euclidean norm
+        ``clip`` (1/mV) when it is larger, before averaging (per-sample clipping;
+        exact gradients are heavy-tailed: a misclassified sample whose label neuron
+        crosses threshold slowly can outweigh a whole batch).  None: no clipping.
 
     Returns
     -------
@@ -238,7 +252,14 @@ def loss_and_grad(net, inputs, labels=None, loss=None, *, idx=None, regularizer=
     """
     labels, idx = _check_inputs(net, inputs, labels, idx)
     graze = real("graze", graze, lo=0.0)
-    return _run(net, inputs, labels, idx, loss, regularizer, True, graze)
+    clip = _check_clip(clip)
+    return _run(net, inputs, labels, idx, loss, regularizer, True, graze, clip)
+
+
+def _check_clip(clip):
+    if clip is None:
+        return math.inf
+    return real("clip", clip, lo=0.0, lo_open=True)
 
 
 def evaluate(net, inputs, labels=None, loss=None, *, idx=None, regularizer=None):
@@ -313,7 +334,8 @@ def _bump(net, silent, bump):
 
 
 def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=None, seed=0,
-        regularizer=None, bump=0.0, graze=1e-3, validation=None, test=None, callback=None, verbose=False):
+        regularizer=None, bump=0.0, graze=1e-3, clip=None, validation=None, test=None, callback=None,
+        verbose=False):
     """Train ``net`` in place with minibatch Adam on exact EventProp gradients.
 
     Parameters
@@ -331,10 +353,16 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         Seed of the per-epoch shuffles (``default_rng([seed, epoch])``).
     regularizer : CountBounds or None
     bump : float
-        Weight bumping (mV, >= 0; 0 = off): after each minibatch, every spiking neuron
-        silent in all its samples gets ``bump`` added to each incoming weight.
+        Weight bumping (mV, >= 0; 0 = off): after each minibatch, every output neuron
+        gets ``bump`` added to each incoming weight once per sample of the batch in
+        which it was the silent label neuron; after each epoch, every spiking neuron
+        that did not fire in any sample of the epoch (a dead neuron) gets ``bump``
+        added to each incoming weight.  (Bumping neurons that are merely silent in
+        one minibatch would push selective hidden neurons up all the time.)
     graze : float
         Grazing-spike guard, see :func:`loss_and_grad`.
+    clip : float or None
+        Per-sample gradient clipping, see :func:`loss_and_grad`.
     validation, test : (SpikeInput, labels) or None
         Evaluated after every epoch.
     callback : callable or None
@@ -349,7 +377,8 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         (fraction of (sample, spiking neuron) pairs without a spike), ``silent_label``
         (fraction of samples whose label neuron stayed silent), ``spikes_per_sample``
         (neuron spikes), ``bumped`` (bump events), ``epoch_s`` (wall time of the training
-        part), ``counts`` (EventPropCounts as a dict), ``lr``, and ``val_*``/``test_*``
+        part), ``cpu_s`` (CPU time of this process in that part, all threads),
+        ``counts`` (EventPropCounts as a dict), ``lr``, and ``val_*``/``test_*``
         loss and accuracy when given.
     """
     labels, _ = _check_inputs(net, inputs, labels, None)
@@ -358,6 +387,7 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
     seed = integer("seed", seed, lo=0)
     bump = real("bump", bump, lo=0.0)
     graze = real("graze", graze, lo=0.0)
+    clip = _check_clip(clip)
     verbose = boolean("verbose", verbose)
     if optimizer is None:
         optimizer = Adam(lr=5e-3, decay=0.95)
@@ -378,6 +408,7 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
     history = []
     for ep in range(epochs):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         order = np.random.default_rng([seed, ep]).permutation(n)
         tot_loss = 0.0
         n_corr = 0
@@ -385,10 +416,11 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         n_silent_label = 0
         n_spikes = 0
         n_bumped = 0
+        epoch_spikes = np.zeros(net.n_neurons, np.int64)
         counts = EventPropCounts()
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            r = _run(net, inputs, labels, idx, loss, regularizer, True, graze)
+            r = _run(net, inputs, labels, idx, loss, regularizer, True, graze, clip)
             optimizer.step(net.params, r.grad)
             tot_loss += float(r.losses.sum())
             n_corr += int(r.correct.sum())
@@ -398,16 +430,29 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
                 n_silent_label += int(zero[np.arange(idx.size), out_sl.start + labels[idx]].sum())
             n_spikes += int(r.spike_counts.sum())
             counts = counts + r.counts
+            epoch_spikes += r.spike_counts.sum(axis=0)
             if bump > 0.0:
-                silent = zero.all(axis=0) & spk_neuron
-                if silent.any():
-                    _bump(net, silent, bump)
-                    n_bumped += int(silent.sum())
+                if net.output == "spike":
+                    # a silent label neuron: raise its incoming weights once per sample
+                    lab_silent = zero[np.arange(idx.size), out_sl.start + labels[idx]]
+                    if lab_silent.any():
+                        k = np.bincount(labels[idx][lab_silent], minlength=net.sizes[-1])
+                        for q, pr in enumerate(net.projections):
+                            if pr.post == L:
+                                net.weights[q] += bump * k
+                        n_bumped += int(lab_silent.sum())
+        if bump > 0.0:
+            # neurons that stayed silent for the whole epoch are dead: revive them
+            dead = (epoch_spikes == 0) & spk_neuron
+            if dead.any():
+                _bump(net, dead, bump)
+                n_bumped += int(dead.sum())
         optimizer.end_epoch()
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         m = {"epoch": ep + 1, "loss": tot_loss / n, "accuracy": n_corr / n,
              "silent": n_silent / (n * max(int(spk_neuron.sum()), 1)), "silent_label": n_silent_label / n,
-             "spikes_per_sample": n_spikes / n, "bumped": n_bumped, "epoch_s": dt,
+             "spikes_per_sample": n_spikes / n, "bumped": n_bumped, "epoch_s": dt, "cpu_s": cpu,
              "lr": optimizer.lr, "counts": counts.as_dict()}
         for name, (X, y) in evals.items():
             e = _run(net, X, y, np.arange(X.n_samples, dtype=np.int64), loss, regularizer, False, 0.0)
@@ -417,6 +462,7 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         if verbose:
             extra = "".join(f" {k}={m[k]:.4f}" for k in m if k.startswith(("val_acc", "test_acc")))
             print(f"epoch {ep + 1:3d} loss={m['loss']:.4f} acc={m['accuracy']:.4f} silent={m['silent']:.3f} "
+                  f"silent_label={m['silent_label']:.3f} "
                   f"spikes/sample={m['spikes_per_sample']:.1f} {dt:.2f}s{extra}", flush=True)
         if callback is not None:
             callback(ep, m, net)
