@@ -553,7 +553,7 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
 
 
 @njit(cache=True)
-def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
+def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     """Threshold test of every neuron that received input at time t; returns the id
     of a neuron with a non-finite state, else -1."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
@@ -562,10 +562,19 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     b = 0.0
     ee = 1.0
     ei = 1.0
+    # population of the previous neuron and its id range: runs of dirty neurons come
+    # from one row, i.e. one population, and a neuron_pop[n] load per neuron is a
+    # cache miss in a large network
+    p = 0
+    lo = 0
+    hi = 0
     for j in range(ndirty):
         n = dirty[j]
         isdirty[n] = 0
-        p = neuron_pop[n]
+        if n < lo or n >= hi:
+            p = neuron_pop[n]
+            lo = pop_off[p]
+            hi = pop_off[p + 1]
         if P[p, P_FRAME] != 0.0:
             if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
@@ -646,7 +655,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         if ndirty > 0 and t > t_cur:
             # the instant t_cur is complete: test thresholds.  This may queue events
             # at or before t_end (deliveries, candidates), so look again afterwards.
-            bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
+            bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
             ndirty = 0
             if bad >= 0:
                 info[0] = bad
@@ -783,7 +792,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                     samp_out[k, j, 1] = ie
                     samp_out[k, j, 2] = ii
     if ndirty > 0:
-        bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
+        bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
         if bad >= 0:
             info[0] = bad
             info[1] = t_cur
