@@ -46,10 +46,16 @@ from ..models import (P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_K
 from .queue import pop, push
 from .rng import next_exponential, step
 
-DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = 0, 1, 2, 3, 4, 5
+# Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
+# literal and compiles a separate copy of a callee (with everything it calls) for
+# each literal argument value, which multiplied the cold-start compile time.  For the
+# same reason call sites pass neuron and population ids as int64 (see _compile).
+DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
 
 # modes of _frame_targets
-SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE = 0, 1, 2, 3
+SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE = (np.int64(k) for k in range(4))
+
+_ZERO = np.int64(0)
 
 # counters (OpCounts field order)
 C_SPIKES, C_SYN_REC, C_SYN_SRC, C_DRIVE, C_ADV, C_PUSH, C_POP, C_STALE, C_CAND, \
@@ -92,7 +98,7 @@ def _schedule(n, tc, S, Q, cnt):
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
     TGT[n] = tc
     if tc < CT[n]:
-        CSEQ[n] = _qpush(Q, cnt, tc, CAND, n, 0, 0.0)
+        CSEQ[n] = _qpush(Q, cnt, tc, CAND, n, _ZERO, 0.0)
         CT[n] = tc
         cnt[C_CAND] += 1
 
@@ -643,7 +649,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
     npop = P.shape[0]
     empty_i = np.empty(0, np.int32)
     empty_w = np.empty(0, np.float64)
-    ndirty = 0
+    ndirty = _ZERO
     t_cur = -math.inf
     pops = 0
     status = OK
@@ -656,7 +662,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             # the instant t_cur is complete: test thresholds.  This may queue events
             # at or before t_end (deliveries, candidates), so look again afterwards.
             bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
-            ndirty = 0
+            ndirty = _ZERO
             if bad >= 0:
                 info[0] = bad
                 info[1] = t_cur
@@ -742,15 +748,15 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 k = src_pos[s] + 1
                 src_pos[s] = k
                 if k < st_ptr[s + 1]:
-                    _qpush(Q, cnt, st_times[k], SOURCE, s, 0, 0.0)
+                    _qpush(Q, cnt, st_times[k], SOURCE, s, _ZERO, 0.0)
             else:
-                _qpush(Q, cnt, t + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, 0, 0.0)
+                _qpush(Q, cnt, t + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, _ZERO, 0.0)
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                    _frame_targets(P, p, t, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
-                                   SWEEP_ONLY, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
-            _qpush(Q, cnt, t + sweep_dt, SWEEP, 0, 0, 0.0)
+                    _frame_targets(P, p, t, pop_off[p], pop_off[p + 1], _ZERO, empty_i, empty_w,
+                                   SWEEP_ONLY, dirty, _ZERO, isdirty, S, D, R, Q, SP, cnt)
+            _qpush(Q, cnt, t + sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
         elif kind == RENORM:
             for p in range(npop):
                 g = P[p, P_G]
@@ -770,7 +776,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                         IE[n] *= fe
                         II[n] *= fi
                     frame_tf[p] = t
-            _qpush(Q, cnt, t + renorm_dt, RENORM, 0, 0, 0.0)
+            _qpush(Q, cnt, t + renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
         elif kind == SAMPLE:
             k = a
             for j in range(rec_ids.shape[0]):
@@ -778,7 +784,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 p = neuron_pop[n]
                 if P[p, P_FRAME] != 0.0:
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                        _frame_targets(P, p, t, n, n + 1, 0, empty_i, empty_w, SWEEP_ONLY, dirty, 0,
+                        _frame_targets(P, p, t, n, n + 1, _ZERO, empty_i, empty_w, SWEEP_ONLY, dirty, _ZERO,
                                        isdirty, S, D, R, Q, SP, cnt)
                     v, ie, ii = _frame_state(P, p, n, t, S)
                     if _refractory(t, REF[n]):
@@ -801,8 +807,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         # spikes of driven neurons up to t_end must be known when the run returns
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                _frame_targets(P, p, t_end, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
-                               SWEEP_ONLY, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
+                _frame_targets(P, p, t_end, pop_off[p], pop_off[p + 1], _ZERO, empty_i, empty_w,
+                               SWEEP_ONLY, dirty, _ZERO, isdirty, S, D, R, Q, SP, cnt)
     else:
         info[1] = t_cur
     return status
@@ -817,9 +823,9 @@ def init_sources(SRC, Q, cnt, t0):
             k = st_ptr[s]
             if k < st_ptr[s + 1]:
                 src_pos[s] = k
-                _qpush(Q, cnt, st_times[k], SOURCE, s, 0, 0.0)
+                _qpush(Q, cnt, st_times[k], SOURCE, s, _ZERO, 0.0)
         elif src_rate[s] > 0.0:
-            _qpush(Q, cnt, t0 + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, 0, 0.0)
+            _qpush(Q, cnt, t0 + next_exponential(src_rng, s, src_rate[s]), SOURCE, s, _ZERO, 0.0)
 
 
 @njit(cache=True)
