@@ -628,7 +628,9 @@ class Network:
         P = np.stack([p.model.row() for p in pops])
         pop_off = np.zeros(npop + 1, np.int64)
         pop_off[1:] = np.cumsum([p.size for p in pops])
-        neuron_pop = np.repeat(np.arange(npop, dtype=np.int32), [p.size for p in pops])
+        # int64 ids throughout: int32 and int64 arguments would compile two copies of
+        # each engine helper (see engine.event)
+        neuron_pop = np.repeat(np.arange(npop, dtype=np.int64), [p.size for p in pops])
         S_tot = sum(s.size for s in srcs)
         src_group_off = np.zeros(len(srcs) + 1, np.int64)
         src_group_off[1:] = np.cumsum([s.size for s in srcs])
@@ -644,7 +646,7 @@ class Network:
         grp_proj = np.array([q for b in by_group for q in b], dtype=np.int32)
         proj_pre_off = np.array([goff[gidx[id(pr.pre)]] for pr in projs], dtype=np.int64)
         proj_post_off = np.array([pr.post.offset for pr in projs], dtype=np.int64)
-        proj_post_pop = np.array([pr.post.index for pr in projs], dtype=np.int32)
+        proj_post_pop = np.array([pr.post.index for pr in projs], dtype=np.int64)
         proj_delay = np.array([-1.0 if pr.delay is None else pr.delay for pr in projs], dtype=np.float64)
         indptr_l = List.empty_list(types.int64[::1])
         idx_l = List.empty_list(types.int32[::1])
@@ -758,7 +760,7 @@ class Network:
         self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, Q=Q, SP=SP, cnt=cnt,
                           sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
                           rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
-                          dirty=np.zeros(N, np.int32), isdirty=np.zeros(N, np.uint8))
+                          dirty=np.zeros(N, np.int64), isdirty=np.zeros(N, np.uint8))
         self._compiled = True
 
     @staticmethod

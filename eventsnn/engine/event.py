@@ -47,10 +47,16 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from .queue import pop, push
 from .rng import next_exponential, step
 
-DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = 0, 1, 2, 3, 4, 5
+# Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
+# literal and compiles a separate copy of a callee (with everything it calls) for
+# each literal argument value, which multiplied the cold-start compile time.  For the
+# same reason call sites pass neuron and population ids as int64 (see _compile).
+DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
 
 # modes of _frame_targets
-SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE = 0, 1, 2, 3
+SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE = (np.int64(k) for k in range(4))
+
+_ZERO = np.int64(0)
 
 # counters (OpCounts field order)
 C_SPIKES, C_SYN_REC, C_SYN_SRC, C_DRIVE, C_ADV, C_PUSH, C_POP, C_STALE, C_CAND, \
@@ -93,7 +99,7 @@ def _schedule(n, tc, S, Q, cnt):
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     TGT[n] = tc
     if tc < CT[n]:
-        CSEQ[n] = _qpush(Q, cnt, tc, CAND, n, 0, 0.0)
+        CSEQ[n] = _qpush(Q, cnt, tc, CAND, n, _ZERO, 0.0)
         CT[n] = tc
         cnt[C_CAND] += 1
 
@@ -310,6 +316,93 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
 
 
 @njit(cache=True)
+def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
+                   S, D, R, Q, SP, cnt):
+    """``_frame_targets`` for a frame population whose two channels are delta and which
+    has at most one external drive stream and no adaptive threshold (Brunel's case),
+    with the same arithmetic in
+    the same order, so results are bitwise those of ``_frame_targets``.
+
+    Why a separate loop: the general one scans the drive streams per target and
+    branches per target on the channel kind; here the drive is one load and one
+    compare per target.  (Measured: a two-pass variant, which first applies the
+    inputs of targets with no pending drive arrival and no refractoriness without
+    branches and then handles the rest in row order, was slower.)
+    """
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
+    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    g = P[p, P_G]
+    vinf = P[p, P_VINF]
+    c = P[p, P_C]
+    vth = P[p, P_VTH]
+    tf = frame_tf[p]
+    ainv, b = _frame_scale(g, vinf, c, tf, t)
+    thr = (vth - b) * ainv
+    d0 = pop_drv_ptr[p]
+    driven = pop_drv_ptr[p + 1] > d0
+    # the stream of neuron n is drv_base[d0] + n - pop_off[p]
+    kb = drv_base[d0] - pop_off[p] if driven else 0
+    rate = drv_rate[d0] if driven else 1.0
+    wd = drv_w[d0] if driven else 0.0
+    mark = mode != SWEEP_ONLY
+    ndrive = 0
+    ndisc = 0
+    nadv = 0
+    nthr = 0
+    for j in range(j0, j1):
+        n = off + idx[j] if mark else j
+        if driven:
+            # external Poisson arrivals of n up to t, in time order
+            k = kb + n
+            tb = drv_next[k]
+            while tb <= t:
+                st, u = step(drv_rng[k])
+                drv_rng[k] = st
+                tn = tb - math.log(u) / rate
+                drv_next[k] = tn
+                ndrive += 1
+                if _refractory(tb, REF[n]):
+                    ndisc += 1
+                else:
+                    ab, bb = _frame_scale(g, vinf, c, tf, tb)
+                    V[n] += wd * ab
+                    nadv += 1
+                    nthr += 1
+                    if V[n] >= (vth - bb) * ab:
+                        _spike(P, p, n, tb, S, R, Q, SP, cnt)
+                tb = tn
+        if not mark:
+            continue
+        wj = w[j]
+        if wj < 0.0 and TGT[n] == -math.inf:
+            TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
+        if _refractory(t, REF[n]):
+            ndisc += 1
+            continue
+        V[n] += wj * ainv
+        if mode == TEST_NOW:
+            # see _frame_targets
+            nthr += 1
+            if not (V[n] < thr) and isdirty[n] == 0:
+                isdirty[n] = 1
+                dirty[ndirty] = n
+                ndirty += 1
+        elif mode == TEST_LATER or not math.isfinite(V[n]):
+            if isdirty[n] == 0:
+                isdirty[n] = 1
+                dirty[ndirty] = n
+                ndirty += 1
+    if mark:
+        cnt[C_ADV] += j1 - j0 + nadv
+    else:
+        cnt[C_ADV] += nadv
+    cnt[C_DRIVE] += ndrive
+    cnt[C_DISCARD] += ndisc
+    cnt[C_THRESH] += nthr
+    return ndirty
+
+
+@njit(cache=True)
 def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                    S, D, R, Q, SP, cnt):
     """Input to frame neurons at time t.
@@ -328,6 +421,10 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     """
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    if P[p, P_KE] == 0.0 and P[p, P_KI] == 0.0 and pop_drv_ptr[p + 1] - pop_drv_ptr[p] <= 1 \
+            and P[p, P_ADAPT] == 0.0:
+        return _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
+                              S, D, R, Q, SP, cnt)
     g = P[p, P_G]
     vinf = P[p, P_VINF]
     c = P[p, P_C]
@@ -477,7 +574,7 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
 
 
 @njit(cache=True)
-def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
+def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     """Threshold test of every neuron that received input at time t; returns the id
     of a neuron with a non-finite state, else -1."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
@@ -486,10 +583,19 @@ def _flush(P, neuron_pop, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     b = 0.0
     ee = 1.0
     ei = 1.0
+    # population of the previous neuron and its id range: runs of dirty neurons come
+    # from one row, i.e. one population, and a neuron_pop[n] load per neuron is a
+    # cache miss in a large network
+    p = 0
+    lo = 0
+    hi = 0
     for j in range(ndirty):
         n = dirty[j]
         isdirty[n] = 0
-        p = neuron_pop[n]
+        if n < lo or n >= hi:
+            p = neuron_pop[n]
+            lo = pop_off[p]
+            hi = pop_off[p + 1]
         vth = _vth(P, p, TH, n)
         if P[p, P_FRAME] != 0.0:
             if p != pcache:
@@ -587,7 +693,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
     npop = P.shape[0]
     empty_i = np.empty(0, np.int32)
     empty_w = np.empty(0, np.float64)
-    ndirty = 0
+    ndirty = _ZERO
     t_cur = -math.inf
     pops = 0
     status = OK
@@ -599,8 +705,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         if ndirty > 0 and t > t_cur:
             # the instant t_cur is complete: test thresholds.  This may queue events
             # at or before t_end (deliveries, candidates), so look again afterwards.
-            bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
-            ndirty = 0
+            bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
+            ndirty = _ZERO
             if bad >= 0:
                 info[0] = bad
                 info[1] = t_cur
@@ -725,9 +831,9 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                    _frame_targets(P, p, t, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
-                                   SWEEP_ONLY, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
-            _qpush(Q, cnt, t + sweep_dt, SWEEP, 0, 0, 0.0)
+                    _frame_targets(P, p, t, pop_off[p], pop_off[p + 1], _ZERO, empty_i, empty_w,
+                                   SWEEP_ONLY, dirty, _ZERO, isdirty, S, D, R, Q, SP, cnt)
+            _qpush(Q, cnt, t + sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
         elif kind == RENORM:
             for p in range(npop):
                 g = P[p, P_G]
@@ -747,7 +853,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                         IE[n] *= fe
                         II[n] *= fi
                     frame_tf[p] = t
-            _qpush(Q, cnt, t + renorm_dt, RENORM, 0, 0, 0.0)
+            _qpush(Q, cnt, t + renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
         elif kind == SAMPLE:
             k = a
             for j in range(rec_ids.shape[0]):
@@ -755,7 +861,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 p = neuron_pop[n]
                 if P[p, P_FRAME] != 0.0:
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                        _frame_targets(P, p, t, n, n + 1, 0, empty_i, empty_w, SWEEP_ONLY, dirty, 0,
+                        _frame_targets(P, p, t, n, n + 1, _ZERO, empty_i, empty_w, SWEEP_ONLY, dirty, _ZERO,
                                        isdirty, S, D, R, Q, SP, cnt)
                     v, ie, ii = _frame_state(P, p, n, t, S)
                     if _refractory(t, REF[n]):
@@ -769,7 +875,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                     samp_out[k, j, 1] = ie
                     samp_out[k, j, 2] = ii
     if ndirty > 0:
-        bad = _flush(P, neuron_pop, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
+        bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
         if bad >= 0:
             info[0] = bad
             info[1] = t_cur
@@ -780,8 +886,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         # spikes of driven neurons up to t_end must be known when the run returns
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                _frame_targets(P, p, t_end, pop_off[p], pop_off[p + 1], 0, empty_i, empty_w,
-                               SWEEP_ONLY, dirty, 0, isdirty, S, D, R, Q, SP, cnt)
+                _frame_targets(P, p, t_end, pop_off[p], pop_off[p + 1], _ZERO, empty_i, empty_w,
+                               SWEEP_ONLY, dirty, _ZERO, isdirty, S, D, R, Q, SP, cnt)
     else:
         info[1] = t_cur
     return status
@@ -798,10 +904,10 @@ def _next_source(s, ts, dly, SRC, Q, cnt):
         src_pos[s] = k
         if k < st_ptr[s + 1]:
             tn = st_times[k]
-            _qpush(Q, cnt, tn + dly, SOURCE, s, 0, tn)
+            _qpush(Q, cnt, tn + dly, SOURCE, s, _ZERO, tn)
     else:
         tn = ts + next_exponential(src_rng, s, src_rate[s])
-        _qpush(Q, cnt, tn + dly, SOURCE, s, 0, tn)
+        _qpush(Q, cnt, tn + dly, SOURCE, s, _ZERO, tn)
 
 
 @njit(cache=True)
@@ -817,10 +923,10 @@ def init_sources(SRC, Q, cnt, t0):
             k = st_ptr[s]
             if k < st_ptr[s + 1]:
                 src_pos[s] = k
-                _qpush(Q, cnt, st_times[k] + dly, SOURCE, s, 0, st_times[k])
+                _qpush(Q, cnt, st_times[k] + dly, SOURCE, s, _ZERO, st_times[k])
         elif src_rate[s] > 0.0:
             ts = t0 + next_exponential(src_rng, s, src_rate[s])
-            _qpush(Q, cnt, ts + dly, SOURCE, s, 0, ts)
+            _qpush(Q, cnt, ts + dly, SOURCE, s, _ZERO, ts)
 
 
 @njit(cache=True)
