@@ -33,8 +33,11 @@ Network (units: ms, mV, Hz):
 Evaluation: a second network with the learned weights and thresholds, static
 synapses and no threshold adaptation, sees the training images (each neuron is
 labelled by the class with the highest mean spike count) and then the test images
-(predicted class: the label whose neurons fire most on average).  Images that evoke
-no spike count as errors.
+(predicted class: the label whose neurons fire most on average).  Each image is
+shown ``--eval-repeats`` times (3; independent Poisson trains, spike counts summed),
+which averages out some of the Poisson noise of one 350-ms presentation (measured on
+two trained networks: 86.9 % and 89.3 % with one presentation, 90.9 % and 91.6 % with
+three).  Images that evoke no spike count as errors.
 
 Prints the accuracy, the number of neurons and the wall time; saves
 ``stdp_digits.png`` (the learned weight vectors as 8x8 images, with their labels)
@@ -91,15 +94,17 @@ def counts_per_image(spikes, offset, n_out, n_img, t0):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--neurons", type=int, default=400)
+    ap.add_argument("--neurons", type=int, default=400, help="excitatory neurons")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--rate", type=float, default=100.0, help="input rate of a white pixel (Hz)")
-    ap.add_argument("--wsum", type=float, default=130.0, help="sum of input weights per neuron (mV)")
-    ap.add_argument("--w-max", type=float, default=8.0, help="weight bound (mV)")
+    ap.add_argument("--wsum", type=float, default=300.0, help="sum of input weights per neuron (mV)")
+    ap.add_argument("--w-max", type=float, default=20.0, help="weight bound (mV)")
     ap.add_argument("--a-plus", type=float, default=0.05, help="potentiation (mV per unit trace)")
     ap.add_argument("--depression", type=float, default=0.1, help="a_minus / a_plus")
     ap.add_argument("--theta-plus", type=float, default=0.05, help="threshold increase per spike (mV)")
     ap.add_argument("--inhibition", type=float, default=15.0, help="lateral inhibition (mV)")
+    ap.add_argument("--eval-repeats", type=int, default=3,
+                    help="presentations per image in the evaluation (spike counts summed)")
     ap.add_argument("--train", type=int, default=0, help="use only this many training images (0: all)")
     ap.add_argument("--test", type=int, default=0, help="use only this many test images (0: all)")
     ap.add_argument("--seed", type=int, default=1)
@@ -144,15 +149,17 @@ def main():
 
     # -------------------------------------------------------------- evaluation
     Xall = np.concatenate([Xtr, Xte])
-    times, ids = encode(Xall, args.rate, rng)
+    reps = args.eval_repeats
+    times, ids = encode(np.repeat(Xall, reps, axis=0), args.rate, rng)
     ev_net = ev.Network(seed=args.seed + 1)
     e2 = ev_net.population(n_out, exc_model(0.0), name="exc")
     e2.set_theta(theta)
     src = ev_net.spike_source(times, ids, n=n_in, name="pixels")
     ev_net.connect(src, e2, ev.all_to_all(), weight=lambda g, n: W, delay=0.0)
     ev_net.connect(e2, e2, ev.all_to_all(allow_autapses=False), weight=-args.inhibition, delay=0.5)
-    res = ev_net.run(len(Xall) * (T_ON + T_OFF))
-    C = counts_per_image(res.spikes, e2.offset, n_out, len(Xall), 0.0)
+    res = ev_net.run(reps * len(Xall) * (T_ON + T_OFF))
+    C = counts_per_image(res.spikes, e2.offset, n_out, reps * len(Xall), 0.0)
+    C = C.reshape(len(Xall), reps, n_out).sum(1)
     Ctr, Cte = C[:len(Xtr)], C[len(Xtr):]
     mean_resp = np.stack([Ctr[ytr == d].mean(0) for d in range(10)])       # (10, n_out)
     labels = mean_resp.argmax(0)
