@@ -628,11 +628,23 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
     return ndirty
 
 
+# what _flush_quiet leaves to its caller
+F_DONE, F_SPIKE, F_SCHEDULE, F_NONFINITE = (np.int64(k) for k in range(4))
+
+
 @njit(cache=True)
-def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
-    """Threshold test of every neuron that received input at time t; returns the id
-    of a neuron with a non-finite state, else -1."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
+                 V, IE, II, TL, REF, CT, TGT, frame_tf, cnt):
+    """Threshold tests of dirty[j0:ndirty] at time t, up to the first neuron that
+    must fire, must queue an earlier candidate or has a non-finite state.
+
+    Returns (j, action, tc): that neuron's index in ``dirty`` with F_SPIKE,
+    F_SCHEDULE (at tc ms) or F_NONFINITE, which the caller carries out (see
+    ``_flush``), or (ndirty, F_DONE, inf).  Neurons before j are done (dirty flag
+    cleared, TGT updated).  Why a separate function: it only takes the arrays the
+    tests use; a call passing the whole engine state costs atomic reference counting
+    of some 35 arrays, per instant.
+    """
     pcache = -1
     ainv = 1.0
     b = 0.0
@@ -644,13 +656,15 @@ def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     p = 0
     lo = 0
     hi = 0
-    for j in range(ndirty):
+    for j in range(j0, ndirty):
         n = dirty[j]
         isdirty[n] = 0
         if n < lo or n >= hi:
             p = neuron_pop[n]
             lo = pop_off[p]
             hi = pop_off[p + 1]
+        act = F_DONE
+        tc = math.inf
         if P[p, P_FRAME] != 0.0:
             if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
@@ -659,8 +673,8 @@ def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
                 ei = math.exp(-P[p, P_SI] * dtf)
                 pcache = p
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
-                return n
-            if P[p, P_HASEXP] != 0.0:
+                act = F_NONFINITE
+            elif P[p, P_HASEXP] != 0.0:
                 xe = IE[n] * ee
                 xi = II[n] * ei
                 v = b + V[n] / ainv + xe + xi
@@ -668,38 +682,63 @@ def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
                 ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
                 # the coefficients are scaled by k/(g - s): check the physical state too
                 if not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
-                    return n
-                if (v >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
-                    _spike(P, p, n, t, S, R, Q, SP, cnt)
+                    act = F_NONFINITE
+                elif (v >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
+                    act = F_SPIKE
                 else:
                     tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
                                         P[p, P_VREST], P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS],
                                         P[p, P_PSIE], P[p, P_PSII], v, ie, ii, t, REF[n])
                     TGT[n] = tc
                     if tc < CT[n]:
-                        _schedule(n, tc, S, Q, cnt)
+                        act = F_SCHEDULE
             elif V[n] >= (P[p, P_VTH] - b) * ainv or TGT[n] == -math.inf:
-                _spike(P, p, n, t, S, R, Q, SP, cnt)
+                act = F_SPIKE
             elif P[p, P_C] != 0.0:
                 tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_VTH], V[n],
                                   frame_tf[p], REF[n])
                 TGT[n] = tc
                 if tc < CT[n]:
-                    _schedule(n, tc, S, Q, cnt)
+                    act = F_SCHEDULE
         else:
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
-                return n
-            if (V[n] >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
-                _spike(P, p, n, t, S, R, Q, SP, cnt)
+                act = F_NONFINITE
+            elif (V[n] >= P[p, P_VTH] or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
+                act = F_SPIKE
             else:
                 tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
                                     P[p, P_VTH], P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
                                     P[p, P_PSII], V[n], IE[n], II[n], TL[n], REF[n])
                 TGT[n] = tc
                 if tc < CT[n]:
-                    _schedule(n, tc, S, Q, cnt)
-    cnt[C_THRESH] += ndirty
-    return -1
+                    act = F_SCHEDULE
+        if act != F_DONE:
+            cnt[C_THRESH] += j + 1 - j0
+            return j, act, tc
+    cnt[C_THRESH] += ndirty - j0
+    return ndirty, F_DONE, math.inf
+
+
+@njit(cache=True)
+def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
+    """Threshold test of every neuron that received input at time t; returns the id
+    of a neuron with a non-finite state, else -1.  (run_kernel has this loop written
+    out, see _flush_quiet.)"""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf = S
+    j = _ZERO
+    while True:
+        j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t, dirty, j, ndirty, isdirty,
+                                  V, IE, II, TL, REF, CT, TGT, frame_tf, cnt)
+        if act == F_DONE:
+            return -1
+        n = dirty[j]
+        if act == F_NONFINITE:
+            return n
+        if act == F_SPIKE:
+            _spike(P, neuron_pop[n], n, t, S, R, Q, SP, cnt)
+        else:
+            _schedule(n, tc, S, Q, cnt)
+        j += 1
 
 
 @njit(cache=True)
@@ -731,7 +770,24 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         if ndirty > 0 and t > t_cur:
             # the instant t_cur is complete: test thresholds.  This may queue events
             # at or before t_end (deliveries, candidates), so look again afterwards.
-            bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
+            # _flush written out: a call passing S, R, Q, SP costs atomic reference
+            # counting of every array in them, per instant
+            bad = -1
+            j = _ZERO
+            while True:
+                j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t_cur, dirty, j, ndirty, isdirty,
+                                          V, IE, II, TL, REF, CT, TGT, frame_tf, cnt)
+                if act == F_DONE:
+                    break
+                n = dirty[j]
+                if act == F_NONFINITE:
+                    bad = n
+                    break
+                if act == F_SPIKE:
+                    _spike(P, neuron_pop[n], n, t_cur, S, R, Q, SP, cnt)
+                else:
+                    _schedule(n, tc, S, Q, cnt)
+                j += 1
             ndirty = _ZERO
             if bad >= 0:
                 info[0] = bad
