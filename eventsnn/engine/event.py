@@ -403,6 +403,76 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
 
 
 @njit(cache=True)
+def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
+                      V, IE, II, REF, TGT, tf, cnt):
+    """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
+    external drive: the same arithmetic in the same order, but only the arrays it
+    needs are passed.  Why: numba reference-counts every array (and every member of a
+    tuple) a call passes, with atomic instructions that also wait for the pending
+    cache misses of the previous rows; with rows of ~100 synapses to 10^6 neurons
+    that cost about as much as the delivery itself.
+    """
+    g = P[p, P_G]
+    vinf = P[p, P_VINF]
+    c = P[p, P_C]
+    vth = P[p, P_VTH]
+    ainv, b = _frame_scale(g, vinf, c, tf, t)
+    ke = P[p, P_KE]
+    ki = P[p, P_KI]
+    se = P[p, P_SE]
+    si = P[p, P_SI]
+    fe = math.exp(se * (t - tf)) if ke != 0.0 else 0.0
+    fi = math.exp(si * (t - tf)) if ki != 0.0 else 0.0
+    thr = (vth - b) * ainv
+    ndisc = 0
+    nthr = 0
+    for j in range(j0, j1):
+        n = off + idx[j]
+        wj = w[j]
+        if wj >= 0.0:
+            kx = ke
+        else:
+            kx = ki
+        if wj < 0.0 and TGT[n] == -math.inf:
+            TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
+        if kx == 0.0:
+            # delta channel: V jumps, unless refractory
+            if _refractory(t, REF[n]):
+                ndisc += 1
+                continue
+            V[n] += wj * ainv
+        else:
+            # exp channel: see _frame_targets
+            if wj >= 0.0:
+                db = kx * wj * fe
+                IE[n] += db
+                sx = se
+            else:
+                db = kx * wj * fi
+                II[n] += db
+                sx = si
+            if _refractory(t, REF[n]):
+                V[n] -= db * math.exp((g - sx) * (REF[n] - tf))
+            else:
+                V[n] -= kx * wj * ainv
+        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(V[n])):
+            if isdirty[n] == 0:
+                isdirty[n] = 1
+                dirty[ndirty] = n
+                ndirty += 1
+        elif mode == TEST_NOW:
+            nthr += 1
+            if not (V[n] < thr) and isdirty[n] == 0:
+                isdirty[n] = 1
+                dirty[ndirty] = n
+                ndirty += 1
+    cnt[C_ADV] += j1 - j0
+    cnt[C_DISCARD] += ndisc
+    cnt[C_THRESH] += nthr
+    return ndirty
+
+
+@njit(cache=True)
 def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                    S, D, R, Q, SP, cnt):
     """Input to frame neurons at time t.
@@ -573,11 +643,23 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
     return ndirty
 
 
+# what _flush_quiet leaves to its caller
+F_DONE, F_SPIKE, F_SCHEDULE, F_NONFINITE = (np.int64(k) for k in range(4))
+
+
 @njit(cache=True)
-def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
-    """Threshold test of every neuron that received input at time t; returns the id
-    of a neuron with a non-finite state, else -1."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
+def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
+                 V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt):
+    """Threshold tests of dirty[j0:ndirty] at time t, up to the first neuron that
+    must fire, must queue an earlier candidate or has a non-finite state.
+
+    Returns (j, action, tc): that neuron's index in ``dirty`` with F_SPIKE,
+    F_SCHEDULE (at tc ms) or F_NONFINITE, which the caller carries out (see
+    ``_flush``), or (ndirty, F_DONE, inf).  Neurons before j are done (dirty flag
+    cleared, TGT updated).  Why a separate function: it only takes the arrays the
+    tests use; a call passing the whole engine state costs atomic reference counting
+    of some 35 arrays, per instant.
+    """
     pcache = -1
     ainv = 1.0
     b = 0.0
@@ -589,7 +671,7 @@ def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
     p = 0
     lo = 0
     hi = 0
-    for j in range(ndirty):
+    for j in range(j0, ndirty):
         n = dirty[j]
         isdirty[n] = 0
         if n < lo or n >= hi:
@@ -597,6 +679,8 @@ def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
             lo = pop_off[p]
             hi = pop_off[p + 1]
         vth = _vth(P, p, TH, n)
+        act = F_DONE
+        tc = math.inf
         if P[p, P_FRAME] != 0.0:
             if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
@@ -605,8 +689,8 @@ def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
                 ei = math.exp(-P[p, P_SI] * dtf)
                 pcache = p
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
-                return n
-            if P[p, P_HASEXP] != 0.0:
+                act = F_NONFINITE
+            elif P[p, P_HASEXP] != 0.0:
                 xe = IE[n] * ee
                 xi = II[n] * ei
                 v = b + V[n] / ainv + xe + xi
@@ -614,38 +698,63 @@ def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
                 ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
                 # the coefficients are scaled by k/(g - s): check the physical state too
                 if not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
-                    return n
-                if (v >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
-                    _spike(P, p, n, t, S, R, Q, SP, cnt)
+                    act = F_NONFINITE
+                elif (v >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
+                    act = F_SPIKE
                 else:
                     tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
                                         P[p, P_VREST], vth, P[p, P_VRESET], P[p, P_IBIAS],
                                         P[p, P_PSIE], P[p, P_PSII], v, ie, ii, t, REF[n])
                     TGT[n] = tc
                     if tc < CT[n]:
-                        _schedule(n, tc, S, Q, cnt)
+                        act = F_SCHEDULE
             elif V[n] >= (vth - b) * ainv or TGT[n] == -math.inf:
-                _spike(P, p, n, t, S, R, Q, SP, cnt)
+                act = F_SPIKE
             elif P[p, P_C] != 0.0:
                 tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n],
                                   frame_tf[p], REF[n])
                 TGT[n] = tc
                 if tc < CT[n]:
-                    _schedule(n, tc, S, Q, cnt)
+                    act = F_SCHEDULE
         else:
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
-                return n
-            if (V[n] >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
-                _spike(P, p, n, t, S, R, Q, SP, cnt)
+                act = F_NONFINITE
+            elif (V[n] >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
+                act = F_SPIKE
             else:
                 tc = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
                                     vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE],
                                     P[p, P_PSII], V[n], IE[n], II[n], TL[n], REF[n])
                 TGT[n] = tc
                 if tc < CT[n]:
-                    _schedule(n, tc, S, Q, cnt)
-    cnt[C_THRESH] += ndirty
-    return -1
+                    act = F_SCHEDULE
+        if act != F_DONE:
+            cnt[C_THRESH] += j + 1 - j0
+            return j, act, tc
+    cnt[C_THRESH] += ndirty - j0
+    return ndirty, F_DONE, math.inf
+
+
+@njit(cache=True)
+def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
+    """Threshold test of every neuron that received input at time t; returns the id
+    of a neuron with a non-finite state, else -1.  (run_kernel has this loop written
+    out, see _flush_quiet.)"""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
+    j = _ZERO
+    while True:
+        j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t, dirty, j, ndirty, isdirty,
+                                  V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt)
+        if act == F_DONE:
+            return -1
+        n = dirty[j]
+        if act == F_NONFINITE:
+            return n
+        if act == F_SPIKE:
+            _spike(P, neuron_pop[n], n, t, S, R, Q, SP, cnt)
+        else:
+            _schedule(n, tc, S, Q, cnt)
+        j += 1
 
 
 @njit(cache=True)
@@ -705,7 +814,24 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         if ndirty > 0 and t > t_cur:
             # the instant t_cur is complete: test thresholds.  This may queue events
             # at or before t_end (deliveries, candidates), so look again afterwards.
-            bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
+            # _flush written out: a call passing S, R, Q, SP costs atomic reference
+            # counting of every array in them, per instant
+            bad = -1
+            j = _ZERO
+            while True:
+                j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t_cur, dirty, j, ndirty, isdirty,
+                                          V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt)
+                if act == F_DONE:
+                    break
+                n = dirty[j]
+                if act == F_NONFINITE:
+                    bad = n
+                    break
+                if act == F_SPIKE:
+                    _spike(P, neuron_pop[n], n, t_cur, S, R, Q, SP, cnt)
+                else:
+                    _schedule(n, tc, S, Q, cnt)
+                j += 1
             ndirty = _ZERO
             if bad >= 0:
                 info[0] = bad
@@ -781,8 +907,14 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                             mode = TEST_NONE
                         elif proj_sign[pr] > 0 and qi == npr - 1 and (hn[0] == 0 or hF[0][0] > t):
                             mode = TEST_NOW
-                    ndirty = _frame_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr], w_l[pr],
-                                            mode, dirty, ndirty, isdirty, S, D, R, Q, SP, cnt)
+                    if pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0:
+                        ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
+                                                   w_l[pr], mode, dirty, ndirty, isdirty, V, IE, II,
+                                                   REF, TGT, frame_tf[p], cnt)
+                    else:
+                        ndirty = _frame_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
+                                                w_l[pr], mode, dirty, ndirty, isdirty, S, D, R, Q,
+                                                SP, cnt)
                 else:
                     ndirty = _general_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
                                               w_l[pr], dirty, ndirty, isdirty, S, cnt)
