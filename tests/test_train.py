@@ -82,11 +82,21 @@ def test_weight_bumping_of_silent_neurons():
     net = SNN([5, 6, 3], t_end=100.0, init=[(0.0, 0.0), (0.0, 0.0)])   # nobody fires
     h = fit(net, inp, y, FirstSpikeCE(), epochs=1, batch_size=10, bump=1e-4)
     # every hidden neuron is dead for the epoch -> +1 bump on each input weight;
-    # outputs: +1 bump (dead) + 1 bump per sample in which it was the silent label
+    # outputs: +1 bump (dead); the silent-label bump only raises weights from hidden
+    # neurons that fired in the sample, and none did
     np.testing.assert_allclose(net.weights[0], 1e-4, rtol=1e-12)
-    k = np.bincount(y, minlength=3)
-    np.testing.assert_allclose(net.weights[1], np.broadcast_to(1e-4 + 1e-4 * k, (6, 3)), rtol=1e-12)
+    np.testing.assert_allclose(net.weights[1], 1e-4, rtol=1e-12)
     assert h[0]["bumped"] == 6 + 3 + 40
+    # with a direct input -> output network the silent label's weights from the inputs
+    # that fired (all, latency code) get one bump per such sample
+    net1 = SNN([5, 3], t_end=100.0, init=[(0.0, 0.0)])
+    fit(net1, inp, y, FirstSpikeCE(), epochs=1, batch_size=10, bump=1e-4)
+    k = np.bincount(y, minlength=3)
+    np.testing.assert_allclose(net1.weights[0], np.broadcast_to(1e-4 + 1e-4 * k, (5, 3)), rtol=1e-12)
+    # bump_batch: neurons silent in a whole batch, after every batch (4 batches)
+    net3 = SNN([5, 6, 3], t_end=100.0, init=[(0.0, 0.0), (0.0, 0.0)])
+    fit(net3, inp, y, FirstSpikeCE(), epochs=1, batch_size=10, bump_batch=1e-5)
+    np.testing.assert_allclose(net3.weights[0], 4e-5, rtol=1e-12)
     assert h[0]["silent"] == 1.0 and h[0]["silent_label"] == 1.0 and h[0]["spikes_per_sample"] == 0.0
     # without bumping, all-zero gradients leave the weights alone
     net2 = SNN([5, 6, 3], t_end=100.0, init=[(0.0, 0.0), (0.0, 0.0)])

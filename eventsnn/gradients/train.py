@@ -334,7 +334,7 @@ def _bump(net, silent, bump):
 
 
 def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=None, seed=0,
-        regularizer=None, bump=0.0, graze=1e-3, clip=None, validation=None, test=None, callback=None,
+        regularizer=None, bump=0.0, bump_batch=0.0, graze=1e-3, clip=None, validation=None, test=None, callback=None,
         verbose=False):
     """Train ``net`` in place with minibatch Adam on exact EventProp gradients.
 
@@ -353,12 +353,21 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         Seed of the per-epoch shuffles (``default_rng([seed, epoch])``).
     regularizer : CountBounds or None
     bump : float
-        Weight bumping (mV, >= 0; 0 = off): after each minibatch, every output neuron
-        gets ``bump`` added to each incoming weight once per sample of the batch in
-        which it was the silent label neuron; after each epoch, every spiking neuron
+        Weight bumping (mV, >= 0; 0 = off): after each minibatch, for every sample of
+        the batch whose label neuron stayed silent, the weights into that label neuron
+        from the presynaptic neurons that fired in the sample get ``bump`` (so the
+        label neuron learns to answer the pattern it missed; bumping all its weights
+        made it fire for every pattern and destabilised training); after each epoch, every spiking neuron
         that did not fire in any sample of the epoch (a dead neuron) gets ``bump``
         added to each incoming weight.  (Bumping neurons that are merely silent in
-        one minibatch would push selective hidden neurons up all the time.)
+        one minibatch pushed selective hidden neurons up all the time: on Yin-Yang
+        activity crept up and accuracy fell late in training.)  This is a heuristic,
+        not a gradient: it does not always prevent the network from falling silent
+        (one of five Yin-Yang seeds did).
+    bump_batch : float
+        Weight bumping (mV, >= 0; 0 = off) of every spiking neuron that was silent in
+        all samples of a minibatch, after that minibatch (keep it small: selective
+        neurons are often silent in a whole batch).
     graze : float
         Grazing-spike guard, see :func:`loss_and_grad`.
     clip : float or None
@@ -386,6 +395,7 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
     batch_size = integer("batch_size", batch_size, lo=1)
     seed = integer("seed", seed, lo=0)
     bump = real("bump", bump, lo=0.0)
+    bump_batch = real("bump_batch", bump_batch, lo=0.0)
     graze = real("graze", graze, lo=0.0)
     clip = _check_clip(clip)
     verbose = boolean("verbose", verbose)
@@ -431,15 +441,26 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
             n_spikes += int(r.spike_counts.sum())
             counts = counts + r.counts
             epoch_spikes += r.spike_counts.sum(axis=0)
+            if bump_batch > 0.0:
+                silent = zero.all(axis=0) & spk_neuron
+                if silent.any():
+                    _bump(net, silent, bump_batch)
+                    n_bumped += int(silent.sum())
             if bump > 0.0:
                 if net.output == "spike":
                     # a silent label neuron: raise its incoming weights once per sample
                     lab_silent = zero[np.arange(idx.size), out_sl.start + labels[idx]]
                     if lab_silent.any():
-                        k = np.bincount(labels[idx][lab_silent], minlength=net.sizes[-1])
+                        onehot = np.zeros((int(lab_silent.sum()), net.sizes[-1]))
+                        onehot[np.arange(onehot.shape[0]), labels[idx][lab_silent]] = 1.0
                         for q, pr in enumerate(net.projections):
                             if pr.post == L:
-                                net.weights[q] += bump * k
+                                if pr.pre == 0:
+                                    active = np.ones((onehot.shape[0], net.sizes[0]))
+                                else:
+                                    ps = net.layer_slice(pr.pre)
+                                    active = (~zero[lab_silent][:, ps]).astype(np.float64)
+                                net.weights[q] += bump * (active.T @ onehot)
                         n_bumped += int(lab_silent.sum())
         if bump > 0.0:
             # neurons that stayed silent for the whole epoch are dead: revive them
