@@ -832,10 +832,17 @@ class Network:
         t_end = t0 + duration
         n_sp_before = int(pl["SP"][2][0])
         info = np.zeros(2)
-        status = E.run_kernel(pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"],
-                              pl["Q"], pl["SP"], pl["cnt"], pl["sweep_dt"], pl["renorm_dt"],
-                              pl["rec_ids"], pl["samp_out"], pl["dirty"], pl["isdirty"],
-                              t_end, max_events, info, pl["PLS"])
+        args = (pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"], pl["Q"], pl["SP"],
+                pl["cnt"], pl["sweep_dt"], pl["renorm_dt"], pl["rec_ids"], pl["samp_out"], pl["dirty"],
+                pl["isdirty"], float(t_end), int(max_events), info, pl["PLS"])
+        if "entry" not in pl:
+            # Typing the nested tuples of arrays and typed lists costs about a
+            # millisecond per call in Numba's dispatcher; the argument types never
+            # change for a network, so resolve the compiled kernel once (chunked runs,
+            # e.g. one run per presented sample, call this thousands of times)
+            sig = tuple(E.run_kernel.typeof_pyval(x) for x in args)
+            pl["entry"] = E.run_kernel.compile(sig)
+        status = pl["entry"](*args)
         if status == E.NONFINITE:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
                                      f"(check weights and parameters)")
