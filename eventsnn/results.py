@@ -29,8 +29,11 @@ class OpCounts:
     threshold_tests : threshold comparisons.
     trace_updates : plasticity trace updates (one lazy decay-and-increment of one
         pre- or postsynaptic trace).
-    weight_updates : plasticity weight updates (one synapse's weight changed by a
-        pre- or postsynaptic spike, or by a reward).
+    weight_updates : plasticity weight updates: synapses visited by a pre- or
+        postsynaptic spike of a plastic projection with learning on (each is one
+        evaluation of the rule, counted also when the change is zero, e.g. a trace
+        that has decayed to 0); for RewardSTDP one visit integrates the weight and
+        updates the eligibility.
     """
 
     spikes: int = 0
