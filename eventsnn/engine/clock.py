@@ -72,6 +72,7 @@ from .._validate import real
 from ..models import (P_DE, P_DI, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF, P_VREST, P_VRESET, P_VTH,
                       bias_kernel, psi)
 from ..results import OpCounts, Result, Spikes
+from .event import _record  # the event engine's growable spike record
 from .event import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
                     C_SYN_SRC, C_THRESH, NCOUNT, _prop)
 from .rng import next_exponential, seed_streams, step as rng_step
@@ -112,23 +113,6 @@ def _ring_push(RING, rn, slot, a, b, c):
     buf[slot, i, 1] = b
     buf[slot, i, 2] = c
     rn[slot] = i + 1
-
-
-@njit(cache=True)
-def _record(SP, n, t):
-    spF, spI, spn = SP
-    i = spn[0]
-    if i == spF[0].shape[0]:
-        new = max(2 * i, 1024)
-        a = np.empty(new, np.float64)
-        a[:i] = spF[0]
-        spF[0] = a
-        b = np.empty(new, np.int64)
-        b[:i] = spI[0]
-        spI[0] = b
-    spF[0][i] = t
-    spI[0][i] = n
-    spn[0] = i + 1
 
 
 @njit(cache=True)
