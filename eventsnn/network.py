@@ -20,7 +20,7 @@ from numba.typed import List
 
 from . import connectivity as cx
 from ._dtypes import TIME
-from ._validate import integer, real
+from ._validate import boolean, integer, real
 from .engine import event as E
 from .engine.rng import seed_streams
 from . import plasticity as PLM
@@ -187,9 +187,9 @@ class Projection:
         k = self._pl_index()
         if k is not None and self.plasticity.is_reward:
             PLS = self.pre.net._plan["PLS"]
-            out = np.empty_like(self.csr.weights)
-            PLM.reward_weights_at(PLS[2], k, self.csr.weights, PLS[8][k], PLS[9], self.pre.net.t, out)
-            return out
+            w = self.csr.weights.copy()
+            PLM.reward_sync_all(PLS[2], k, w, PLS[8][k].copy(), PLS[9], self.pre.net.t)
+            return w
         return self.csr.weights
 
     @property
@@ -208,7 +208,6 @@ class Projection:
 
     @learning.setter
     def learning(self, on):
-        from ._validate import boolean
         on = boolean("learning", on)
         if self.plasticity is None:
             raise ValueError("learning: this projection has no plasticity rule")
@@ -233,14 +232,17 @@ class Projection:
         if k is None:
             self._reward0 += amount
             return
-        net = self.pre.net
-        PLS = net._plan["PLS"]
         self._sync()
-        rw = PLS[9]
+        rw = self.pre.net._plan["PLS"][9]
+        rw[k, 0] = self._level_now(k) + amount
+        rw[k, 1] = self.pre.net.t
+
+    def _level_now(self, k):
+        """Reward level d(t) at the network's current time (row k of the table)."""
+        PLS = self.pre.net._plan["PLS"]
+        d, td = PLS[9][k]
         itaud = PLS[2][k, PLM.K_ITAUD]
-        d = rw[k, 0] * math.exp(-(net.t - rw[k, 1]) * itaud) if itaud > 0 else rw[k, 0]
-        rw[k, 0] = d + amount
-        rw[k, 1] = net.t
+        return float(d * math.exp(-(self.pre.net.t - td) * itaud) if itaud > 0 else d)
 
     def reward_level(self) -> float:
         """The current reward level d(t) of a RewardSTDP projection."""
@@ -249,9 +251,7 @@ class Projection:
         k = self._pl_index()
         if k is None:
             return self._reward0
-        rw = self.pre.net._plan["PLS"][9]
-        itaud = self.pre.net._plan["PLS"][2][k, PLM.K_ITAUD]
-        return float(rw[k, 0] * math.exp(-(self.pre.net.t - rw[k, 1]) * itaud) if itaud > 0 else rw[k, 0])
+        return self._level_now(k)
 
     def traces(self) -> dict:
         """Plasticity traces at the network's current time: ``pre`` (n_pre, 2) and
@@ -846,25 +846,19 @@ class Network:
         if status == E.NONFINITE:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
                                      f"(check weights and parameters)")
-        if status == E.MAX_EVENTS:
-            # the kernel stops only between instants: everything up to info[1] is done
-            self.t = float(info[1])
-            spF, spI, spn = pl["SP"]
-            n_sp = int(spn[0])
-            times = spF[0][n_sp_before:n_sp].copy()
-            ids = spI[0][n_sp_before:n_sp].copy()
-            order = np.lexsort((ids, times))
-            self._all_spikes.append(Spikes(times[order], ids[order]))
-            raise RuntimeError(f"run stopped after max_events={max_events} queue events at t={info[1]!r} ms "
-                               f"(runaway activity?); raise max_events to continue")
-        self.t = t_end
+        # spikes of this call, also when it stopped at max_events (the kernel stops
+        # only between instants: everything up to info[1] is done and kept)
         spF, spI, spn = pl["SP"]
-        n_sp = int(spn[0])
-        times = spF[0][n_sp_before:n_sp].copy()
-        ids = spI[0][n_sp_before:n_sp].copy()
+        times = spF[0][n_sp_before:spn[0]].copy()
+        ids = spI[0][n_sp_before:spn[0]].copy()
         order = np.lexsort((ids, times))
         spikes = Spikes(times[order], ids[order])
         self._all_spikes.append(spikes)
+        if status == E.MAX_EVENTS:
+            self.t = float(info[1])
+            raise RuntimeError(f"run stopped after max_events={max_events} queue events at t={info[1]!r} ms "
+                               f"(runaway activity?); raise max_events to continue")
+        self.t = t_end
         counts = OpCounts.from_array(pl["cnt"] - cnt_before)
         self._cnt_mark = pl["cnt"].copy()
         self.counts = self.counts + counts

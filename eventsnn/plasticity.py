@@ -81,6 +81,7 @@ per synapse (eligibility and its time).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,7 +128,7 @@ def _bounds(w_min, w_max):
     return lo, hi
 
 
-class PlasticityRule:
+class PlasticityRule(ABC):
     """Base of the rule records; ``table_row()`` gives the engine's parameter row."""
 
     w_min: float
@@ -141,11 +142,11 @@ class PlasticityRule:
         r[K_EMIN], r[K_EMAX] = e
         r[K_WMIN], r[K_WMAX] = self.w_min, self.w_max
         r[K_LEARN] = 1.0
-        r[K_ITAUD] = 0.0
         return r
 
-    def table_row(self) -> np.ndarray:  # pragma: no cover - every rule overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def table_row(self) -> np.ndarray:
+        """The rule's row of the engine's plasticity table (``K_*`` columns)."""
 
     @property
     def is_reward(self) -> bool:
@@ -509,6 +510,25 @@ def _reward_integrate(e, c, tc, t, d, td, itauc, itaud, emin, emax):
     return e, c * math.exp(-dt * itauc)
 
 
+@njit(cache=True, inline="always")
+def _efficacy_bounds(PL, k):
+    """(sign, e_min, e_max, w_min, w_max) of plastic projection k."""
+    return PL[k, K_SIGN], PL[k, K_EMIN], PL[k, K_EMAX], PL[k, K_WMIN], PL[k, K_WMAX]
+
+
+@njit(cache=True, inline="always")
+def _jump(tr, i, ifast, slow_t, reset, t):
+    """Trace record i after its own spike at t: both traces jump by 1 (all-to-all) or
+    to 1 (nearest-spike); ``slow_t`` is the slow trace already evaluated at t."""
+    if reset:
+        tr[i, T_FAST] = 1.0
+        tr[i, T_SLOW] = 1.0
+    else:
+        tr[i, T_FAST] = _trace(tr[i, T_FAST], tr[i, T_LAST], ifast, t) + 1.0
+        tr[i, T_SLOW] = slow_t + 1.0
+    tr[i, T_LAST] = t
+
+
 @njit(cache=True)
 def reward_sync_row(PL, k, w, elig, rw, j0, j1, t):
     """Bring the weights of synapses j0..j1 of reward projection k up to time t
@@ -516,11 +536,7 @@ def reward_sync_row(PL, k, w, elig, rw, j0, j1, t):
     (``pre_update``): one weight update per synapse and event."""
     if PL[k, K_LEARN] == 0.0:
         return
-    sign = PL[k, K_SIGN]
-    emin = PL[k, K_EMIN]
-    emax = PL[k, K_EMAX]
-    wmin = PL[k, K_WMIN]
-    wmax = PL[k, K_WMAX]
+    sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
     d = rw[k, 0]
     td = rw[k, 1]
     for s in range(j0, j1):
@@ -532,24 +548,10 @@ def reward_sync_row(PL, k, w, elig, rw, j0, j1, t):
 
 
 @njit(cache=True)
-def reward_weights_at(PL, k, w, elig, rw, t, out):
-    """Weights of reward projection k at time t into ``out``, without changing any
-    state (reading must not split the integration and perturb later rounding)."""
-    sign = PL[k, K_SIGN]
-    for s in range(w.shape[0]):
-        if PL[k, K_LEARN] == 0.0:
-            out[s] = w[s]
-            continue
-        e, c = _reward_integrate(sign * w[s], elig[s, 0], elig[s, 1], t, rw[k, 0], rw[k, 1],
-                                 PL[k, K_ITAUC], PL[k, K_ITAUD], PL[k, K_EMIN], PL[k, K_EMAX])
-        out[s] = _to_w(e, sign, PL[k, K_WMIN], PL[k, K_WMAX])
-
-
-@njit(cache=True)
 def reward_sync_all(PL, k, w, elig, rw, t):
     """Bring every synapse of reward projection k up to time t (before the reward
-    level changes or the weights are read).  Not counted: it is bookkeeping of the
-    lazy integration, not a plasticity event."""
+    level changes, or on copies when the weights are read).  Not counted: it is
+    bookkeeping of the lazy integration, not a plasticity event."""
     reward_sync_row(PL, k, w, elig, rw, 0, w.shape[0], t)
 
 
@@ -558,22 +560,13 @@ def pre_update(PL, k, row, t, idx, w, pre_tr, post_tr, elig, rw, j0, j1, cnt, c_
     """A presynaptic spike of ``row`` arrives at synapses j0..j1 at time t (after
     they were delivered): depression from the postsynaptic fast traces, then the
     presynaptic traces jump."""
-    ip = PL[k, K_IPLUS]
-    ix = PL[k, K_IX]
     im = PL[k, K_IMINUS]
-    r1 = pre_tr[row, T_FAST]
-    r2 = pre_tr[row, T_SLOW]
-    tl = pre_tr[row, T_LAST]
-    r2t = _trace(r2, tl, ix, t)
+    r2t = _trace(pre_tr[row, T_SLOW], pre_tr[row, T_LAST], PL[k, K_IX], t)
     if PL[k, K_LEARN] != 0.0:
         amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
         cpre = PL[k, K_CPRE]
         mu = PL[k, K_MUM]
-        sign = PL[k, K_SIGN]
-        emin = PL[k, K_EMIN]
-        emax = PL[k, K_EMAX]
-        wmin = PL[k, K_WMIN]
-        wmax = PL[k, K_WMAX]
+        sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
         reward = PL[k, K_REWARD] != 0.0
         for s in range(j0, j1):
             j = idx[s]
@@ -586,13 +579,7 @@ def pre_update(PL, k, row, t, idx, w, pre_tr, post_tr, elig, rw, j0, j1, cnt, c_
                 e = _clip_e(e - _fdep(e, emin, emax, mu) * o1 * amp + cpre, emin, emax)
                 w[s] = _to_w(e, sign, wmin, wmax)
         cnt[c_wupd] += j1 - j0
-    if PL[k, K_PRERESET] != 0.0:
-        pre_tr[row, T_FAST] = 1.0
-        pre_tr[row, T_SLOW] = 1.0
-    else:
-        pre_tr[row, T_FAST] = _trace(r1, tl, ip, t) + 1.0
-        pre_tr[row, T_SLOW] = r2t + 1.0
-    pre_tr[row, T_LAST] = t
+    _jump(pre_tr, row, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
     cnt[c_trace] += 1
 
 
@@ -601,19 +588,13 @@ def post_update(PL, k, j, t, indptr, w, pre_tr, post_tr, tptr, tsyn, blk, elig, 
                 cnt, c_trace, c_wupd):
     """Postsynaptic neuron j (local id) of plastic projection k fires at t:
     potentiation of its incoming synapses (transpose index), then its traces jump."""
-    o1 = post_tr[j, T_FAST]
-    o2 = post_tr[j, T_SLOW]
     tl = post_tr[j, T_LAST]
-    o2t = _trace(o2, tl, PL[k, K_IY], t)
+    o2t = _trace(post_tr[j, T_SLOW], tl, PL[k, K_IY], t)
     if PL[k, K_LEARN] != 0.0:
         amp0 = PL[k, K_A2P] + PL[k, K_A3P] * o2t
         ip = PL[k, K_IPLUS]
         mu = PL[k, K_MUP]
-        sign = PL[k, K_SIGN]
-        emin = PL[k, K_EMIN]
-        emax = PL[k, K_EMAX]
-        wmin = PL[k, K_WMIN]
-        wmax = PL[k, K_WMAX]
+        sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
         centred = PL[k, K_CENTRED] != 0.0
         reward = PL[k, K_REWARD] != 0.0
         d = rw[k, 0]
@@ -638,11 +619,5 @@ def post_update(PL, k, j, t, indptr, w, pre_tr, post_tr, tptr, tsyn, blk, elig, 
                 e = _clip_e(e + _fpot(e, emin, emax, mu) * r1 * amp0, emin, emax)
                 w[s] = _to_w(e, sign, wmin, wmax)
         cnt[c_wupd] += nupd
-    if PL[k, K_POSTRESET] != 0.0:
-        post_tr[j, T_FAST] = 1.0
-        post_tr[j, T_SLOW] = 1.0
-    else:
-        post_tr[j, T_FAST] = _trace(o1, tl, PL[k, K_IMINUS], t) + 1.0
-        post_tr[j, T_SLOW] = o2t + 1.0
-    post_tr[j, T_LAST] = t
+    _jump(post_tr, j, PL[k, K_IMINUS], o2t, PL[k, K_POSTRESET] != 0.0, t)
     cnt[c_trace] += 1
