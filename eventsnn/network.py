@@ -22,6 +22,7 @@ from . import connectivity as cx
 from ._dtypes import TIME
 from ._validate import boolean, integer, real
 from .engine import event as E
+from .engine.queue import new_queue, reserve
 from .engine.rng import seed_streams
 from . import plasticity as PLM
 from .models import LIF, P_ADAPT, P_C, P_FRAME, P_G, P_SE, P_SI, P_VINF, P_VTH
@@ -125,6 +126,8 @@ class Population(_Group):
         pl["S"][9][self.offset:self.offset + self.size] = a
         if a.any():
             pl["P"][self.index, P_ADAPT] = 1.0
+        # at most one new candidate per neuron
+        pl["Q"] = reserve(pl["Q"], self.size)
         E.reschedule(pl["P"], pl["neuron_pop"], pl["S"], pl["Q"], pl["cnt"],
                      self.offset, self.offset + self.size, net.t)
 
@@ -724,9 +727,10 @@ class Network:
             if p._theta0.any():
                 P[p.index, P_ADAPT] = 1.0
         S = _neuron_state(N, V, npop, theta)
-        hF = List([np.empty(1024), np.empty(1024)])
-        hI = List([np.empty(1024, np.int64) for _ in range(4)])
-        Q = (hF, hI, np.zeros(1, np.int64), np.zeros(1, np.int64))
+        # room for what compiling queues: a candidate per neuron, a first spike per
+        # source, the samples and two bookkeeping events (the run kernel grows it)
+        n_rec = len(self._records[0][1]) if self._records else 0
+        Q = new_queue(N + int(SRC[1].shape[0]) + n_rec + 16)
         cnt = np.zeros(E.NCOUNT, np.int64)
         # bookkeeping events
         driven = [d[0] for d in drives]
@@ -750,12 +754,12 @@ class Network:
         if self._records:
             rec_ids, rec_t = self._records[0]
             for k, tk in enumerate(rec_t):
-                E.push(hF, hI, Q[2], float(tk), -(2**62) + k, E.SAMPLE, k, 0, 0.0)
+                E.push(Q, float(tk), -(2**62) + k, E.SAMPLE, k, 0, 0.0)
                 cnt[E.C_PUSH] += 1
         else:
             rec_ids, rec_t = np.empty(0, np.int64), np.empty(0)
         samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
-        SP = (List([np.empty(1024)]), List([np.empty(1024, np.int64)]), np.zeros(1, np.int64))
+        SP = (np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64))
         PLS = self._compile_plasticity(projs, npop)
         self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, Q=Q, SP=SP, cnt=cnt,
                           sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
@@ -842,15 +846,15 @@ class Network:
             # e.g. one run per presented sample, call this thousands of times)
             sig = tuple(E.run_kernel.typeof_pyval(x) for x in args)
             pl["entry"] = E.run_kernel.compile(sig)
-        status = pl["entry"](*args)
+        status, pl["Q"], pl["SP"] = pl["entry"](*args)
         if status == E.NONFINITE:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
                                      f"(check weights and parameters)")
         # spikes of this call, also when it stopped at max_events (the kernel stops
         # only between instants: everything up to info[1] is done and kept)
-        spF, spI, spn = pl["SP"]
-        times = spF[0][n_sp_before:spn[0]].copy()
-        ids = spI[0][n_sp_before:spn[0]].copy()
+        spT, spN, spn = pl["SP"]
+        times = spT[n_sp_before:spn[0]].copy()
+        ids = spN[n_sp_before:spn[0]].copy()
         order = np.lexsort((ids, times))
         spikes = Spikes(times[order], ids[order])
         self._all_spikes.append(spikes)

@@ -232,13 +232,18 @@ def test_spike_times_converge_linearly_in_dt():
     """dt = 2^-k ms, k = 3..10, on a network (exp and delta synapses, spike-train and Poisson
     sources, per-synapse delays, inhibition) whose spikes are not near threshold: every neuron
     has the same number of spikes as in the exact run, the largest spike-time error stays below
-    10 dt and falls linearly with dt (log-log slope within 0.2 of 1)."""
+    10 dt and falls linearly with dt (log-log slope within 0.2 of 1).
+
+    The realisation matters: in most realisations of this small network some input
+    leaves a neuron within the clock error of threshold, and a spike then appears or
+    vanishes at some dt.  Seed 10 is one without such a near-threshold event under the
+    ziggurat Poisson draws (seed 3 was, under the earlier -log(u) draws)."""
     T = 100.0
-    exact = _random_net(3)[0].run(T).spikes
+    exact = _random_net(10)[0].run(T).spikes
     errs, dts = [], []
     for k in range(3, 11):
         dt = 2.0 ** -k
-        got = run_clock(_random_net(3)[0], T, dt).spikes
+        got = run_clock(_random_net(10)[0], T, dt).spikes
         err = 0.0
         for n in range(10):
             a = exact.times[exact.ids == n]

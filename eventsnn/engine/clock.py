@@ -75,7 +75,7 @@ from ..results import OpCounts, Result, Spikes
 from .event import _record  # the event engine's growable spike record
 from .event import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
                     C_SYN_SRC, C_THRESH, NCOUNT, _prop)
-from .rng import next_exponential, seed_streams, step as rng_step
+from .rng import exp_step, next_exponential, seed_streams
 
 __all__ = ["ClockEngine", "run_clock", "UPDATE_COST", "UPDATE_COST_DELTA"]
 
@@ -207,9 +207,9 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
                             ndisc += 1
                         else:
                             V[n] += drv_w[d]
-                        st, u = rng_step(drv_rng[k])
+                        st, e = exp_step(drv_rng[k])
                         drv_rng[k] = st
-                        ta = ta - math.log(u) / drv_rate[d]
+                        ta = ta + e / drv_rate[d]
                     drv_next[k] = ta
         cnt[C_ADV] += nadv
         cnt[C_DRIVE] += ndrive

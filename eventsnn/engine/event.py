@@ -44,8 +44,8 @@ from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS,
                       P_PSIE, P_PSII, P_SE, P_SI, P_SPONT, P_THPLUS,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
-from .queue import pop, push
-from .rng import next_exponential, step
+from .queue import QN, pop, push, reserve
+from .rng import exp_step, next_exponential
 
 # Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
 # literal and compiles a separate copy of a callee (with everything it calls) for
@@ -77,17 +77,40 @@ def _refractory(t, ref_until):
     return t < ref_until
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _qpush(Q, cnt, t, kind, a, b, c):
-    hF, hI, hn, sc = Q
+    sc = Q[7]
     seq = sc[0]
     sc[0] = seq + 1
-    push(hF, hI, hn, t, seq, kind, a, b, c)
+    push(Q, t, seq, kind, a, b, c)
     cnt[C_PUSH] += 1
     return seq
 
 
+@njit(cache=True, inline="always")
+def _has_room(Q, SP, need):
+    """Room for ``need`` more queue events and one more recorded spike?"""
+    return Q[QN][0] + need <= Q[0].shape[0] and SP[2][0] < SP[0].shape[0]
+
+
 @njit(cache=True)
+def _make_room(Q, SP, need):
+    """(Q, SP) with room for ``need`` more events and one more spike: the same arrays
+    when they have it, else grown copies (see ``queue.reserve``)."""
+    Q = reserve(Q, need)
+    spT, spN, spn = SP
+    i = spn[0]
+    if i < spT.shape[0]:
+        return Q, SP
+    new = max(2 * i, 1024)
+    a = np.empty(new, np.float64)
+    a[:i] = spT[:i]
+    b = np.empty(new, np.int64)
+    b[:i] = spN[:i]
+    return Q, (a, b, spn)
+
+
+@njit(cache=True, _nrt=False)
 def _schedule(n, tc, S, Q, cnt):
     """Neuron n's next crossing is now at tc (inf: none).
 
@@ -146,8 +169,22 @@ def _emit(node, t, R, Q, cnt):
         _qpush(Q, cnt, t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
 
 
+@njit(cache=True, _nrt=False)
+def _record_spike(SP, n, t):
+    """Append spike (t, n) to the record; the caller has made room (``_make_room``)."""
+    spT, spN, spn = SP
+    i = spn[0]
+    if i >= spT.shape[0]:
+        raise RuntimeError("spike record full: room was not made (internal error)")
+    spT[i] = t
+    spN[i] = n
+    spn[0] = i + 1
+
+
 @njit(cache=True)
 def _record(SP, n, t):
+    """Append spike (t, n) to a record held in typed lists (grows them); used by the
+    clock engine, which records between steps."""
     spF, spI, spn = SP
     i = spn[0]
     if i == spF[0].shape[0]:
@@ -286,7 +323,8 @@ def _frame_set_v(P, p, n, t, v, S):
 
 @njit(cache=True)
 def _spike(P, p, n, t, S, R, Q, SP, cnt):
-    """Neuron n fires at t: reset, refractory, record, emit, next candidate."""
+    """Neuron n fires at t: reset, refractory, record, emit, next candidate.  The
+    caller has made room for pmax + 1 queue events and one spike (``_make_room``)."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     tr = t + P[p, P_TREF]
     REF[n] = tr
@@ -294,7 +332,7 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
         TH[n] += P[p, P_THPLUS]
     vth = _vth(P, p, TH, n)
     cnt[C_SPIKES] += 1
-    _record(SP, n, t)
+    _record_spike(SP, n, t)
     _emit(n, t, R, Q, cnt)
     if P[p, P_FRAME] != 0.0:
         # V(t_r) = v_reset when the refractory period ends
@@ -315,13 +353,13 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
     _schedule(n, tc, S, Q, cnt)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
-                   S, D, R, Q, SP, cnt):
+                   V, REF, TGT, tf, DRV, cnt):
     """``_frame_targets`` for a frame population whose two channels are delta and which
     has at most one external drive stream and no adaptive threshold (Brunel's case),
-    with the same arithmetic in
-    the same order, so results are bitwise those of ``_frame_targets``.
+    with the same arithmetic in the same order, so results are bitwise those of
+    ``_frame_targets``; returns what it returns.
 
     Why a separate loop: the general one scans the drive streams per target and
     branches per target on the channel kind; here the drive is one load and one
@@ -329,13 +367,11 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     inputs of targets with no pending drive arrival and no refractoriness without
     branches and then handles the rest in row order, was slower.)
     """
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = DRV
     g = P[p, P_G]
     vinf = P[p, P_VINF]
     c = P[p, P_C]
     vth = P[p, P_VTH]
-    tf = frame_tf[p]
     ainv, b = _frame_scale(g, vinf, c, tf, t)
     thr = (vth - b) * ainv
     d0 = pop_drv_ptr[p]
@@ -349,16 +385,20 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     ndisc = 0
     nadv = 0
     nthr = 0
+    j_stop = j1
+    n_spk = _ZERO
+    t_spk = math.inf
     for j in range(j0, j1):
         n = off + idx[j] if mark else j
         if driven:
             # external Poisson arrivals of n up to t, in time order
             k = kb + n
             tb = drv_next[k]
+            crossed = False
             while tb <= t:
-                st, u = step(drv_rng[k])
+                st, e = exp_step(drv_rng[k])
                 drv_rng[k] = st
-                tn = tb - math.log(u) / rate
+                tn = tb + e / rate
                 drv_next[k] = tn
                 ndrive += 1
                 if _refractory(tb, REF[n]):
@@ -369,8 +409,15 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                     nadv += 1
                     nthr += 1
                     if V[n] >= (vth - bb) * ab:
-                        _spike(P, p, n, tb, S, R, Q, SP, cnt)
+                        crossed = True
+                        break
                 tb = tn
+            if crossed:
+                # the caller fires n at tb and calls again from this target
+                j_stop = j
+                n_spk = np.int64(n)
+                t_spk = tb
+                break
         if not mark:
             continue
         wj = w[j]
@@ -393,16 +440,16 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                 dirty[ndirty] = n
                 ndirty += 1
     if mark:
-        cnt[C_ADV] += j1 - j0 + nadv
+        cnt[C_ADV] += j_stop - j0 + nadv
     else:
         cnt[C_ADV] += nadv
     cnt[C_DRIVE] += ndrive
     cnt[C_DISCARD] += ndisc
     cnt[C_THRESH] += nthr
-    return ndirty
+    return ndirty, j_stop, n_spk, t_spk
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                       V, IE, II, REF, TGT, tf, cnt):
     """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
@@ -472,34 +519,41 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
     return ndirty
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
-                   S, D, R, Q, SP, cnt):
+                   V, IE, II, REF, TGT, TH, tf, DRV, cnt):
     """Input to frame neurons at time t.
 
     mode SWEEP_ONLY: only apply the external drive of neurons j0..j1 up to t.
     Otherwise deliver row entries j0..j1 (targets off + idx[j], weights w[j]), and
     TEST_LATER: mark the targets for the threshold test at the end of the instant;
-    TEST_NOW: mark only targets that reach threshold (allowed when this is the last
-    event at time t and all weights are >= 0: V only grows during the instant);
+    TEST_NOW: mark only targets that reach threshold (allowed when all weights of
+    the row are >= 0 and the population has no bias drift or exp channel: a target
+    whose V is at threshold at the end of the instant was at threshold right after
+    the last excitatory row that reached it, which marked it);
     TEST_NONE: no test (all weights < 0 and the population cannot fire without
-    input, so nobody can cross).  Returns the new number of marked neurons.
+    input, so nobody can cross).  ``DRV`` is the drive tuple (``D`` of run_kernel).
 
-    Per target this is a few loads, one multiply-add and, for driven neurons, the
-    pending drive arrivals; nothing here calls a function with array arguments
-    except on a spike (each such call costs atomic reference counting).
+    Returns (ndirty, j, n, t_n): the new number of marked neurons and, if an
+    external drive arrival made neuron n cross threshold at t_n < t, the entry j at
+    which the loop stopped (the arrival is applied, the later arrivals of n and entry
+    j's input are not).  The caller then fires n (``_spike``) and calls again from
+    j; j == j1 means the row is done.  Why the round trip: a function that fires
+    neurons needs the whole engine state (queue, connectivity, spike record), and
+    Numba reference-counts every array such a function receives, with atomic
+    instructions, on every call: for a row of synapses that cost as much as the
+    delivery.  This function only takes the arrays it uses and is compiled without
+    reference counting.
     """
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
-    if P[p, P_KE] == 0.0 and P[p, P_KI] == 0.0 and pop_drv_ptr[p + 1] - pop_drv_ptr[p] <= 1 \
+    if P[p, P_KE] == 0.0 and P[p, P_KI] == 0.0 and DRV[1][p + 1] - DRV[1][p] <= 1 \
             and P[p, P_ADAPT] == 0.0:
         return _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
-                              S, D, R, Q, SP, cnt)
+                              V, REF, TGT, tf, DRV, cnt)
+    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = DRV
     g = P[p, P_G]
     vinf = P[p, P_VINF]
     c = P[p, P_C]
     vth = P[p, P_VTH]
-    tf = frame_tf[p]
     ainv, b = _frame_scale(g, vinf, c, tf, t)
     ke = P[p, P_KE]
     ki = P[p, P_KI]
@@ -519,9 +573,13 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     ndisc = 0
     nadv = 0
     nthr = 0
+    j_stop = j1
+    n_spk = _ZERO
+    t_spk = math.inf
     for j in range(j0, j1):
         n = off + idx[j] if mark else j
         # external Poisson arrivals of n up to t, in time order
+        crossed = False
         while d1 > d0:
             best = -1
             tb = t
@@ -533,9 +591,9 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             if best < 0:
                 break
             k = drv_base[best] + n - poff
-            st, u = step(drv_rng[k])
+            st, e = exp_step(drv_rng[k])
             drv_rng[k] = st
-            drv_next[k] = tb - math.log(u) / drv_rate[best]
+            drv_next[k] = tb + e / drv_rate[best]
             ndrive += 1
             if _refractory(tb, REF[n]):
                 ndisc += 1
@@ -545,7 +603,14 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             nadv += 1
             nthr += 1
             if V[n] >= (vth + (TH[n] if adapt else 0.0) - bb) * ab:
-                _spike(P, p, n, tb, S, R, Q, SP, cnt)
+                crossed = True
+                break
+        if crossed:
+            # the caller fires n at tb and calls again from this entry
+            j_stop = j
+            n_spk = np.int64(n)
+            t_spk = tb
+            break
         if not mark:
             continue
         nsyn += 1
@@ -595,7 +660,26 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     cnt[C_DRIVE] += ndrive
     cnt[C_DISCARD] += ndisc
     cnt[C_THRESH] += nthr
-    return ndirty
+    return ndirty, j_stop, n_spk, t_spk
+
+
+@njit(cache=True)
+def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, D, R, Q, SP, cnt, pmax):
+    """Apply the external drive of neurons n0..n1 of population p up to t, firing
+    those it carries over threshold; returns (Q, SP), grown if room was needed."""
+    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
+    empty_i = np.empty(0, np.int32)
+    empty_w = np.empty(0, np.float64)
+    j = n0
+    while True:
+        _, j, ns, ts = _frame_targets(P, p, t, j, n1, _ZERO, empty_i, empty_w, SWEEP_ONLY,
+                                      dirty, _ZERO, isdirty, V, IE, II, REF, TGT, TH,
+                                      frame_tf[p], D, cnt)
+        if j >= n1:
+            return Q, SP
+        if not _has_room(Q, SP, pmax + 1):
+            Q, SP = _make_room(Q, SP, pmax + 1)
+        _spike(P, p, ns, ts, S, R, Q, SP, cnt)
 
 
 @njit(cache=True)
@@ -647,7 +731,7 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
 F_DONE, F_SPIKE, F_SCHEDULE, F_NONFINITE = (np.int64(k) for k in range(4))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
                  V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt):
     """Threshold tests of dirty[j0:ndirty] at time t, up to the first neuron that
@@ -736,28 +820,6 @@ def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
 
 
 @njit(cache=True)
-def _flush(P, neuron_pop, pop_off, t, dirty, ndirty, isdirty, S, R, Q, SP, cnt):
-    """Threshold test of every neuron that received input at time t; returns the id
-    of a neuron with a non-finite state, else -1.  (run_kernel has this loop written
-    out, see _flush_quiet.)"""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    j = _ZERO
-    while True:
-        j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t, dirty, j, ndirty, isdirty,
-                                  V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt)
-        if act == F_DONE:
-            return -1
-        n = dirty[j]
-        if act == F_NONFINITE:
-            return n
-        if act == F_SPIKE:
-            _spike(P, neuron_pop[n], n, t, S, R, Q, SP, cnt)
-        else:
-            _schedule(n, tc, S, Q, cnt)
-        j += 1
-
-
-@njit(cache=True)
 def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
     """Potentiation for every spike recorded since the last call.
 
@@ -768,10 +830,10 @@ def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
         pop_pl_ptr, pop_pl, pl_seen = PLS
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
-    spF, spI, spn = SP
+    spT, spN, spn = SP
     for i in range(pl_seen[0], spn[0]):
-        n = spI[0][i]
-        t = spF[0][i]
+        n = spN[i]
+        t = spT[i]
         p = neuron_pop[n]
         for q in range(pop_pl_ptr[p], pop_pl_ptr[p + 1]):
             k = pop_pl[q]
@@ -787,28 +849,37 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS):
     """Process every event with time <= t_end.
 
-    Returns a status code (OK, MAX_EVENTS, NONFINITE); on failure ``info`` receives
-    the neuron id and the time.
+    Returns (status, Q, SP): a status code (OK, MAX_EVENTS, NONFINITE; on failure
+    ``info`` receives the neuron id and the time) and the queue and spike record,
+    which are new arrays if they had to grow.
+
+    Room in the queue is made only here, before each step that can push a bounded
+    number of events: an event (at most pmax + 2 pushes: a spike's deliveries, one
+    per projection of its group, plus one candidate or next source spike or next
+    delay group) and each spike (pmax + 1).  The functions below never grow it.
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
     src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    hF, hI, hn, sc = Q
     proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw, \
         pop_pl_ptr, pop_pl, pl_seen = PLS
     plastic = PL.shape[0] > 0
     npop = P.shape[0]
-    empty_i = np.empty(0, np.int32)
-    empty_w = np.empty(0, np.float64)
+    # most pushes one spike causes: one delivery per projection of its group + 1
+    pmax = _ZERO
+    for gq in range(grp_proj_ptr.shape[0] - 1):
+        pmax = max(pmax, grp_proj_ptr[gq + 1] - grp_proj_ptr[gq])
     ndirty = _ZERO
     t_cur = -math.inf
     pops = 0
     status = OK
     while True:
+        if not _has_room(Q, SP, pmax + 2):
+            Q, SP = _make_room(Q, SP, pmax + 2)
         # time of the next event inside this run (inf if none)
-        t = hF[0][0] if hn[0] > 0 else math.inf
+        t = Q[0][0] if Q[QN][0] > 0 else math.inf
         if t > t_end:
             t = math.inf
         if ndirty > 0 and t > t_cur:
@@ -827,6 +898,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 if act == F_NONFINITE:
                     bad = n
                     break
+                if not _has_room(Q, SP, pmax + 1):
+                    Q, SP = _make_room(Q, SP, pmax + 1)
                 if act == F_SPIKE:
                     _spike(P, neuron_pop[n], n, t_cur, S, R, Q, SP, cnt)
                 else:
@@ -836,7 +909,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             if bad >= 0:
                 info[0] = bad
                 info[1] = t_cur
-                return NONFINITE
+                return NONFINITE, Q, SP
             if plastic:
                 _post_plasticity(PLS, SP, R, neuron_pop, cnt)
             continue
@@ -847,7 +920,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
             # and plasticity are done), so that the run can be continued exactly
             status = MAX_EVENTS
             break
-        t, seq, kind, a, b, c = pop(hF, hI, hn)
+        t, seq, kind, a, b, c = pop(Q)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
@@ -905,16 +978,29 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                     if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0 and P[p, P_HASEXP] == 0.0:
                         if proj_sign[pr] < 0:
                             mode = TEST_NONE
-                        elif proj_sign[pr] > 0 and qi == npr - 1 and (hn[0] == 0 or hF[0][0] > t):
+                        elif proj_sign[pr] > 0:
+                            # V of these targets only grows during the instant, so
+                            # only those at threshold after this row can fire at its
+                            # end; a later excitatory row marks those it lifts
                             mode = TEST_NOW
                     if pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0:
                         ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
                                                    w_l[pr], mode, dirty, ndirty, isdirty, V, IE, II,
                                                    REF, TGT, frame_tf[p], cnt)
                     else:
-                        ndirty = _frame_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
-                                                w_l[pr], mode, dirty, ndirty, isdirty, S, D, R, Q,
-                                                SP, cnt)
+                        idx = idx_l[pr]
+                        wr = w_l[pr]
+                        jr = j0
+                        while True:
+                            ndirty, jr, ns, ts = _frame_targets(
+                                P, p, t, jr, gend, proj_post_off[pr], idx, wr, mode, dirty,
+                                ndirty, isdirty, V, IE, II, REF, TGT, TH, frame_tf[p], D, cnt)
+                            if jr >= gend:
+                                break
+                            # an external drive arrival before t made ns fire at ts
+                            if not _has_room(Q, SP, pmax + 1):
+                                Q, SP = _make_room(Q, SP, pmax + 1)
+                            _spike(P, p, ns, ts, S, R, Q, SP, cnt)
                 else:
                     ndirty = _general_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
                                               w_l[pr], dirty, ndirty, isdirty, S, cnt)
@@ -963,8 +1049,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                    _frame_targets(P, p, t, pop_off[p], pop_off[p + 1], _ZERO, empty_i, empty_w,
-                                   SWEEP_ONLY, dirty, _ZERO, isdirty, S, D, R, Q, SP, cnt)
+                    Q, SP = _drive_to(P, p, t, pop_off[p], pop_off[p + 1], dirty, isdirty, S, D,
+                                      R, Q, SP, cnt, pmax)
             _qpush(Q, cnt, t + sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
         elif kind == RENORM:
             for p in range(npop):
@@ -993,8 +1079,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 p = neuron_pop[n]
                 if P[p, P_FRAME] != 0.0:
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                        _frame_targets(P, p, t, n, n + 1, _ZERO, empty_i, empty_w, SWEEP_ONLY, dirty, _ZERO,
-                                       isdirty, S, D, R, Q, SP, cnt)
+                        Q, SP = _drive_to(P, p, t, n, n + 1, dirty, isdirty, S, D, R, Q, SP, cnt,
+                                          pmax)
                     v, ie, ii = _frame_state(P, p, n, t, S)
                     if _refractory(t, REF[n]):
                         v = P[p, P_VRESET]
@@ -1006,23 +1092,18 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                     samp_out[k, j, 0] = v
                     samp_out[k, j, 1] = ie
                     samp_out[k, j, 2] = ii
-    if ndirty > 0:
-        bad = _flush(P, neuron_pop, pop_off, t_cur, dirty, ndirty, isdirty, S, R, Q, SP, cnt)
-        if bad >= 0:
-            info[0] = bad
-            info[1] = t_cur
-            return NONFINITE
+    # (no threshold tests are pending here: the loop leaves only after the flush above)
     if plastic:
         _post_plasticity(PLS, SP, R, neuron_pop, cnt)
     if status == OK:
         # spikes of driven neurons up to t_end must be known when the run returns
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                _frame_targets(P, p, t_end, pop_off[p], pop_off[p + 1], _ZERO, empty_i, empty_w,
-                               SWEEP_ONLY, dirty, _ZERO, isdirty, S, D, R, Q, SP, cnt)
+                Q, SP = _drive_to(P, p, t_end, pop_off[p], pop_off[p + 1], dirty, isdirty, S, D,
+                                  R, Q, SP, cnt, pmax)
     else:
         info[1] = t_cur
-    return status
+    return status, Q, SP
 
 
 @njit(cache=True)

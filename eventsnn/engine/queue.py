@@ -1,49 +1,72 @@
 """Array-backed binary min-heap of events, ordered by (time, sequence number).
 
 Ties in time are broken by the sequence number, i.e. by insertion order, so a run
-is deterministic.  The heap's columns live in two typed lists so that ``push`` can
-grow them in place (the caller's references stay valid)::
+is deterministic.  The heap is a tuple of plain arrays ``Q``::
 
-    F[0] time (ms)     F[1] aux time (ms, e.g. the spike time of a delivery)
-    I[0] sequence      I[1] kind        I[2] payload a      I[3] payload b
+    Q[0] time (ms)   Q[1] aux time (ms, e.g. the spike time of a delivery)
+    Q[2] sequence    Q[3] kind    Q[4] payload a    Q[5] payload b
+    Q[6] [number of events held]    Q[7] [next sequence number]
 
-``n[0]`` is the number of events held.  Memory: 48 bytes per queued event.
+Memory: 48 bytes per queued event.
+
+Why plain arrays and no growth inside ``push``: a heap that grows itself must keep
+its columns in a container (typed list) that the caller re-reads on every access,
+and every such read and every call that passes the container costs Numba's atomic
+reference counting (it was a quarter of the run time of a large network).  Here
+``push`` never allocates; whoever pushes reserves room first with ``reserve``, at
+points where the number of pushes that can follow is bounded (see
+``engine.event.run_kernel``), and ``push`` raises if that contract is broken rather
+than write past the end.  ``push`` and ``pop`` are compiled without reference
+counting (``_nrt=False``): they only read and write the arrays they are given.
 """
 import numpy as np
 from numba import njit
 
+QT, QC, QSEQ, QKIND, QA, QB, QN, QSC = range(8)
 
-@njit(cache=True)
-def _grow(F, I):
-    cap = F[0].shape[0]
-    new = max(2 * cap, 64)
-    for c in range(2):
-        a = np.empty(new, np.float64)
-        a[:cap] = F[c]
-        F[c] = a
-    for c in range(4):
-        b = np.empty(new, np.int64)
-        b[:cap] = I[c]
-        I[c] = b
+
+def new_queue(capacity: int = 1024):
+    """An empty queue with room for ``capacity`` events."""
+    capacity = max(int(capacity), 64)
+    return (np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
+            np.empty(capacity, np.int64), np.empty(capacity, np.int64),
+            np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
 
 
 @njit(cache=True)
-def push(F, I, n, t, seq, kind, a, b, c):
-    """Insert an event; grows the columns when full.  O(log n)."""
-    if n[0] == F[0].shape[0]:
-        _grow(F, I)
-    # fetch the columns once: typed-list access is far slower than array access
-    T = F[0]
-    C = F[1]
-    SQ = I[0]
-    K = I[1]
-    A = I[2]
-    B = I[3]
-    i = n[0]
-    n[0] = i + 1
-    # sift the hole up, then drop the new event into it.  The six column moves are
-    # written out here and in pop(): a helper taking the arrays would pay atomic
-    # reference counting on every call (see engine.event).
+def reserve(Q, need):
+    """Q itself if it has room for ``need`` more events, else a copy with at least
+    twice the capacity (the counters Q[6], Q[7] are shared, not copied)."""
+    T, C, SQ, K, A, B, hn, sc = Q
+    cap = T.shape[0]
+    n = hn[0]
+    if n + need <= cap:
+        return Q
+    new = max(2 * cap, n + need, 64)
+    T2 = np.empty(new)
+    T2[:n] = T[:n]
+    C2 = np.empty(new)
+    C2[:n] = C[:n]
+    SQ2 = np.empty(new, np.int64)
+    SQ2[:n] = SQ[:n]
+    K2 = np.empty(new, np.int64)
+    K2[:n] = K[:n]
+    A2 = np.empty(new, np.int64)
+    A2[:n] = A[:n]
+    B2 = np.empty(new, np.int64)
+    B2[:n] = B[:n]
+    return (T2, C2, SQ2, K2, A2, B2, hn, sc)
+
+
+@njit(cache=True, _nrt=False)
+def push(Q, t, seq, kind, a, b, c):
+    """Insert an event.  O(log n).  The caller must have reserved room (``reserve``)."""
+    T, C, SQ, K, A, B, hn, sc = Q
+    i = hn[0]
+    if i >= T.shape[0]:
+        raise RuntimeError("event queue full: room was not reserved (internal error)")
+    hn[0] = i + 1
+    # sift the hole up, then drop the new event into it
     while i > 0:
         parent = (i - 1) >> 1
         tp = T[parent]
@@ -65,18 +88,13 @@ def push(F, I, n, t, seq, kind, a, b, c):
     B[i] = b
 
 
-@njit(cache=True)
-def pop(F, I, n):
+@njit(cache=True, _nrt=False)
+def pop(Q):
     """Remove the smallest event; returns (t, seq, kind, a, b, c).  O(log n)."""
-    T = F[0]
-    C = F[1]
-    SQ = I[0]
-    K = I[1]
-    A = I[2]
-    B = I[3]
+    T, C, SQ, K, A, B, hn, sc = Q
     out = (T[0], SQ[0], K[0], A[0], B[0], C[0])
-    last = n[0] - 1
-    n[0] = last
+    last = hn[0] - 1
+    hn[0] = last
     if last > 0:
         # move the last event down from the root through a hole
         t = T[last]

@@ -7,8 +7,8 @@ state, so draws never depend on event order.  Streams are seeded by hashing
 segments of one Weyl sequence of period 2**64 at hashed offsets; for 10**6 streams
 of 10**6 draws each the chance that two segments overlap is about 10**-7.
 
-Exponential draws: besides ``-log(u)`` (``next_exponential``), ``exp_step`` samples Exp(1)
-by the ziggurat method (Marsaglia & Tsang 2000, "The ziggurat method for generating random
+Exponential draws (every Poisson inter-arrival time: sources and external drive):
+``exp_step`` samples Exp(1) by the ziggurat method (Marsaglia & Tsang 2000, "The ziggurat method for generating random
 variables", J. Stat. Softw. 5(8), exponential version).  The area under exp(-x) is covered
 by 256 pieces of equal area v: 255 horizontal rectangles stacked on a base strip whose
 part beyond x = r stands for the tail.  One 64-bit SplitMix64 output picks a piece (its
@@ -61,10 +61,6 @@ def next_uniform(state, i):
     return (np.float64(_mix(s) >> _S11) + 1.0) * _INV53
 
 
-@njit(cache=True)
-def next_exponential(state, i, rate):
-    """Exponential draw with the given rate (1/ms) from stream i; advances it."""
-    return -np.log(next_uniform(state, i)) / rate
 
 
 @njit(cache=True)
@@ -225,7 +221,7 @@ def exp_step(s):
 
 
 @njit(cache=True)
-def next_exponential_zig(state, i, rate):
+def next_exponential(state, i, rate):
     """Exponential draw with the given rate (1/ms) from stream i of ``state`` (uint64 array)
     by the ziggurat sampler ``exp_step``; advances it."""
     s, e = exp_step(state[i])
