@@ -37,7 +37,8 @@ def _neuron_state(N, V, npop, theta=None):
     """Neuron state as column views of one (N, 8) float64 array aligned to 64 bytes:
     V, I_exc, I_inh, t_last, refractory end, candidate seq (int64), candidate time,
     target crossing time.  One neuron's state fills exactly one cache line, so a
-    synaptic event touches one line instead of eight (64 bytes per neuron)."""
+    synaptic event touches one line instead of eight (64 bytes per neuron).  Returns
+    (S, st): the tuple of views the kernels unpack and the array itself."""
     raw = np.zeros(N * 8 + 8)
     off = (-raw.ctypes.data % 64) // 8
     st = raw[off:off + N * 8].reshape(N, 8)
@@ -48,7 +49,7 @@ def _neuron_state(N, V, npop, theta=None):
     st[:, 7] = np.inf
     th = np.zeros(N) if theta is None else np.ascontiguousarray(theta, dtype=np.float64)
     return (st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4], st[:, 5].view(np.int64),
-            st[:, 6], st[:, 7], np.zeros(npop), th)
+            st[:, 6], st[:, 7], np.zeros(npop), th), st
 
 
 def _sign(w, rule=None):
@@ -726,7 +727,7 @@ class Network:
         for p in pops:
             if p._theta0.any():
                 P[p.index, P_ADAPT] = 1.0
-        S = _neuron_state(N, V, npop, theta)
+        S, ST = _neuron_state(N, V, npop, theta)
         # room for what compiling queues: a candidate per neuron, a first spike per
         # source, the samples and two bookkeeping events (the run kernel grows it)
         n_rec = len(self._records[0][1]) if self._records else 0
@@ -761,7 +762,8 @@ class Network:
         samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
         SP = (np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64))
         PLS = self._compile_plasticity(projs, npop)
-        self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, Q=Q, SP=SP, cnt=cnt,
+        self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, ST=ST, Q=Q, SP=SP,
+                          cnt=cnt,
                           sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
                           rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
                           dirty=np.zeros(N, np.int64), isdirty=np.zeros(N, np.uint8))
@@ -836,7 +838,7 @@ class Network:
         t_end = t0 + duration
         n_sp_before = int(pl["SP"][2][0])
         info = np.zeros(2)
-        args = (pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"], pl["Q"], pl["SP"],
+        args = (pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"], pl["ST"], pl["Q"], pl["SP"],
                 pl["cnt"], pl["sweep_dt"], pl["renorm_dt"], pl["rec_ids"], pl["samp_out"], pl["dirty"],
                 pl["isdirty"], float(t_end), int(max_events), info, pl["PLS"])
         if "entry" not in pl:

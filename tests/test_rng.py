@@ -242,11 +242,11 @@ def test_determinism_and_array_version():
     a = jit_sequence(s0, 1000)
     b = jit_sequence(s0, 1000)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    # next_exponential: e / rate from the same stream, advancing only state[i]
+    # next_exponential: e * (1 / rate) from the same stream, advancing only state[i]
     state = np.array([7, s0, 9], np.uint64)
     rate = 0.37
     got = [next_exponential(state, 1, rate) for _ in range(1000)]
-    assert got == list(a[0] / rate)
+    assert got == list(a[0] * (1.0 / rate))
     assert state[1] == a[1][-1] and state[0] == 7 and state[2] == 9
 
 

@@ -209,7 +209,7 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
                             V[n] += drv_w[d]
                         st, e = exp_step(drv_rng[k])
                         drv_rng[k] = st
-                        ta = ta + e / drv_rate[d]
+                        ta = ta + e * (1.0 / drv_rate[d])
                     drv_next[k] = ta
         cnt[C_ADV] += nadv
         cnt[C_DRIVE] += ndrive

@@ -58,6 +58,13 @@ SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE = (np.int64(k) for k in range(4))
 
 _ZERO = np.int64(0)
 
+# columns of the (N, 8) neuron state array ST, of which S holds column views: V (or
+# the frame coefficient U), I_exc, I_inh, last update, refractory end, candidate
+# sequence (int64 bits), candidate time, target crossing time.  The delivery loops
+# index ST itself: one base pointer and one stride instead of one per column view
+# keeps their live values in registers.
+_SV, _SIE, _SII, _STL, _SREF, _SCSEQ, _SCT, _STGT = range(8)
+
 # counters (OpCounts field order)
 C_SPIKES, C_SYN_REC, C_SYN_SRC, C_DRIVE, C_ADV, C_PUSH, C_POP, C_STALE, C_CAND, \
     C_SRC_SPIKES, C_DISCARD, C_THRESH, C_TRACE, C_WUPD = range(14)
@@ -355,7 +362,7 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
 
 @njit(cache=True, _nrt=False)
 def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
-                   V, REF, TGT, tf, DRV, cnt):
+                   ST, tf, DRV, cnt):
     """``_frame_targets`` for a frame population whose two channels are delta and which
     has at most one external drive stream and no adaptive threshold (Brunel's case),
     with the same arithmetic in the same order, so results are bitwise those of
@@ -378,7 +385,9 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     driven = pop_drv_ptr[p + 1] > d0
     # the stream of neuron n is drv_base[d0] + n - pop_off[p]
     kb = drv_base[d0] - pop_off[p] if driven else 0
-    rate = drv_rate[d0] if driven else 1.0
+    # the mean gap: a multiply on the chain of arrival times instead of a divide (the
+    # same expression as in next_exponential and the clock engine, so streams agree)
+    inv_rate = 1.0 / drv_rate[d0] if driven else 1.0
     wd = drv_w[d0] if driven else 0.0
     mark = mode != SWEEP_ONLY
     ndrive = 0
@@ -398,17 +407,17 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             while tb <= t:
                 st, e = exp_step(drv_rng[k])
                 drv_rng[k] = st
-                tn = tb + e / rate
+                tn = tb + e * inv_rate
                 drv_next[k] = tn
                 ndrive += 1
-                if _refractory(tb, REF[n]):
+                if _refractory(tb, ST[n, _SREF]):
                     ndisc += 1
                 else:
                     ab, bb = _frame_scale(g, vinf, c, tf, tb)
-                    V[n] += wd * ab
+                    ST[n, _SV] += wd * ab
                     nadv += 1
                     nthr += 1
-                    if V[n] >= (vth - bb) * ab:
+                    if ST[n, _SV] >= (vth - bb) * ab:
                         crossed = True
                         break
                 tb = tn
@@ -421,20 +430,20 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
         if not mark:
             continue
         wj = w[j]
-        if wj < 0.0 and TGT[n] == -math.inf:
-            TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
-        if _refractory(t, REF[n]):
+        if wj < 0.0 and ST[n, _STGT] == -math.inf:
+            ST[n, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
+        if _refractory(t, ST[n, _SREF]):
             ndisc += 1
             continue
-        V[n] += wj * ainv
+        ST[n, _SV] += wj * ainv
         if mode == TEST_NOW:
             # see _frame_targets
             nthr += 1
-            if not (V[n] < thr) and isdirty[n] == 0:
+            if not (ST[n, _SV] < thr) and isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
-        elif mode == TEST_LATER or not math.isfinite(V[n]):
+        elif mode == TEST_LATER or not math.isfinite(ST[n, _SV]):
             if isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
@@ -451,7 +460,7 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
 
 @njit(cache=True, _nrt=False)
 def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
-                      V, IE, II, REF, TGT, tf, cnt):
+                      ST, tf, cnt):
     """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
     external drive: the same arithmetic in the same order, but only the arrays it
     needs are passed.  Why: numba reference-counts every array (and every member of a
@@ -480,36 +489,36 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
             kx = ke
         else:
             kx = ki
-        if wj < 0.0 and TGT[n] == -math.inf:
-            TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
+        if wj < 0.0 and ST[n, _STGT] == -math.inf:
+            ST[n, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
         if kx == 0.0:
             # delta channel: V jumps, unless refractory
-            if _refractory(t, REF[n]):
+            if _refractory(t, ST[n, _SREF]):
                 ndisc += 1
                 continue
-            V[n] += wj * ainv
+            ST[n, _SV] += wj * ainv
         else:
             # exp channel: see _frame_targets
             if wj >= 0.0:
                 db = kx * wj * fe
-                IE[n] += db
+                ST[n, _SIE] += db
                 sx = se
             else:
                 db = kx * wj * fi
-                II[n] += db
+                ST[n, _SII] += db
                 sx = si
-            if _refractory(t, REF[n]):
-                V[n] -= db * math.exp((g - sx) * (REF[n] - tf))
+            if _refractory(t, ST[n, _SREF]):
+                ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
             else:
-                V[n] -= kx * wj * ainv
-        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(V[n])):
+                ST[n, _SV] -= kx * wj * ainv
+        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])):
             if isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
         elif mode == TEST_NOW:
             nthr += 1
-            if not (V[n] < thr) and isdirty[n] == 0:
+            if not (ST[n, _SV] < thr) and isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
@@ -521,7 +530,7 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
 
 @njit(cache=True, _nrt=False)
 def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
-                   V, IE, II, REF, TGT, TH, tf, DRV, cnt):
+                   ST, TH, tf, DRV, cnt):
     """Input to frame neurons at time t.
 
     mode SWEEP_ONLY: only apply the external drive of neurons j0..j1 up to t.
@@ -548,7 +557,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     if P[p, P_KE] == 0.0 and P[p, P_KI] == 0.0 and DRV[1][p + 1] - DRV[1][p] <= 1 \
             and P[p, P_ADAPT] == 0.0:
         return _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
-                              V, REF, TGT, tf, DRV, cnt)
+                              ST, tf, DRV, cnt)
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = DRV
     g = P[p, P_G]
     vinf = P[p, P_VINF]
@@ -593,16 +602,16 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             k = drv_base[best] + n - poff
             st, e = exp_step(drv_rng[k])
             drv_rng[k] = st
-            drv_next[k] = tb + e / drv_rate[best]
+            drv_next[k] = tb + e * (1.0 / drv_rate[best])
             ndrive += 1
-            if _refractory(tb, REF[n]):
+            if _refractory(tb, ST[n, _SREF]):
                 ndisc += 1
                 continue
             ab, bb = _frame_scale(g, vinf, c, tf, tb)
-            V[n] += drv_w[best] * ab
+            ST[n, _SV] += drv_w[best] * ab
             nadv += 1
             nthr += 1
-            if V[n] >= (vth + (TH[n] if adapt else 0.0) - bb) * ab:
+            if ST[n, _SV] >= (vth + (TH[n] if adapt else 0.0) - bb) * ab:
                 crossed = True
                 break
         if crossed:
@@ -619,30 +628,30 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             kx = ke
         else:
             kx = ki
-        if wj < 0.0 and TGT[n] == -math.inf:
-            TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
+        if wj < 0.0 and ST[n, _STGT] == -math.inf:
+            ST[n, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
         if kx == 0.0:
             # delta channel: V jumps, unless refractory
-            if _refractory(t, REF[n]):
+            if _refractory(t, ST[n, _SREF]):
                 ndisc += 1
                 continue
-            V[n] += wj * ainv
+            ST[n, _SV] += wj * ainv
         else:
             # exp channel: the current jumps by w (its coefficient by db); V stays
             # continuous, or, while refractory, keeps V(t_r) = v_reset at the end
             if wj >= 0.0:
                 db = kx * wj * fe
-                IE[n] += db
+                ST[n, _SIE] += db
                 sx = se
             else:
                 db = kx * wj * fi
-                II[n] += db
+                ST[n, _SII] += db
                 sx = si
-            if _refractory(t, REF[n]):
-                V[n] -= db * math.exp((g - sx) * (REF[n] - tf))
+            if _refractory(t, ST[n, _SREF]):
+                ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
             else:
-                V[n] -= kx * wj * ainv
-        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(V[n])):
+                ST[n, _SV] -= kx * wj * ainv
+        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])):
             if isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
@@ -652,7 +661,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             # instant; it runs after the whole row, so a multapse later in the row is
             # still applied before the reset, exactly as with TEST_LATER
             nthr += 1
-            if not (V[n] < (thr + TH[n] * ainv if adapt else thr)) and isdirty[n] == 0:
+            if not (ST[n, _SV] < (thr + TH[n] * ainv if adapt else thr)) and isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
@@ -664,7 +673,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
 
 
 @njit(cache=True)
-def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, D, R, Q, SP, cnt, pmax):
+def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, R, Q, SP, cnt, pmax):
     """Apply the external drive of neurons n0..n1 of population p up to t, firing
     those it carries over threshold; returns (Q, SP), grown if room was needed."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
@@ -673,8 +682,7 @@ def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, D, R, Q, SP, cnt, pmax):
     j = n0
     while True:
         _, j, ns, ts = _frame_targets(P, p, t, j, n1, _ZERO, empty_i, empty_w, SWEEP_ONLY,
-                                      dirty, _ZERO, isdirty, V, IE, II, REF, TGT, TH,
-                                      frame_tf[p], D, cnt)
+                                      dirty, _ZERO, isdirty, ST, TH, frame_tf[p], D, cnt)
         if j >= n1:
             return Q, SP
         if not _has_room(Q, SP, pmax + 1):
@@ -845,7 +853,7 @@ def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
 
 
 @njit(cache=True)
-def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
+def run_kernel(P, neuron_pop, R, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
                rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS):
     """Process every event with time <= t_end.
 
@@ -985,8 +993,8 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                             mode = TEST_NOW
                     if pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0:
                         ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
-                                                   w_l[pr], mode, dirty, ndirty, isdirty, V, IE, II,
-                                                   REF, TGT, frame_tf[p], cnt)
+                                                   w_l[pr], mode, dirty, ndirty, isdirty, ST,
+                                                   frame_tf[p], cnt)
                     else:
                         idx = idx_l[pr]
                         wr = w_l[pr]
@@ -994,7 +1002,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                         while True:
                             ndirty, jr, ns, ts = _frame_targets(
                                 P, p, t, jr, gend, proj_post_off[pr], idx, wr, mode, dirty,
-                                ndirty, isdirty, V, IE, II, REF, TGT, TH, frame_tf[p], D, cnt)
+                                ndirty, isdirty, ST, TH, frame_tf[p], D, cnt)
                             if jr >= gend:
                                 break
                             # an external drive arrival before t made ns fire at ts
@@ -1049,7 +1057,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                    Q, SP = _drive_to(P, p, t, pop_off[p], pop_off[p + 1], dirty, isdirty, S, D,
+                    Q, SP = _drive_to(P, p, t, pop_off[p], pop_off[p + 1], dirty, isdirty, S, ST, D,
                                       R, Q, SP, cnt, pmax)
             _qpush(Q, cnt, t + sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
         elif kind == RENORM:
@@ -1079,7 +1087,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
                 p = neuron_pop[n]
                 if P[p, P_FRAME] != 0.0:
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                        Q, SP = _drive_to(P, p, t, n, n + 1, dirty, isdirty, S, D, R, Q, SP, cnt,
+                        Q, SP = _drive_to(P, p, t, n, n + 1, dirty, isdirty, S, ST, D, R, Q, SP, cnt,
                                           pmax)
                     v, ie, ii = _frame_state(P, p, n, t, S)
                     if _refractory(t, REF[n]):
@@ -1099,7 +1107,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, Q, SP, cnt, sweep_dt, renorm_dt,
         # spikes of driven neurons up to t_end must be known when the run returns
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                Q, SP = _drive_to(P, p, t_end, pop_off[p], pop_off[p + 1], dirty, isdirty, S, D,
+                Q, SP = _drive_to(P, p, t_end, pop_off[p], pop_off[p + 1], dirty, isdirty, S, ST, D,
                                   R, Q, SP, cnt, pmax)
     else:
         info[1] = t_cur

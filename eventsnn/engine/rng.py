@@ -226,4 +226,6 @@ def next_exponential(state, i, rate):
     by the ziggurat sampler ``exp_step``; advances it."""
     s, e = exp_step(state[i])
     state[i] = s
-    return e / rate
+    # e * (1/rate), not e / rate: the engines' inner loops use this form, which keeps
+    # the divide off the chain of arrival times; every stream must use the same one
+    return e * (1.0 / rate)
