@@ -665,6 +665,25 @@ class Network:
         proj_sign = np.array([_sign(pr.csr.weights, pr.plasticity) for pr in projs], dtype=np.int8)
         R = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
              proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign)
+        # what emitting a spike reads, as flat arrays (no typed list, so the kernels
+        # that fire neurons run without reference counting): every projection's row
+        # pointers in one array (8 bytes per presynaptic node and projection, a copy
+        # of the CSR's) and, with per-synapse delays, each row's first delay
+        row_ptr_off = np.zeros(len(projs) + 1, np.int64)
+        row_ptr_off[1:] = np.cumsum([len(ip) for ip in indptr_l])
+        row_ptr = np.concatenate([np.asarray(ip) for ip in indptr_l]) if projs else np.zeros(1, np.int64)
+        row_d0_off = np.full(len(projs), -1, np.int64)
+        d0_parts, n_d0 = [], 0
+        for k, pr in enumerate(projs):
+            if pr.csr.delays is not None:
+                ip = indptr_l[k]
+                first = np.minimum(ip[:-1], max(pr.csr.nnz - 1, 0))
+                d0_parts.append(pr.csr.delays[first] if pr.csr.nnz else np.zeros(len(ip) - 1))
+                row_d0_off[k] = n_d0
+                n_d0 += len(ip) - 1
+        row_d0 = np.concatenate(d0_parts) if d0_parts else np.zeros(1)
+        RE = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off,
+              row_d0, row_d0_off)
         # sources
         src_kind = np.zeros(S_tot, np.int32)
         src_rate = np.zeros(S_tot, np.float64)
@@ -762,7 +781,7 @@ class Network:
         samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
         SP = (np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64))
         PLS = self._compile_plasticity(projs, npop)
-        self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, SRC=SRC, D=D, S=S, ST=ST, Q=Q, SP=SP,
+        self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, RE=RE, SRC=SRC, D=D, S=S, ST=ST, Q=Q, SP=SP,
                           cnt=cnt,
                           sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
                           rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
@@ -838,7 +857,7 @@ class Network:
         t_end = t0 + duration
         n_sp_before = int(pl["SP"][2][0])
         info = np.zeros(2)
-        args = (pl["P"], pl["neuron_pop"], pl["R"], pl["SRC"], pl["D"], pl["S"], pl["ST"], pl["Q"], pl["SP"],
+        args = (pl["P"], pl["neuron_pop"], pl["R"], pl["RE"], pl["SRC"], pl["D"], pl["S"], pl["ST"], pl["Q"], pl["SP"],
                 pl["cnt"], pl["sweep_dt"], pl["renorm_dt"], pl["rec_ids"], pl["samp_out"], pl["dirty"],
                 pl["isdirty"], float(t_end), int(max_events), info, pl["PLS"])
         if "entry" not in pl:

@@ -157,22 +157,26 @@ def _frame_ab(P, p, tf, t):
     return _frame_scale(P[p, P_G], P[p, P_VINF], P[p, P_C], tf, t)
 
 
-@njit(cache=True)
-def _emit(node, t, R, Q, cnt):
-    """Queue the deliveries of a spike of ``node`` at time t (one per projection)."""
-    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
-        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
+@njit(cache=True, _nrt=False)
+def _emit(node, t, RE, Q, cnt):
+    """Queue the deliveries of a spike of ``node`` at time t (one per projection).
+
+    ``RE`` holds the flat arrays this needs (see ``Network._compile``): the row
+    pointers of every projection in one array and, for projections with per-synapse
+    delays, the delay of each row's first synapse, so that no typed list is read."""
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
+        row_d0, row_d0_off = RE
     g = node_group[node]
     for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
         pr = grp_proj[q]
         row = node - proj_pre_off[pr]
-        ip = indptr_l[pr]
-        start = ip[row]
-        if start == ip[row + 1]:
+        i = row_ptr_off[pr] + row
+        start = row_ptr[i]
+        if start == row_ptr[i + 1]:
             continue
         d = proj_delay[pr]
         if d < 0.0:
-            d = d_l[pr][start]
+            d = row_d0[row_d0_off[pr] + row]
         _qpush(Q, cnt, t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
 
 
@@ -328,8 +332,8 @@ def _frame_set_v(P, p, n, t, v, S):
     V[n] = rest * ainv
 
 
-@njit(cache=True)
-def _spike(P, p, n, t, S, R, Q, SP, cnt):
+@njit(cache=True, _nrt=False)
+def _spike(P, p, n, t, S, RE, Q, SP, cnt):
     """Neuron n fires at t: reset, refractory, record, emit, next candidate.  The
     caller has made room for pmax + 1 queue events and one spike (``_make_room``)."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
@@ -340,7 +344,7 @@ def _spike(P, p, n, t, S, R, Q, SP, cnt):
     vth = _vth(P, p, TH, n)
     cnt[C_SPIKES] += 1
     _record_spike(SP, n, t)
-    _emit(n, t, R, Q, cnt)
+    _emit(n, t, RE, Q, cnt)
     if P[p, P_FRAME] != 0.0:
         # V(t_r) = v_reset when the refractory period ends
         _frame_set_v(P, p, n, tr, P[p, P_VRESET], S)
@@ -673,7 +677,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
 
 
 @njit(cache=True)
-def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, R, Q, SP, cnt, pmax):
+def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax):
     """Apply the external drive of neurons n0..n1 of population p up to t, firing
     those it carries over threshold; returns (Q, SP), grown if room was needed."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
@@ -687,7 +691,7 @@ def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, R, Q, SP, cnt, pmax):
             return Q, SP
         if not _has_room(Q, SP, pmax + 1):
             Q, SP = _make_room(Q, SP, pmax + 1)
-        _spike(P, p, ns, ts, S, R, Q, SP, cnt)
+        _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
 
 
 @njit(cache=True)
@@ -853,7 +857,7 @@ def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
 
 
 @njit(cache=True)
-def run_kernel(P, neuron_pop, R, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
+def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
                rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS):
     """Process every event with time <= t_end.
 
@@ -909,7 +913,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
                 if not _has_room(Q, SP, pmax + 1):
                     Q, SP = _make_room(Q, SP, pmax + 1)
                 if act == F_SPIKE:
-                    _spike(P, neuron_pop[n], n, t_cur, S, R, Q, SP, cnt)
+                    _spike(P, neuron_pop[n], n, t_cur, S, RE, Q, SP, cnt)
                 else:
                     _schedule(n, tc, S, Q, cnt)
                 j += 1
@@ -1008,7 +1012,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
                             # an external drive arrival before t made ns fire at ts
                             if not _has_room(Q, SP, pmax + 1):
                                 Q, SP = _make_room(Q, SP, pmax + 1)
-                            _spike(P, p, ns, ts, S, R, Q, SP, cnt)
+                            _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
                 else:
                     ndirty = _general_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
                                               w_l[pr], dirty, ndirty, isdirty, S, cnt)
@@ -1052,13 +1056,13 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
             # rounding leaves V a hair below v_th, the crossing is re-found at once)
         elif kind == SOURCE:
             cnt[C_SRC_SPIKES] += 1
-            _emit(src_off + a, t, R, Q, cnt)
+            _emit(src_off + a, t, RE, Q, cnt)
             _next_source(a, c, 0.0, SRC, Q, cnt)
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                     Q, SP = _drive_to(P, p, t, pop_off[p], pop_off[p + 1], dirty, isdirty, S, ST, D,
-                                      R, Q, SP, cnt, pmax)
+                                      RE, Q, SP, cnt, pmax)
             _qpush(Q, cnt, t + sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
         elif kind == RENORM:
             for p in range(npop):
@@ -1087,7 +1091,7 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
                 p = neuron_pop[n]
                 if P[p, P_FRAME] != 0.0:
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
-                        Q, SP = _drive_to(P, p, t, n, n + 1, dirty, isdirty, S, ST, D, R, Q, SP, cnt,
+                        Q, SP = _drive_to(P, p, t, n, n + 1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt,
                                           pmax)
                     v, ie, ii = _frame_state(P, p, n, t, S)
                     if _refractory(t, REF[n]):
@@ -1108,13 +1112,13 @@ def run_kernel(P, neuron_pop, R, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                 Q, SP = _drive_to(P, p, t_end, pop_off[p], pop_off[p + 1], dirty, isdirty, S, ST, D,
-                                  R, Q, SP, cnt, pmax)
+                                  RE, Q, SP, cnt, pmax)
     else:
         info[1] = t_cur
     return status, Q, SP
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _next_source(s, ts, dly, SRC, Q, cnt):
     """Queue the spike after source s's spike at ts (ms): drawn lazily for a Poisson
     source, the next time of a spike train.  The entry is queued at spike time + dly
@@ -1127,7 +1131,11 @@ def _next_source(s, ts, dly, SRC, Q, cnt):
             tn = st_times[k]
             _qpush(Q, cnt, tn + dly, SOURCE, s, _ZERO, tn)
     else:
-        tn = ts + next_exponential(src_rng, s, src_rate[s])
+        # next_exponential written out (same arithmetic): it takes the state array,
+        # and this function is compiled without reference counting
+        st, e = exp_step(src_rng[s])
+        src_rng[s] = st
+        tn = ts + e * (1.0 / src_rate[s])
         _qpush(Q, cnt, tn + dly, SOURCE, s, _ZERO, tn)
 
 
