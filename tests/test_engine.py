@@ -805,3 +805,36 @@ def test_every_drive_arrival_fires_when_it_must():
     assert res.counts.spikes + res2.counts.spikes == total
     assert res.counts.discarded + res2.counts.discarded == 0
     assert net.counts.drive_events == total
+
+
+@pytest.mark.parametrize("w_inh", [-5.0, -10.0, -30.0], ids=["delays", "delays-more", "cancels"])
+def test_inhibition_moves_or_cancels_a_pending_exp_crossing(w_inh):
+    """An all-inhibitory row tests only targets with a pending crossing (TEST_PENDING).
+    Neuron 0 has one (an excitatory exp-synapse input at 1 ms makes it cross a few ms
+    later); inhibition at 2 ms, before that crossing, moves it later or cancels it.
+    Neuron 1 gets the same inhibition with no pending crossing and stays silent.  Spike
+    times equal the slow reference simulator's."""
+    p = dict(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=10.0, v_rest=0.0, v_th=20.0, v_reset=10.0,
+             t_ref=2.0, i_bias=0.0)
+    net = ev.Network(seed=0)
+    pop = net.population(2, ev.LIF(**p), v_init=np.array([12.0, 12.0]))
+    exc = net.spike_source([1.0], [0], n=1)
+    inh = net.spike_source([2.0], [0], n=1)
+    net.connect(exc, pop, ev.from_lists([0], [0], [100.0], n_pre=1, n_post=2), delay=0.5)
+    net.connect(inh, pop, ev.all_to_all(), weight=w_inh, delay=0.5)
+    r = net.run(60.0)
+    ref_t, ref_i = rs.simulate(2, p, [1.0, 2.0], [0, 1], [0, 1, 1], [0, 0, 1], [100.0, w_inh, w_inh],
+                               [0.5, 0.5, 0.5], [], [], [], [], 60.0, v0=np.array([12.0, 12.0]))
+    assert len(ref_t) == len(r.spikes.times)
+    np.testing.assert_allclose(r.spikes.times, ref_t, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(r.spikes.ids, ref_i)
+    assert not np.any(r.spikes.ids == 1)
+    # without the inhibition neuron 0 crosses after it would have arrived (2.5 ms), so
+    # it lands on a pending crossing; with it the first spike is later or absent
+    net2 = ev.Network(seed=0)
+    pop2 = net2.population(1, ev.LIF(**p), v_init=12.0)
+    e2 = net2.spike_source([1.0], [0], n=1)
+    net2.connect(e2, pop2, ev.one_to_one(), weight=100.0, delay=0.5)
+    free = net2.run(60.0).spikes.times
+    assert len(free) == 1 and free[0] > 2.5
+    assert len(r.spikes.times) == 0 or r.spikes.times[0] > free[0]

@@ -54,7 +54,7 @@ from .rng import exp_step, next_exponential
 DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
 
 # modes of _frame_targets
-SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE = (np.int64(k) for k in range(4))
+SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE, TEST_PENDING = (np.int64(k) for k in range(5))
 
 _ZERO = np.int64(0)
 
@@ -447,7 +447,8 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                 isdirty[n] = 1
                 dirty[ndirty] = n
                 ndirty += 1
-        elif mode == TEST_LATER or not math.isfinite(ST[n, _SV]):
+        elif mode == TEST_LATER or not math.isfinite(ST[n, _SV]) or \
+                (mode == TEST_PENDING and ST[n, _STGT] < math.inf):
             if isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
@@ -515,7 +516,8 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
                 ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
             else:
                 ST[n, _SV] -= kx * wj * ainv
-        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])):
+        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])) or \
+                (mode == TEST_PENDING and (ST[n, _STGT] < math.inf or not math.isfinite(ST[n, _SV]))):
             if isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
@@ -545,7 +547,10 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     whose V is at threshold at the end of the instant was at threshold right after
     the last excitatory row that reached it, which marked it);
     TEST_NONE: no test (all weights < 0 and the population cannot fire without
-    input, so nobody can cross).  ``DRV`` is the drive tuple (``D`` of run_kernel).
+    input, so nobody can cross);
+    TEST_PENDING: (all weights < 0) mark only targets with a pending crossing
+    (TGT < inf): inhibition only lowers a trajectory, so one that never reaches
+    threshold still never does, while a pending crossing may move or vanish.  ``DRV`` is the drive tuple (``D`` of run_kernel).
 
     Returns (ndirty, j, n, t_n): the new number of marked neurons and, if an
     external drive arrival made neuron n cross threshold at t_n < t, the entry j at
@@ -655,7 +660,8 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                 ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
             else:
                 ST[n, _SV] -= kx * wj * ainv
-        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])):
+        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])) or \
+                (mode == TEST_PENDING and (ST[n, _STGT] < math.inf or not math.isfinite(ST[n, _SV]))):
             if isdirty[n] == 0:
                 isdirty[n] = 1
                 dirty[ndirty] = n
@@ -995,6 +1001,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                             # only those at threshold after this row can fire at its
                             # end; a later excitatory row marks those it lifts
                             mode = TEST_NOW
+                    elif proj_sign[pr] < 0:
+                        mode = TEST_PENDING
                     if pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0:
                         ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
                                                    w_l[pr], mode, dirty, ndirty, isdirty, ST,
