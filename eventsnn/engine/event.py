@@ -44,6 +44,7 @@ from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS,
                       P_PSIE, P_PSII, P_SE, P_SI, P_SPONT, P_THPLUS,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
+from .hints import prefetch
 from .queue import QN, pop, push, reserve
 from .rng import exp_step, next_exponential
 
@@ -487,6 +488,12 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
     thr = (vth - b) * ainv
     ndisc = 0
     nthr = 0
+    # start loading every target's state line (and dirty flag) before the work: the
+    # loop below would otherwise wait for most of these misses one after another
+    for j in range(j0, j1):
+        n = off + idx[j]
+        prefetch(ST, n)
+        prefetch(isdirty, n)
     for j in range(j0, j1):
         n = off + idx[j]
         wj = w[j]
@@ -881,6 +888,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
+    row_ptr = RE[5]
+    row_ptr_off = RE[6]
     proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw, \
         pop_pl_ptr, pop_pl, pl_seen = PLS
     plastic = PL.shape[0] > 0
@@ -961,17 +970,16 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 if fused:
                     pr = np.int64(grp_proj[q0 + qi])
                     row = node - proj_pre_off[pr]
-                    ip = indptr_l[pr]
-                    j0 = ip[row]
-                    gend = ip[row + 1]
+                    ir = row_ptr_off[pr] + row
+                    j0 = row_ptr[ir]
+                    gend = row_ptr[ir + 1]
                     if j0 == gend:
                         continue
                 else:
                     pr = a >> 32
                     row = a & 0xFFFFFFFF
-                    ip = indptr_l[pr]
                     j0 = b
-                    end = ip[row + 1]
+                    end = row_ptr[row_ptr_off[pr] + row + 1]
                     gend = end
                     if proj_delay[pr] < 0.0:
                         # this delay group ends where the delay changes; queue the next group
