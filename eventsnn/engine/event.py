@@ -44,7 +44,9 @@ from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS,
                       P_PSIE, P_PSII, P_SE, P_SI, P_SPONT, P_THPLUS,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
-from .hints import prefetch
+from numba import carray
+
+from .hints import float64_at, int32_at, prefetch
 from .queue import QN, pop, push, reserve
 from .rng import exp_step, next_exponential
 
@@ -95,10 +97,18 @@ def _qpush(Q, cnt, t, kind, a, b, c):
     return seq
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _has_room(Q, SP, need):
-    """Room for ``need`` more queue events and one more recorded spike?"""
+    """Room for ``need`` more queue events and one more recorded spike?  (A call
+    compiled without reference counting: reading arrays out of the Q and SP tuples in
+    the run kernel itself costs an atomic reference-count pair per array read.)"""
     return Q[QN][0] + need <= Q[0].shape[0] and SP[2][0] < SP[0].shape[0]
+
+
+@njit(cache=True, _nrt=False)
+def _next_time(Q):
+    """Time of the earliest queued event (ms), inf if the queue is empty."""
+    return Q[0][0] if Q[QN][0] > 0 else math.inf
 
 
 @njit(cache=True)
@@ -890,6 +900,18 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     row_ptr = RE[5]
     row_ptr_off = RE[6]
+    # data addresses of every projection's targets and weights: rows view them through
+    # raw pointers (see engine.hints); the typed lists keep the arrays alive meanwhile
+    nproj = proj_delay.shape[0]
+    idx_addr = np.empty(nproj, np.int64)
+    w_addr = np.empty(nproj, np.int64)
+    nnz = np.empty(nproj, np.int64)
+    for q in range(nproj):
+        ia = idx_l[q]
+        wa = w_l[q]
+        idx_addr[q] = ia.ctypes.data
+        w_addr[q] = wa.ctypes.data
+        nnz[q] = ia.shape[0]
     proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw, \
         pop_pl_ptr, pop_pl, pl_seen = PLS
     plastic = PL.shape[0] > 0
@@ -906,7 +928,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
         if not _has_room(Q, SP, pmax + 2):
             Q, SP = _make_room(Q, SP, pmax + 2)
         # time of the next event inside this run (inf if none)
-        t = Q[0][0] if Q[QN][0] > 0 else math.inf
+        t = _next_time(Q)
         if t > t_end:
             t = math.inf
         if ndirty > 0 and t > t_cur:
@@ -1012,12 +1034,14 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                     elif proj_sign[pr] < 0:
                         mode = TEST_PENDING
                     if pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0:
-                        ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
-                                                   w_l[pr], mode, dirty, ndirty, isdirty, ST,
+                        ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr],
+                                                   carray(int32_at(idx_addr[pr]), nnz[pr]),
+                                                   carray(float64_at(w_addr[pr]), nnz[pr]),
+                                                   mode, dirty, ndirty, isdirty, ST,
                                                    frame_tf[p], cnt)
                     else:
-                        idx = idx_l[pr]
-                        wr = w_l[pr]
+                        idx = carray(int32_at(idx_addr[pr]), nnz[pr])
+                        wr = carray(float64_at(w_addr[pr]), nnz[pr])
                         jr = j0
                         while True:
                             ndirty, jr, ns, ts = _frame_targets(
