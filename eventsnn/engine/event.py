@@ -375,6 +375,61 @@ def _spike(P, p, n, t, S, RE, Q, SP, cnt):
     _schedule(n, tc, S, Q, cnt)
 
 
+@njit(cache=True, inline="always")
+def _frame_input(ST, n, wj, t, ke, ki, se, si, fe, fi, g, ainv, tf):
+    """Apply an input of weight wj at time t to frame neuron n; False if it was
+    discarded (a delta channel while refractory).
+
+    ke/ki: channel coefficients (0 for a delta channel); fe/fi: e^{s (t - tf)} of the
+    exp channels; ainv: the frame factor e^{g (t - tf)} (1/a of ``_frame_scale``)."""
+    kx = ke if wj >= 0.0 else ki
+    if wj < 0.0 and ST[n, _STGT] == -math.inf:
+        ST[n, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
+    if kx == 0.0:
+        # delta channel: V jumps, unless refractory
+        if _refractory(t, ST[n, _SREF]):
+            return False
+        ST[n, _SV] += wj * ainv
+    else:
+        # exp channel: the current jumps by w (its coefficient by db); V stays
+        # continuous, or, while refractory, keeps V(t_r) = v_reset at the end
+        if wj >= 0.0:
+            db = kx * wj * fe
+            ST[n, _SIE] += db
+            sx = se
+        else:
+            db = kx * wj * fi
+            ST[n, _SII] += db
+            sx = si
+        if _refractory(t, ST[n, _SREF]):
+            ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
+        else:
+            ST[n, _SV] -= kx * wj * ainv
+    return True
+
+
+@njit(cache=True, inline="always")
+def _wants_test(mode, u, tgt, thr):
+    """Does a frame neuron with coefficient u and target crossing tgt need the threshold
+    test of this instant, under delivery mode ``mode`` (see ``_frame_targets``)?  thr
+    is the threshold in frame units; a non-finite u is always tested."""
+    if mode == TEST_NOW:
+        return not (u < thr)
+    if mode == TEST_LATER or not math.isfinite(u):
+        return True
+    return mode == TEST_PENDING and tgt < math.inf
+
+
+@njit(cache=True, inline="always")
+def _mark(n, dirty, ndirty, isdirty):
+    """Put neuron n on the list of this instant's threshold tests (once)."""
+    if isdirty[n] == 0:
+        isdirty[n] = 1
+        dirty[ndirty] = n
+        ndirty += 1
+    return ndirty
+
+
 @njit(cache=True, _nrt=False)
 def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                    ST, tf, DRV, cnt):
@@ -452,18 +507,9 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
             continue
         ST[n, _SV] += wj * ainv
         if mode == TEST_NOW:
-            # see _frame_targets
             nthr += 1
-            if not (ST[n, _SV] < thr) and isdirty[n] == 0:
-                isdirty[n] = 1
-                dirty[ndirty] = n
-                ndirty += 1
-        elif mode == TEST_LATER or not math.isfinite(ST[n, _SV]) or \
-                (mode == TEST_PENDING and ST[n, _STGT] < math.inf):
-            if isdirty[n] == 0:
-                isdirty[n] = 1
-                dirty[ndirty] = n
-                ndirty += 1
+        if _wants_test(mode, ST[n, _SV], ST[n, _STGT], thr):
+            ndirty = _mark(n, dirty, ndirty, isdirty)
     if mark:
         cnt[C_ADV] += j_stop - j0 + nadv
     else:
@@ -506,45 +552,13 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
         prefetch(isdirty, n)
     for j in range(j0, j1):
         n = off + idx[j]
-        wj = w[j]
-        if wj >= 0.0:
-            kx = ke
-        else:
-            kx = ki
-        if wj < 0.0 and ST[n, _STGT] == -math.inf:
-            ST[n, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
-        if kx == 0.0:
-            # delta channel: V jumps, unless refractory
-            if _refractory(t, ST[n, _SREF]):
-                ndisc += 1
-                continue
-            ST[n, _SV] += wj * ainv
-        else:
-            # exp channel: see _frame_targets
-            if wj >= 0.0:
-                db = kx * wj * fe
-                ST[n, _SIE] += db
-                sx = se
-            else:
-                db = kx * wj * fi
-                ST[n, _SII] += db
-                sx = si
-            if _refractory(t, ST[n, _SREF]):
-                ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
-            else:
-                ST[n, _SV] -= kx * wj * ainv
-        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])) or \
-                (mode == TEST_PENDING and (ST[n, _STGT] < math.inf or not math.isfinite(ST[n, _SV]))):
-            if isdirty[n] == 0:
-                isdirty[n] = 1
-                dirty[ndirty] = n
-                ndirty += 1
-        elif mode == TEST_NOW:
+        if not _frame_input(ST, n, w[j], t, ke, ki, se, si, fe, fi, g, ainv, tf):
+            ndisc += 1
+            continue
+        if mode == TEST_NOW:
             nthr += 1
-            if not (ST[n, _SV] < thr) and isdirty[n] == 0:
-                isdirty[n] = 1
-                dirty[ndirty] = n
-                ndirty += 1
+        if _wants_test(mode, ST[n, _SV], ST[n, _STGT], thr):
+            ndirty = _mark(n, dirty, ndirty, isdirty)
     cnt[C_ADV] += j1 - j0
     cnt[C_DISCARD] += ndisc
     cnt[C_THRESH] += nthr
@@ -649,49 +663,16 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
         if not mark:
             continue
         nsyn += 1
-        wj = w[j]
-        if wj >= 0.0:
-            kx = ke
-        else:
-            kx = ki
-        if wj < 0.0 and ST[n, _STGT] == -math.inf:
-            ST[n, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
-        if kx == 0.0:
-            # delta channel: V jumps, unless refractory
-            if _refractory(t, ST[n, _SREF]):
-                ndisc += 1
-                continue
-            ST[n, _SV] += wj * ainv
-        else:
-            # exp channel: the current jumps by w (its coefficient by db); V stays
-            # continuous, or, while refractory, keeps V(t_r) = v_reset at the end
-            if wj >= 0.0:
-                db = kx * wj * fe
-                ST[n, _SIE] += db
-                sx = se
-            else:
-                db = kx * wj * fi
-                ST[n, _SII] += db
-                sx = si
-            if _refractory(t, ST[n, _SREF]):
-                ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
-            else:
-                ST[n, _SV] -= kx * wj * ainv
-        if mode == TEST_LATER or (mode == TEST_NONE and not math.isfinite(ST[n, _SV])) or \
-                (mode == TEST_PENDING and (ST[n, _STGT] < math.inf or not math.isfinite(ST[n, _SV]))):
-            if isdirty[n] == 0:
-                isdirty[n] = 1
-                dirty[ndirty] = n
-                ndirty += 1
-        elif mode == TEST_NOW:
-            # only neurons at or over threshold (or non-finite) need the test of this
-            # instant; it runs after the whole row, so a multapse later in the row is
-            # still applied before the reset, exactly as with TEST_LATER
+        if not _frame_input(ST, n, w[j], t, ke, ki, se, si, fe, fi, g, ainv, tf):
+            ndisc += 1
+            continue
+        # TEST_NOW marks only neurons at or over threshold (or non-finite); the test
+        # runs after the whole row, so a multapse later in the row is still applied
+        # before the reset, exactly as with TEST_LATER
+        if mode == TEST_NOW:
             nthr += 1
-            if not (ST[n, _SV] < (thr + TH[n] * ainv if adapt else thr)) and isdirty[n] == 0:
-                isdirty[n] = 1
-                dirty[ndirty] = n
-                ndirty += 1
+        if _wants_test(mode, ST[n, _SV], ST[n, _STGT], thr + TH[n] * ainv if adapt else thr):
+            ndirty = _mark(n, dirty, ndirty, isdirty)
     cnt[C_ADV] += nsyn + nadv
     cnt[C_DRIVE] += ndrive
     cnt[C_DISCARD] += ndisc
@@ -754,10 +735,7 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
             IE[n] += wj
         else:
             II[n] += wj
-        if isdirty[n] == 0:
-            isdirty[n] = 1
-            dirty[ndirty] = n
-            ndirty += 1
+        ndirty = _mark(n, dirty, ndirty, isdirty)
     cnt[C_ADV] += nadv
     return ndirty
 

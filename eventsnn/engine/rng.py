@@ -47,20 +47,10 @@ def _mix(z):
 def step(s):
     """Advance a stream state (uint64) by one step: returns (new state, uniform in (0, 1]).
 
-    Scalar in, scalar out: hot loops call this instead of ``next_uniform`` because a
-    Numba call with an array argument pays atomic reference counting."""
+    Scalar in, scalar out: a Numba call with an array argument pays atomic reference
+    counting, so hot loops keep the state in a local."""
     s = s + _GOLDEN
     return s, (np.float64(_mix(s) >> _S11) + 1.0) * _INV53
-
-
-@njit(cache=True)
-def next_uniform(state, i):
-    """Uniform draw in (0, 1] from stream i of ``state`` (uint64 array); advances it."""
-    s = state[i] + _GOLDEN
-    state[i] = s
-    return (np.float64(_mix(s) >> _S11) + 1.0) * _INV53
-
-
 
 
 @njit(cache=True)
