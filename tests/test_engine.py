@@ -838,3 +838,32 @@ def test_inhibition_moves_or_cancels_a_pending_exp_crossing(w_inh):
     free = net2.run(60.0).spikes.times
     assert len(free) == 1 and free[0] > 2.5
     assert len(r.spikes.times) == 0 or r.spikes.times[0] > free[0]
+
+
+@pytest.mark.parametrize("rel", [1e-6, 1e-9, -1e-9, -1e-6])
+def test_row_bound_test_keeps_psps_near_threshold(rel):
+    """Excitatory rows into leaky exp-synapse populations test each target in the row
+    with the quick-reject bound and leave only the others to the threshold test of the
+    instant (TEST_BOUND).  From rest the bound is the PSP peak itself, so a peak within
+    1e-9 relative of v_th sits on the bound's margin: a peak above threshold must fire
+    (at the reference simulator's time), one below must not.  Neuron 1 gets two inputs
+    of 0.6 of that PSP at the same instant (each rejected alone, firing together) and
+    neuron 2 the same two inputs 0.25 ms apart."""
+    from eventsnn.models import _psi_max
+    p = dict(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=10.0, v_rest=0.0, v_th=20.0, v_reset=10.0,
+             t_ref=2.0, i_bias=0.0)
+    w = p["v_th"] * (1.0 + rel) / (_psi_max(1.0 / 20.0, 1.0 / 5.0) / 20.0)
+    net = ev.Network(seed=0)
+    pop = net.population(3, ev.LIF(**p), v_init=0.0)
+    times = [1.0, 2.0, 2.0, 2.0, 2.25]
+    ids = [0, 1, 2, 3, 4]
+    src = net.spike_source(times, ids, n=5)
+    pre, post, ws = [0, 1, 2, 3, 4], [0, 1, 1, 2, 2], [w, 0.6 * w, 0.6 * w, 0.6 * w, 0.6 * w]
+    net.connect(src, pop, ev.from_lists(pre, post, ws, n_pre=5, n_post=3), delay=0.5)
+    r = net.run(60.0)
+    ref_t, ref_i = rs.simulate(3, p, times, ids, pre, post, ws, [0.5] * 5, [], [], [], [], 60.0,
+                               v0=np.zeros(3))
+    assert (0 in r.spikes.ids) == (rel > 0)
+    assert 1 in r.spikes.ids and 2 in r.spikes.ids
+    np.testing.assert_array_equal(r.spikes.ids, ref_i)
+    np.testing.assert_allclose(r.spikes.times, ref_t, rtol=0, atol=1e-9)

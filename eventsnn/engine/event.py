@@ -57,7 +57,7 @@ from .rng import exp_step, next_exponential
 DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
 
 # modes of _frame_targets
-SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE, TEST_PENDING = (np.int64(k) for k in range(5))
+SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE, TEST_PENDING, TEST_BOUND = (np.int64(k) for k in range(6))
 
 _ZERO = np.int64(0)
 
@@ -421,6 +421,33 @@ def _wants_test(mode, u, tgt, thr):
 
 
 @njit(cache=True, inline="always")
+def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs):
+    """Is frame neuron n (leaky, exp channels) certainly unable to reach vth after t?
+
+    The quick-reject bound of ``_cross_general``, V(s) <= max(V(t), v_inf, v_reset if
+    refractory) + k (I_exc^+ psi_max_exc + I_inh^+ psi_max_inh) for s >= t, evaluated
+    from the frame coefficients (a = e^{-g (t - tf)}, ee/ei = e^{-s (t - tf)}, ce/ci =
+    k psi_max / k_x; see ``_undriven_targets``), with a margin of 1e-10 of the terms'
+    magnitudes.  The threshold test at the end of the instant computes the same bound
+    with a different rounding (a division by 1/a, the currents divided out) and after
+    the other inputs of the instant, which only lower it or change it by rounding
+    (inhibition; an excitatory input tests again), so a neuron this rejects is one that
+    test would find no crossing for, which is why skipping it changes nothing.  A
+    non-finite state is never rejected (the test reports it).
+    """
+    ua = ST[n, _SV] * a
+    xe = ST[n, _SIE] * ee
+    xi = ST[n, _SII] * ei
+    v = b + ua + xe + xi
+    lo = max(v, vinf)
+    if _refractory(t, ST[n, _SREF]):
+        lo = max(lo, vreset)
+    bnd = lo + max(xe * ce, 0.0) + max(xi * ci, 0.0)
+    margin = 1e-10 * (abs(ua) + abs(xe) + abs(xi) + vth_abs)
+    return math.isfinite(v) and bnd + margin < vth
+
+
+@njit(cache=True, inline="always")
 def _mark(n, dirty, ndirty, isdirty):
     """Put neuron n on the list of this instant's threshold tests (once)."""
     if isdirty[n] == 0:
@@ -542,6 +569,19 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
     fe = math.exp(se * (t - tf)) if ke != 0.0 else 0.0
     fi = math.exp(si * (t - tf)) if ki != 0.0 else 0.0
     thr = (vth - b) * ainv
+    bound = mode == TEST_BOUND
+    if bound:
+        # constants of the quick-reject bound of _cross_general in frame terms: V(t) =
+        # b + U a + x_e + x_i with x = coefficient * e^{-s (t - tf)}, and k I psi_max =
+        # x (k psi_max / k_x) for a channel's current I = x / k_x
+        a = 1.0 / ainv
+        ee = math.exp(-se * (t - tf))
+        ei = math.exp(-si * (t - tf))
+        ce = P[p, P_K] * P[p, P_PSIE] / ke if ke != 0.0 else 0.0
+        ci = P[p, P_K] * P[p, P_PSII] / ki if ki != 0.0 else 0.0
+        vinf_b = P[p, P_VREST] + P[p, P_K] * P[p, P_IBIAS] / g
+        vreset = P[p, P_VRESET]
+        vth_abs = abs(vth) + abs(b)
     ndisc = 0
     nthr = 0
     # start loading every target's state line (and dirty flag) before the work: the
@@ -554,6 +594,13 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
         n = off + idx[j]
         if not _frame_input(ST, n, w[j], t, ke, ki, se, si, fe, fi, g, ainv, tf):
             ndisc += 1
+            continue
+        if bound:
+            nthr += 1
+            if ST[n, _STGT] == math.inf and _below(ST, n, t, a, b, ee, ei, ce, ci, vinf_b,
+                                                   vreset, vth, vth_abs):
+                continue
+            ndirty = _mark(n, dirty, ndirty, isdirty)
             continue
         if mode == TEST_NOW:
             nthr += 1
@@ -581,7 +628,10 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     input, so nobody can cross);
     TEST_PENDING: (all weights < 0) mark only targets with a pending crossing
     (TGT < inf): inhibition only lowers a trajectory, so one that never reaches
-    threshold still never does, while a pending crossing may move or vanish.  ``DRV`` is the drive tuple (``D`` of run_kernel).
+    threshold still never does, while a pending crossing may move or vanish;
+    TEST_BOUND (only ``_undriven_targets``: leaky populations with exp channels) mark
+    targets with a pending crossing and those ``_below`` cannot show to stay under
+    threshold.  ``DRV`` is the drive tuple (``D`` of run_kernel).
 
     Returns (ndirty, j, n, t_n): the new number of marked neurons and, if an
     external drive arrival made neuron n cross threshold at t_n < t, the entry j at
@@ -1011,7 +1061,12 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                             mode = TEST_NOW
                     elif proj_sign[pr] < 0:
                         mode = TEST_PENDING
-                    if pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0:
+                    undriven = pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0
+                    if mode == TEST_LATER and undriven and P[p, P_HASEXP] != 0.0 \
+                            and P[p, P_G] > 0.0 and P[p, P_SPONT] == 0.0:
+                        # test in the row only targets not certainly below threshold
+                        mode = TEST_BOUND
+                    if undriven:
                         ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr],
                                                    carray(int32_at(idx_addr[pr]), nnz[pr]),
                                                    carray(float64_at(w_addr[pr]), nnz[pr]),
