@@ -46,8 +46,8 @@ from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS,
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from numba import carray
 
-from .hints import float64_at, int32_at, prefetch
-from .queue import QN, pop, push, reserve
+from .hints import float64_at, int32_at, load_int32, prefetch, prefetch_addr
+from .queue import QA, QB, QKIND, QN, pop, push, reserve
 from .rng import exp_step, next_exponential
 
 # Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
@@ -189,6 +189,83 @@ def _emit(node, t, RE, Q, cnt):
         if d < 0.0:
             d = row_d0[row_d0_off[pr] + row]
         _qpush(Q, cnt, t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
+
+
+# populations with more neurons than this get their next row's target lines
+# prefetched while the current row is delivered (see _prefetch_next): their state
+# (64 bytes per neuron) no longer fits a core's L2 cache
+_PREFETCH_POP = 1 << 15
+
+
+@njit(cache=True, inline="always")
+def _prefetch_row(ST, isdirty, j0, j1, off, ia, wa, targets):
+    """Prefetch the first lines of row entries j0..j1, whose targets and weights start
+    at addresses ia and wa, or, with ``targets``, the state lines of its first 256
+    targets."""
+    if targets:
+        j1 = min(j1, j0 + 256)
+        for j in range(j0, j1):
+            n = off + load_int32(ia, j)
+            prefetch(ST, n)
+            prefetch(isdirty, n)
+        for j in range(j0, j1 + 7, 8):
+            prefetch_addr(wa + 8 * j)
+    else:
+        prefetch_addr(ia + 4 * j0)
+        prefetch_addr(ia + 4 * j0 + 64)
+        prefetch_addr(wa + 8 * j0)
+        prefetch_addr(wa + 8 * j0 + 64)
+
+
+@njit(cache=True, _nrt=False)
+def _prefetch_next(Q, targets, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                   pop_off, src_off, src_delay, ST, isdirty):
+    """Start loading what the next queued event will touch, if it delivers rows into a
+    large population: with ``targets`` False the start of its rows (and their row
+    pointers), with ``targets`` True its targets' state lines.
+
+    Why: a row's work is a chain of cache misses, row pointer -> targets and weights ->
+    target states, each waiting for the last; in a network much larger than the cache
+    that latency, not arithmetic, bounds the delivery.  The run kernel calls this with
+    ``targets`` False right after popping a row (the next row's start loads while this
+    one is delivered) and True after delivering it (by then the next row's targets are
+    in cache, so its state lines load during the threshold tests and the pop).  The
+    next event can change in between (a spike queues an earlier event); a prefetch
+    never changes results, only timing."""
+    if Q[QN][0] == 0:
+        return
+    kind = Q[QKIND][0]
+    a = Q[QA][0]
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
+        row_d0, row_d0_off = RE
+    if kind == DELIVER:
+        q0 = _ZERO
+        q1 = np.int64(1)
+    elif kind == SOURCE and src_delay[a] >= 0.0:
+        g = node_group[src_off + a]
+        q0 = grp_proj_ptr[g]
+        q1 = grp_proj_ptr[g + 1]
+    else:
+        return
+    for q in range(q0, q1):
+        if kind == DELIVER:
+            pr = a >> 32
+            row = a & 0xFFFFFFFF
+        else:
+            pr = np.int64(grp_proj[q])
+            row = src_off + a - proj_pre_off[pr]
+        p = proj_post_pop[pr]
+        if pop_off[p + 1] - pop_off[p] <= _PREFETCH_POP:
+            continue
+        i = row_ptr_off[pr] + row
+        if not targets and kind != DELIVER:
+            prefetch(row_ptr, i)
+            continue
+        j0 = Q[QB][0] if kind == DELIVER else row_ptr[i]
+        j1 = row_ptr[i + 1] if targets else j0
+        if not targets:
+            prefetch(row_ptr, i + 1)
+        _prefetch_row(ST, isdirty, j0, j1, proj_post_off[pr], idx_addr[pr], w_addr[pr], targets)
 
 
 @njit(cache=True, _nrt=False)
@@ -590,6 +667,8 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
         n = off + idx[j]
         prefetch(ST, n)
         prefetch(isdirty, n)
+    for j in range(j0, j1 + 7, 8):
+        prefetch(w, j)
     for j in range(j0, j1):
         n = off + idx[j]
         if not _frame_input(ST, n, w[j], t, ke, ki, se, si, fe, fi, g, ainv, tf):
@@ -1003,6 +1082,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
         t_cur = t
         fused = kind == SOURCE and src_delay[a] >= 0.0
         if kind == DELIVER or fused:
+            _prefetch_next(Q, False, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                           pop_off, src_off, src_delay, ST, isdirty)
             # one delay group of one row, or (fused) every row of a source spike whose
             # projections share one delay: the source event is queued at the arrival
             # time, which saves a queue round trip per source spike
@@ -1096,6 +1177,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                                elig_l[kp], rw, j0, gend, cnt, C_TRACE, C_WUPD)
             if fused:
                 _next_source(a, c, src_delay[a], SRC, Q, cnt)
+            _prefetch_next(Q, True, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                           pop_off, src_off, src_delay, ST, isdirty)
         elif kind == CAND:
             n = a
             if seq != CSEQ[n]:

@@ -56,3 +56,37 @@ def _pointer_intrinsic(dtype):
 #: pointer none (it owns nothing).
 int32_at = _pointer_intrinsic(types.int32)
 float64_at = _pointer_intrinsic(types.float64)
+
+
+def _prefetch_call(builder, ptr):
+    i32 = ir.IntType(32)
+    fn = builder.module.declare_intrinsic(
+        "llvm.prefetch", [ptr.type], ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]))
+    builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+
+
+@intrinsic
+def prefetch_addr(typingctx, addr):
+    """``prefetch`` of the cache line at a raw address (int64), for reading: for data
+    seen through raw pointers in functions compiled without reference counting, which
+    cannot build array views (``numba.carray``)."""
+    sig = types.void(types.int64)
+
+    def codegen(context, builder, signature, args):
+        _prefetch_call(builder, builder.inttoptr(args[0], ir.IntType(8).as_pointer()))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def load_int32(typingctx, addr, j):
+    """The int32 at element j of the array whose data starts at address ``addr``."""
+    sig = types.int32(types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        base = builder.inttoptr(args[0], i32.as_pointer())
+        return builder.load(builder.gep(base, [args[1]]))
+
+    return sig, codegen
