@@ -321,6 +321,11 @@ class Network:
         Poisson sources and drives); the same seed gives bitwise the same run.
     """
 
+    #: run the common steps in the engine's fast loop (``engine.event._fast_events``);
+    #: False takes every step in the general loop, with bitwise the same results (for
+    #: tests that compare the two)
+    _fast_path = True
+
     def __init__(self, seed: int = 0):
         self.seed = integer("seed", seed, lo=0)
         if self.seed >= 2**63:
@@ -859,7 +864,7 @@ class Network:
         info = np.zeros(2)
         args = (pl["P"], pl["neuron_pop"], pl["R"], pl["RE"], pl["SRC"], pl["D"], pl["S"], pl["ST"], pl["Q"], pl["SP"],
                 pl["cnt"], pl["sweep_dt"], pl["renorm_dt"], pl["rec_ids"], pl["samp_out"], pl["dirty"],
-                pl["isdirty"], float(t_end), int(max_events), info, pl["PLS"])
+                pl["isdirty"], float(t_end), int(max_events), info, pl["PLS"], bool(self._fast_path))
         if "entry" not in pl:
             # Typing the nested tuples of arrays and typed lists costs about a
             # millisecond per call in Numba's dispatcher; the argument types never

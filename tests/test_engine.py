@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import eventsnn as ev
+from eventsnn.cases import brunel, cuba, sparse_lowrate
 
 sys.path.insert(0, os.path.dirname(__file__))
 import reference_sim as rs  # noqa: E402
@@ -867,3 +868,80 @@ def test_row_bound_test_keeps_psps_near_threshold(rel):
     assert 1 in r.spikes.ids and 2 in r.spikes.ids
     np.testing.assert_array_equal(r.spikes.ids, ref_i)
     np.testing.assert_allclose(r.spikes.times, ref_t, rtol=0, atol=1e-9)
+
+
+# ============================================================================ fast loop vs general loop
+
+def _t_ref0_drive_net(seed, T_rec):
+    """Driven frame neurons with t_ref = 0: their rows have no room bound, so they
+    take the general loop while the rest takes the fast one."""
+    net = ev.Network(seed=seed)
+    m = ev.LIF(tau_m=20.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_rest=0.0, v_th=20.0, v_reset=10.0,
+               t_ref=0.0)
+    pop = net.population(80, m, v_init=(0.0, 20.0))
+    net.poisson_drive(pop, 15000.0, 0.15)
+    net.connect(pop, pop, ev.fixed_indegree(8), weight=-0.4, delay=1.0)
+    net.record_state(np.array([1, 40]), np.linspace(0.0, T_rec, 11)[1:])
+    return net, pop
+
+
+FAST_CASES = {
+    "exp_poisson": _exp_poisson_net,            # per-synapse delays (general loop), exp rows
+    "delta_drive": _delta_drive_net,            # driven delta rows, SWEEP, SAMPLE
+    "t_ref0_drive": _t_ref0_drive_net,
+    "sparse_lowrate": lambda seed, T: (sparse_lowrate(3000, seed=seed), None),
+    "cuba": lambda seed, T: (cuba(800, seed=seed), None),
+    "brunel": lambda seed, T: (brunel(1000, seed=seed), None),
+}
+
+
+@pytest.mark.parametrize("kind", list(FAST_CASES))
+def test_fast_loop_equals_general_loop(kind):
+    """The run kernel's fast loop (``_fast_events``) and its general loop give bitwise
+    the same spikes, samples, counts and final state, also when the fast run is split
+    into uneven pieces."""
+    T = 120.0
+    ref, _ = FAST_CASES[kind](4, T)
+    ref._fast_path = False
+    r = ref.run(T)
+    fast, _ = FAST_CASES[kind](4, T)
+    for d in (17.3, 0.0, 50.0, T - 67.3):
+        fast.run(d)
+    assert len(r.spikes) > 20
+    assert np.array_equal(fast.spikes.times, r.spikes.times)
+    assert np.array_equal(fast.spikes.ids, r.spikes.ids)
+    assert fast.counts == r.counts
+    assert np.array_equal(fast._plan["ST"], ref._plan["ST"], equal_nan=True)
+    if r.states is not None and len(r.states.times):
+        whole, _ = FAST_CASES[kind](4, T)
+        assert np.array_equal(whole.run(T).states.v, r.states.v)
+
+
+def test_queue_grows_in_the_middle_of_a_threshold_test():
+    """One source spike makes 3000 neurons fire at one instant; each spike queues two
+    deliveries, more than the queue holds, so it grows while the threshold tests of
+    that instant are under way (the fast loop returns for room and resumes at the same
+    neuron).  Every neuron fires exactly once, at the input time, its deliveries all
+    arrive, and the general loop gives the same spikes and counts."""
+    m = ev.LIF(tau_m=20.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_th=20.0, v_reset=10.0, t_ref=5.0)
+    out = []
+    for fast_path in (True, False):
+        net = ev.Network(seed=0)
+        a = net.population(2000, m, v_init=0.0)
+        b = net.population(1000, m, v_init=0.0)
+        src = net.spike_source([1.0], [0], n=1)
+        for post in (a, b):
+            net.connect(src, post, ev.all_to_all(), weight=25.0, delay=1.0)
+            net.connect(a, post, ev.fixed_indegree(1), weight=0.01, delay=2.0)
+            net.connect(b, post, ev.fixed_indegree(1), weight=0.01, delay=2.0)
+        net._fast_path = fast_path
+        net.run(0.5)
+        cap0 = net._plan["Q"][0].shape[0]
+        r = net.run(10.0)
+        assert net._plan["Q"][0].shape[0] > cap0
+        assert len(r.spikes) == 3000 and np.all(r.spikes.times == 2.0)
+        assert np.array_equal(np.sort(r.spikes.ids), np.arange(3000))
+        assert r.counts.syn_events == 3000 * 2
+        out.append(r)
+    assert np.array_equal(out[0].spikes.ids, out[1].spikes.ids)
+    assert out[0].counts == out[1].counts
