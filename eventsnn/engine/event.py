@@ -533,9 +533,9 @@ def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs):
 @njit(cache=True, inline="always")
 def _mark(n, dirty, ndirty, isdirty):
     """Put neuron n on the list of this instant's threshold tests (once)."""
-    if isdirty[n] == 0:
-        isdirty[n] = 1
-        dirty[ndirty] = n
+    if isdirty[np.uint64(n)] == 0:
+        isdirty[np.uint64(n)] = 1
+        dirty[np.uint64(ndirty)] = n
         ndirty += 1
     return ndirty
 
@@ -578,10 +578,12 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     n_spk = _ZERO
     t_spk = math.inf
     for j in range(j0, j1):
-        n = off + idx[j] if mark else j
+        # unsigned indices: Numba then drops its negative-index wrap-around code
+        n = off + idx[np.uint64(j)] if mark else j
+        nu = np.uint64(n)
         if driven:
             # external Poisson arrivals of n up to t, in time order
-            k = kb + n
+            k = np.uint64(kb + n)
             tb = drv_next[k]
             crossed = False
             while tb <= t:
@@ -590,14 +592,14 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                 tn = tb + e * inv_rate
                 drv_next[k] = tn
                 ndrive += 1
-                if _refractory(tb, ST[n, _SREF]):
+                if _refractory(tb, ST[nu, _SREF]):
                     ndisc += 1
                 else:
                     ab, bb = _frame_scale(g, vinf, c, tf, tb)
-                    ST[n, _SV] += wd * ab
+                    ST[nu, _SV] += wd * ab
                     nadv += 1
                     nthr += 1
-                    if ST[n, _SV] >= (vth - bb) * ab:
+                    if ST[nu, _SV] >= (vth - bb) * ab:
                         crossed = True
                         break
                 tb = tn
@@ -609,16 +611,16 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                 break
         if not mark:
             continue
-        wj = w[j]
-        if wj < 0.0 and ST[n, _STGT] == -math.inf:
-            ST[n, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
-        if _refractory(t, ST[n, _SREF]):
+        wj = w[np.uint64(j)]
+        if wj < 0.0 and ST[nu, _STGT] == -math.inf:
+            ST[nu, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
+        if _refractory(t, ST[nu, _SREF]):
             ndisc += 1
             continue
-        ST[n, _SV] += wj * ainv
+        ST[nu, _SV] += wj * ainv
         if mode == TEST_NOW:
             nthr += 1
-        if _wants_test(mode, ST[n, _SV], ST[n, _STGT], thr):
+        if _wants_test(mode, ST[nu, _SV], ST[nu, _STGT], thr):
             ndirty = _mark(n, dirty, ndirty, isdirty)
     if mark:
         cnt[C_ADV] += j_stop - j0 + nadv
@@ -670,26 +672,29 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
     # start loading every target's state line (and dirty flag) before the work: the
     # loop below would otherwise wait for most of these misses one after another
     for j in range(j0, j1):
-        n = off + idx[j]
+        n = off + idx[np.uint64(j)]
         prefetch(ST, n)
         prefetch(isdirty, n)
     for j in range(j0, j1 + 7, 8):
         prefetch(w, j)
     for j in range(j0, j1):
-        n = off + idx[j]
-        if not _frame_input(ST, n, w[j], t, ke, ki, se, si, fe, fi, g, ainv, tf):
+        # unsigned indices: Numba then drops its negative-index wrap-around code
+        ju = np.uint64(j)
+        n = off + idx[ju]
+        nu = np.uint64(n)
+        if not _frame_input(ST, nu, w[ju], t, ke, ki, se, si, fe, fi, g, ainv, tf):
             ndisc += 1
             continue
         if bound:
             nthr += 1
-            if ST[n, _STGT] == math.inf and _below(ST, n, t, a, b, ee, ei, ce, ci, vinf_b,
-                                                   vreset, vth, vth_abs):
+            if ST[nu, _STGT] == math.inf and _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b,
+                                                    vreset, vth, vth_abs):
                 continue
             ndirty = _mark(n, dirty, ndirty, isdirty)
             continue
         if mode == TEST_NOW:
             nthr += 1
-        if _wants_test(mode, ST[n, _SV], ST[n, _STGT], thr):
+        if _wants_test(mode, ST[nu, _SV], ST[nu, _STGT], thr):
             ndirty = _mark(n, dirty, ndirty, isdirty)
     cnt[C_ADV] += j1 - j0
     cnt[C_DISCARD] += ndisc
