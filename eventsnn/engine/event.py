@@ -46,6 +46,7 @@ from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS,
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from numba import carray
 
+from .fexp import exp as fexp
 from .hints import float64_at, int32_at, load_int32, prefetch, prefetch_addr
 from .queue import QA, QB, QKIND, QN, pop, push, reserve
 from .rng import exp_step, next_exponential
@@ -156,7 +157,7 @@ def _frame_scale(g, vinf, c, tf, t):
     """(1/a, b) of a frame at time t, V = b + a U: a = e^{-g (t - tf)} and b = v_inf
     for a leaky neuron; a = 1 and b = c (t - tf) (bias drift) for a non-leaky one."""
     if g > 0.0:
-        return math.exp(g * (t - tf)), vinf
+        return fexp(g * (t - tf)), vinf
     return 1.0, c * (t - tf)
 
 
@@ -402,11 +403,11 @@ def _frame_state(P, p, n, t, S):
     ie = 0.0
     ii = 0.0
     if IE[n] != 0.0:
-        x = IE[n] * math.exp(-P[p, P_SE] * dt)
+        x = IE[n] * fexp(-P[p, P_SE] * dt)
         v += x
         ie = x / P[p, P_KE]
     if II[n] != 0.0:
-        x = II[n] * math.exp(-P[p, P_SI] * dt)
+        x = II[n] * fexp(-P[p, P_SI] * dt)
         v += x
         ii = x / P[p, P_KI]
     return v, ie, ii
@@ -420,9 +421,9 @@ def _frame_set_v(P, p, n, t, v, S):
     dt = t - frame_tf[p]
     rest = v - b
     if IE[n] != 0.0:
-        rest -= IE[n] * math.exp(-P[p, P_SE] * dt)
+        rest -= IE[n] * fexp(-P[p, P_SE] * dt)
     if II[n] != 0.0:
-        rest -= II[n] * math.exp(-P[p, P_SI] * dt)
+        rest -= II[n] * fexp(-P[p, P_SI] * dt)
     V[n] = rest * ainv
 
 
@@ -485,7 +486,7 @@ def _frame_input(ST, n, wj, t, ke, ki, se, si, fe, fi, g, ainv, tf):
             ST[n, _SII] += db
             sx = si
         if _refractory(t, ST[n, _SREF]):
-            ST[n, _SV] -= db * math.exp((g - sx) * (ST[n, _SREF] - tf))
+            ST[n, _SV] -= db * fexp((g - sx) * (ST[n, _SREF] - tf))
         else:
             ST[n, _SV] -= kx * wj * ainv
     return True
@@ -651,8 +652,8 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
     ki = P[p, P_KI]
     se = P[p, P_SE]
     si = P[p, P_SI]
-    fe = math.exp(se * (t - tf)) if ke != 0.0 else 0.0
-    fi = math.exp(si * (t - tf)) if ki != 0.0 else 0.0
+    fe = fexp(se * (t - tf)) if ke != 0.0 else 0.0
+    fi = fexp(si * (t - tf)) if ki != 0.0 else 0.0
     thr = (vth - b) * ainv
     bound = mode == TEST_BOUND
     if bound:
@@ -660,8 +661,8 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
         # b + U a + x_e + x_i with x = coefficient * e^{-s (t - tf)}, and k I psi_max =
         # x (k psi_max / k_x) for a channel's current I = x / k_x
         a = 1.0 / ainv
-        ee = math.exp(-se * (t - tf))
-        ei = math.exp(-si * (t - tf))
+        ee = fexp(-se * (t - tf))
+        ei = fexp(-si * (t - tf))
         ce = P[p, P_K] * P[p, P_PSIE] / ke if ke != 0.0 else 0.0
         ci = P[p, P_K] * P[p, P_PSII] / ki if ki != 0.0 else 0.0
         vinf_b = P[p, P_VREST] + P[p, P_K] * P[p, P_IBIAS] / g
@@ -748,8 +749,8 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     ki = P[p, P_KI]
     se = P[p, P_SE]
     si = P[p, P_SI]
-    fe = math.exp(se * (t - tf)) if ke != 0.0 else 0.0
-    fi = math.exp(si * (t - tf)) if ki != 0.0 else 0.0
+    fe = fexp(se * (t - tf)) if ke != 0.0 else 0.0
+    fi = fexp(si * (t - tf)) if ki != 0.0 else 0.0
     d0 = pop_drv_ptr[p]
     d1 = pop_drv_ptr[p + 1]
     poff = pop_off[p]
@@ -922,8 +923,8 @@ def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
             if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
                 dtf = t - frame_tf[p]
-                ee = math.exp(-P[p, P_SE] * dtf)
-                ei = math.exp(-P[p, P_SI] * dtf)
+                ee = fexp(-P[p, P_SE] * dtf)
+                ei = fexp(-P[p, P_SI] * dtf)
                 pcache = p
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 act = F_NONFINITE

@@ -90,3 +90,14 @@ def load_int32(typingctx, addr, j):
         return builder.load(builder.gep(base, [args[1]]))
 
     return sig, codegen
+
+
+@intrinsic
+def float_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
