@@ -378,7 +378,7 @@ def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, 
         if arg > 0.0:
             ts = math.log(arg) / (se - g)
             if ts > 0.0:
-                fmax = max(fmax, vinf + a * math.exp(-g * ts) + b * math.exp(-se * ts))
+                fmax = max(fmax, vinf + a * fexp(-g * ts) + b * fexp(-se * ts))
         if fmax < vth - 1e-12 * (abs(vth) + abs(vinf) + abs(a) + abs(b)):
             return math.inf
     return t0 + first_crossing(g, k, se, si, vr, vth, ib, v, ie, ii)
