@@ -44,10 +44,9 @@ from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS,
                       P_PSIE, P_PSII, P_SE, P_SI, P_SPONT, P_THPLUS,
                       P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
-from numba import carray
 
 from .fexp import exp as fexp
-from .hints import float64_at, int32_at, load_int32, prefetch, prefetch_addr
+from .hints import load_float64, load_int32, prefetch, prefetch_addr
 from .queue import QA, QB, QKIND, QN, pop, push, reserve
 from .rng import exp_step, next_exponential
 
@@ -61,6 +60,7 @@ DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
 SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE, TEST_PENDING, TEST_BOUND = (np.int64(k) for k in range(6))
 
 _ZERO = np.int64(0)
+_ONE = np.int64(1)
 
 # columns of the (N, 8) neuron state array ST, of which S holds column views: V (or
 # the frame coefficient U), I_exc, I_inh, last update, refractory end, candidate
@@ -112,14 +112,8 @@ def _next_time(Q):
     return Q[0][0] if Q[QN][0] > 0 else math.inf
 
 
-@njit(cache=True, _nrt=False)
-def _has_room_n(Q, SP, need, nspk):
-    """Room for ``need`` more queue events and ``nspk`` more recorded spikes?"""
-    return Q[QN][0] + need <= Q[0].shape[0] and SP[2][0] + nspk <= SP[0].shape[0]
-
-
 @njit(cache=True)
-def _make_room(Q, SP, need, nspk=1):
+def _make_room(Q, SP, need, nspk):
     """(Q, SP) with room for ``need`` more events and ``nspk`` more spikes: the same
     arrays when they have it, else grown copies (see ``queue.reserve``)."""
     Q = reserve(Q, need)
@@ -542,7 +536,7 @@ def _mark(n, dirty, ndirty, isdirty):
 
 
 @njit(cache=True, _nrt=False)
-def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
+def _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
                    ST, tf, DRV, cnt):
     """``_frame_targets`` for a frame population whose two channels are delta and which
     has at most one external drive stream and no adaptive threshold (Brunel's case),
@@ -580,7 +574,7 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     t_spk = math.inf
     for j in range(j0, j1):
         # unsigned indices: Numba then drops its negative-index wrap-around code
-        n = off + idx[np.uint64(j)] if mark else j
+        n = off + load_int32(ia, j) if mark else j
         nu = np.uint64(n)
         if driven:
             # external Poisson arrivals of n up to t, in time order
@@ -612,7 +606,7 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
                 break
         if not mark:
             continue
-        wj = w[np.uint64(j)]
+        wj = load_float64(wa, j)
         if wj < 0.0 and ST[nu, _STGT] == -math.inf:
             ST[nu, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
         if _refractory(t, ST[nu, _SREF]):
@@ -634,7 +628,7 @@ def _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
 
 
 @njit(cache=True, _nrt=False)
-def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
+def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
                       ST, tf, cnt):
     """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
     external drive: the same arithmetic in the same order, but only the arrays it
@@ -673,17 +667,16 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
     # start loading every target's state line (and dirty flag) before the work: the
     # loop below would otherwise wait for most of these misses one after another
     for j in range(j0, j1):
-        n = off + idx[np.uint64(j)]
+        n = off + load_int32(ia, j)
         prefetch(ST, n)
         prefetch(isdirty, n)
     for j in range(j0, j1 + 7, 8):
-        prefetch(w, j)
+        prefetch_addr(wa + 8 * j)
     for j in range(j0, j1):
         # unsigned indices: Numba then drops its negative-index wrap-around code
-        ju = np.uint64(j)
-        n = off + idx[ju]
+        n = off + load_int32(ia, j)
         nu = np.uint64(n)
-        if not _frame_input(ST, nu, w[ju], t, ke, ki, se, si, fe, fi, g, ainv, tf):
+        if not _frame_input(ST, nu, load_float64(wa, j), t, ke, ki, se, si, fe, fi, g, ainv, tf):
             ndisc += 1
             continue
         if bound:
@@ -704,12 +697,13 @@ def _undriven_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty
 
 
 @njit(cache=True, _nrt=False)
-def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
+def _frame_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
                    ST, TH, tf, DRV, cnt):
     """Input to frame neurons at time t.
 
     mode SWEEP_ONLY: only apply the external drive of neurons j0..j1 up to t.
-    Otherwise deliver row entries j0..j1 (targets off + idx[j], weights w[j]), and
+    Otherwise deliver row entries j0..j1 (targets off + idx[j], weights w[j] of the
+    arrays whose data start at addresses ia and wa), and
     TEST_LATER: mark the targets for the threshold test at the end of the instant;
     TEST_NOW: mark only targets that reach threshold (allowed when all weights of
     the row are >= 0 and the population has no bias drift or exp channel: a target
@@ -737,7 +731,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     """
     if P[p, P_KE] == 0.0 and P[p, P_KI] == 0.0 and DRV[1][p + 1] - DRV[1][p] <= 1 \
             and P[p, P_ADAPT] == 0.0:
-        return _delta_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
+        return _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
                               ST, tf, DRV, cnt)
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = DRV
     g = P[p, P_G]
@@ -767,7 +761,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
     n_spk = _ZERO
     t_spk = math.inf
     for j in range(j0, j1):
-        n = off + idx[j] if mark else j
+        n = off + load_int32(ia, j) if mark else j
         # external Poisson arrivals of n up to t, in time order
         crossed = False
         while d1 > d0:
@@ -804,7 +798,7 @@ def _frame_targets(P, p, t, j0, j1, off, idx, w, mode, dirty, ndirty, isdirty,
         if not mark:
             continue
         nsyn += 1
-        if not _frame_input(ST, n, w[j], t, ke, ki, se, si, fe, fi, g, ainv, tf):
+        if not _frame_input(ST, n, load_float64(wa, j), t, ke, ki, se, si, fe, fi, g, ainv, tf):
             ndisc += 1
             continue
         # TEST_NOW marks only neurons at or over threshold (or non-finite); the test
@@ -826,16 +820,14 @@ def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax):
     """Apply the external drive of neurons n0..n1 of population p up to t, firing
     those it carries over threshold; returns (Q, SP), grown if room was needed."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    empty_i = np.empty(0, np.int32)
-    empty_w = np.empty(0, np.float64)
     j = n0
     while True:
-        _, j, ns, ts = _frame_targets(P, p, t, j, n1, _ZERO, empty_i, empty_w, SWEEP_ONLY,
+        _, j, ns, ts = _frame_targets(P, p, t, j, n1, _ZERO, _ZERO, _ZERO, SWEEP_ONLY,
                                       dirty, _ZERO, isdirty, ST, TH, frame_tf[p], D, cnt)
         if j >= n1:
             return Q, SP
         if not _has_room(Q, SP, pmax + 1):
-            Q, SP = _make_room(Q, SP, pmax + 1)
+            Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
         _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
 
 
@@ -998,54 +990,6 @@ def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
     pl_seen[0] = spn[0]
 
 
-@njit(cache=True, inline="always")
-def _frame_mode(P, p, sign, undriven):
-    """Threshold-test mode (see ``_frame_targets``) of a row of weights of sign ``sign``
-    (+1 all >= 0, -1 all < 0, 0 mixed) into frame population p; ``undriven``: the
-    population has no external drive and no adaptive threshold."""
-    mode = TEST_LATER
-    if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0 and P[p, P_HASEXP] == 0.0:
-        if sign < 0:
-            mode = TEST_NONE
-        elif sign > 0:
-            # V of these targets only grows during the instant, so only those at
-            # threshold after this row can fire at its end; a later excitatory row
-            # marks those it lifts
-            mode = TEST_NOW
-    elif sign < 0:
-        mode = TEST_PENDING
-    if mode == TEST_LATER and undriven and P[p, P_HASEXP] != 0.0 and P[p, P_G] > 0.0 \
-            and P[p, P_SPONT] == 0.0:
-        # test in the row only targets not certainly below threshold
-        mode = TEST_BOUND
-    return mode
-
-
-@njit(cache=True, _nrt=False)
-def _frame_row(P, p, t, jr, gend, off, idx, w, mode, undriven, dirty, ndirty, isdirty,
-               S, ST, D, RE, Q, SP, cnt, pmax):
-    """Deliver row entries jr..gend at time t to frame population p, firing the targets
-    that their external drive carries over threshold before t.
-
-    Returns (ndirty, j): j == gend when the row is done, else the entry before which
-    the queue or spike record ran out of room for a spike (nothing of entry j is
-    applied yet): the caller makes room and calls again from j."""
-    tf = S[8][p]
-    if undriven:
-        ndirty = _undriven_targets(P, p, t, jr, gend, off, idx, w, mode, dirty, ndirty,
-                                   isdirty, ST, tf, cnt)
-        return ndirty, gend
-    while True:
-        if not _has_room(Q, SP, pmax + 1):
-            return ndirty, jr
-        ndirty, jr, ns, ts = _frame_targets(P, p, t, jr, gend, off, idx, w, mode, dirty,
-                                            ndirty, isdirty, ST, S[9], tf, D, cnt)
-        if jr >= gend:
-            return ndirty, jr
-        # an external drive arrival before t made ns fire at ts
-        _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
-
-
 @njit(cache=True, _nrt=False)
 def _candidate(n, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty):
     """A CAND event of neuron n (queue sequence ``seq``) pops at t; returns ndirty."""
@@ -1082,63 +1026,19 @@ def _candidate(n, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty):
     return ndirty
 
 
-@njit(cache=True, _nrt=False)
-def _renorm(P, t, S, pop_off, Q, cnt, renorm_dt):
-    """RENORM event at t: move every frame population's origin to t."""
-    V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    for p in range(P.shape[0]):
-        g = P[p, P_G]
-        if P[p, P_FRAME] != 0.0:
-            dtf = t - frame_tf[p]
-            if g > 0.0:
-                f = math.exp(-g * dtf)
-                for n in range(pop_off[p], pop_off[p + 1]):
-                    V[n] *= f
-            else:
-                # non-leaky: V = U + c (t - tf) + ...; move the origin to t
-                for n in range(pop_off[p], pop_off[p + 1]):
-                    V[n] += P[p, P_C] * dtf
-            fe = math.exp(-P[p, P_SE] * dtf)
-            fi = math.exp(-P[p, P_SI] * dtf)
-            for n in range(pop_off[p], pop_off[p + 1]):
-                IE[n] *= fe
-                II[n] *= fi
-            frame_tf[p] = t
-    _qpush(Q, cnt, t + renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
-
-
 # what _fast_events leaves to run_kernel: the next step is not one it takes; the queue
 # or spike record needs room; the run ends (no event inside it, or max_events); a
 # non-finite state (info holds neuron and time)
 X_SLOW, X_ROOM, X_END, X_NONFINITE = (np.int64(k) for k in range(4))
 
 
-@njit(cache=True, inline="always")
-def _row_need(P, p, pr, j0, gend, proj_delay, pop_drv_ptr, sweep_dt, pmax):
-    """Queue room (events) a row j0..gend of projection pr needs beyond the pmax + 2 of
-    every event, or -1 if ``_fast_events`` does not take it (per-synapse delays, or a
-    general population).  A frame target fires from its external drive during the row
-    at most 1 + sweep_dt / t_ref times per visit: the drive of every neuron is applied
-    up to at least t - sweep_dt (SWEEP) and its spikes are t_ref apart; with t_ref = 0
-    there is no bound, and the row is left to the run kernel, which grows per spike."""
-    if proj_delay[pr] < 0.0 or P[p, P_FRAME] == 0.0:
-        return np.int64(-1)
-    if pop_drv_ptr[p + 1] == pop_drv_ptr[p]:
-        return _ZERO
-    tref = P[p, P_TREF]
-    if not tref > 0.0:
-        return np.int64(-1)
-    k = 2 + np.int64(sweep_dt / tref)
-    return (gend - j0) * k * (pmax + 1)
-
-
-@njit(cache=True)
-def _fast_events(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt, dirty,
-                 isdirty, t_end, max_events, info, idx_addr, w_addr, nnz, pmax, ndirty, t_cur,
+@njit(cache=True, _nrt=False)
+def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt, dirty,
+                 isdirty, t_end, max_events, info, idx_addr, w_addr, pmax, ndirty, t_cur,
                  pops, fj):
     """The run kernel's loop for the common steps, with the queue and spike record
     fixed: threshold tests, rows with one delay into frame populations, candidates,
-    spike-train and Poisson source spikes, RENORM.  It returns, before popping it,
+    spike-train and Poisson source spikes.  It returns, before popping it,
     at the first event it does not take, when room runs out, or when the run ends.
 
     Returns (code, ndirty, t_cur, pops, fj, need, nspk): ``X_*`` code; the loop state
@@ -1152,13 +1052,12 @@ def _fast_events(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, reno
     on the 2e5-neuron sparse case without them).  Here room for the worst case of a
     step is checked before the step, and the run kernel grows and calls again.
     """
-    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
-        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
+    proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k = RX
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
+        row_d0, row_d0_off = RE
     src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    row_ptr = RE[5]
-    row_ptr_off = RE[6]
     while True:
         if not _has_room(Q, SP, pmax + 2):
             return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2, _ZERO + 1
@@ -1217,21 +1116,21 @@ def _fast_events(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, reno
                     row = a & 0xFFFFFFFF
                     ir = row_ptr_off[pr] + row
                     j0 = Q[QB][0]
-                nq = _row_need(P, proj_post_pop[pr], pr, j0, row_ptr[ir + 1], proj_delay,
-                               pop_drv_ptr, sweep_dt, pmax)
-                if nq < 0:
+                # room for the spikes the drive of a row's targets can fire (proj_k)
+                if proj_k[pr] < 0:
                     return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
-                need += nq
-            if need > 0 and not _has_room_n(Q, SP, pmax + 2 + need, need // (pmax + 1)):
-                return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2 + need, need // (pmax + 1)
-        elif kind != CAND and kind != SOURCE and kind != RENORM:
+                need += (row_ptr[ir + 1] - j0) * proj_k[pr]
+            if need > 0 and not (Q[QN][0] + pmax + 2 + need * (pmax + 1) <= Q[0].shape[0]
+                                 and SP[2][0] + need <= SP[0].shape[0]):
+                return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2 + need * (pmax + 1), need
+        elif kind != CAND and kind != SOURCE:
             return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
         t, seq, kind, a, b, c = pop(Q)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
         if kind == DELIVER or fused:
-            _prefetch_next(Q, False, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+            _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                            pop_off, src_off, src_delay, ST, isdirty)
             if fused:
                 node = src_off + a
@@ -1262,31 +1161,40 @@ def _fast_events(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, reno
                 else:
                     cnt[C_SYN_REC] += gend - j0
                 p = proj_post_pop[pr]
-                undriven = pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0
-                ndirty, jr = _frame_row(P, p, t, j0, gend, proj_post_off[pr],
-                                        carray(int32_at(idx_addr[pr]), nnz[pr]),
-                                        carray(float64_at(w_addr[pr]), nnz[pr]),
-                                        _frame_mode(P, p, proj_sign[pr], undriven), undriven,
-                                        dirty, ndirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax)
-                if jr < gend:
-                    raise RuntimeError("event queue room bound of a row violated (internal error)")
+                mode = proj_mode[pr]
+                if proj_undriven[pr] != 0:
+                    ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_addr[pr],
+                                               w_addr[pr], mode, dirty, ndirty, isdirty, ST,
+                                               frame_tf[p], cnt)
+                    continue
+                jr = j0
+                while True:
+                    ndirty, jr, ns, ts = _frame_targets(P, p, t, jr, gend, proj_post_off[pr],
+                                                        idx_addr[pr], w_addr[pr], mode, dirty,
+                                                        ndirty, isdirty, ST, TH, frame_tf[p], D,
+                                                        cnt)
+                    if jr >= gend:
+                        break
+                    # an external drive arrival before t made ns fire at ts
+                    if not _has_room(Q, SP, pmax + 1):
+                        raise RuntimeError("event queue room bound of a row violated "
+                                           "(internal error)")
+                    _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
             if fused:
                 _next_source(a, c, src_delay[a], SRC, Q, cnt)
-            _prefetch_next(Q, True, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+            _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                            pop_off, src_off, src_delay, ST, isdirty)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty)
-        elif kind == SOURCE:
+        else:
             cnt[C_SRC_SPIKES] += 1
             _emit(src_off + a, t, RE, Q, cnt)
             _next_source(a, c, 0.0, SRC, Q, cnt)
-        else:
-            _renorm(P, t, S, pop_off, Q, cnt, renorm_dt)
 
 
 @njit(cache=True)
 def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
-               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS, fast=True):
+               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS, fast):
     """Process every event with time <= t_end.
 
     Returns (status, Q, SP): a status code (OK, MAX_EVENTS, NONFINITE; on failure
@@ -1298,9 +1206,16 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     per projection of its group, plus one candidate or next source spike or next
     delay group) and each spike (pmax + 1).  The functions below never grow it.
 
-    The common steps run in ``_fast_events`` (``fast``, and no plasticity), the
-    others one at a time in the loop below, which takes any step; ``fast`` False
-    runs every step here (the same results, bitwise: the tests compare both).
+    With ``fast`` not None (and no plasticity) the common steps run in
+    ``_fast_events`` and the others one at a time in the loop below, which takes any
+    step; with ``fast`` None every step runs here, with bitwise the same results (the
+    tests compare both), and Numba prunes the call, so ``_fast_events`` is not
+    compiled (about 4 s of cold start; see ``Network._fast_path``).
+
+    ``PLS`` is the plasticity tuple, or None for a network without plastic
+    projections: Numba then prunes every ``PLS is not None`` branch before typing, so
+    the plasticity kernels are not compiled for such a network (about 3 s of the cold
+    start of the main job).
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
@@ -1309,46 +1224,82 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     row_ptr = RE[5]
     row_ptr_off = RE[6]
-    # data addresses of every projection's targets and weights: rows view them through
+    # data addresses of every projection's targets and weights: rows read them through
     # raw pointers (see engine.hints); the typed lists keep the arrays alive meanwhile
     nproj = proj_delay.shape[0]
     idx_addr = np.empty(nproj, np.int64)
     w_addr = np.empty(nproj, np.int64)
-    nnz = np.empty(nproj, np.int64)
     for q in range(nproj):
         ia = idx_l[q]
         wa = w_l[q]
         idx_addr[q] = ia.ctypes.data
         w_addr[q] = wa.ctypes.data
-        nnz[q] = ia.shape[0]
-    proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw, \
-        pop_pl_ptr, pop_pl, pl_seen = PLS
-    plastic = PL.shape[0] > 0
     npop = P.shape[0]
     # most pushes one spike causes: one delivery per projection of its group + 1
     pmax = _ZERO
     for gq in range(grp_proj_ptr.shape[0] - 1):
         pmax = max(pmax, grp_proj_ptr[gq + 1] - grp_proj_ptr[gq])
+    # per projection into a frame population: the threshold-test mode of its rows (see
+    # _frame_targets), whether the population is undriven (no external drive, no
+    # adaptive threshold: _undriven_targets), and proj_k, the most spikes its row can
+    # fire per target from the targets' drive, or -1 for rows _fast_events does not
+    # take (per-synapse delays; general populations; a drive with t_ref = 0).  A
+    # driven target fires at most 1 + sweep_dt / t_ref times per visit: its drive is
+    # applied up to at least t - sweep_dt (SWEEP) and its spikes are t_ref apart.
+    proj_mode = np.empty(nproj, np.int64)
+    proj_undriven = np.empty(nproj, np.int64)
+    proj_k = np.empty(nproj, np.int64)
+    for pr in range(nproj):
+        p = proj_post_pop[pr]
+        sign = proj_sign[pr]
+        undriven = pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0
+        mode = TEST_LATER
+        if P[p, P_SPONT] == 0.0 and P[p, P_C] == 0.0 and P[p, P_HASEXP] == 0.0:
+            if sign < 0:
+                mode = TEST_NONE
+            elif sign > 0:
+                # V of these targets only grows during the instant, so only those at
+                # threshold after this row can fire at its end; a later excitatory row
+                # marks those it lifts
+                mode = TEST_NOW
+        elif sign < 0:
+            mode = TEST_PENDING
+        if mode == TEST_LATER and undriven and P[p, P_HASEXP] != 0.0 and P[p, P_G] > 0.0 \
+                and P[p, P_SPONT] == 0.0:
+            # test in the row only targets not certainly below threshold
+            mode = TEST_BOUND
+        proj_mode[pr] = mode
+        proj_undriven[pr] = 1 if undriven else 0
+        if proj_delay[pr] < 0.0 or P[p, P_FRAME] == 0.0:
+            proj_k[pr] = -1
+        elif pop_drv_ptr[p + 1] == pop_drv_ptr[p]:
+            proj_k[pr] = 0
+        elif P[p, P_TREF] > 0.0:
+            proj_k[pr] = 2 + np.int64(sweep_dt / P[p, P_TREF])
+        else:
+            proj_k[pr] = -1
+    RX = (proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k)
     ndirty = _ZERO
     t_cur = -math.inf
     pops = _ZERO
     fj = _ZERO
     status = OK
     while True:
-        if fast and not plastic:
-            # the common steps, in a loop that never replaces Q and SP (see _fast_events)
-            code, ndirty, t_cur, pops, fj, need, nspk = _fast_events(
-                P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt, dirty,
-                isdirty, t_end, max_events, info, idx_addr, w_addr, nnz, pmax, ndirty, t_cur,
-                pops, fj)
-            if code == X_ROOM:
-                Q, SP = _make_room(Q, SP, need, nspk)
-                continue
-            if code == X_NONFINITE:
-                return NONFINITE, Q, SP
+        if fast is not None:
+            if PLS is None:
+                # the common steps, in a loop that never replaces Q and SP (_fast_events)
+                code, ndirty, t_cur, pops, fj, need, nspk = _fast_events(
+                    P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
+                    dirty, isdirty, t_end, max_events, info, idx_addr, w_addr, pmax, ndirty,
+                    t_cur, pops, fj)
+                if code == X_ROOM:
+                    Q, SP = _make_room(Q, SP, need, nspk)
+                    continue
+                if code == X_NONFINITE:
+                    return NONFINITE, Q, SP
         # one step of any kind (X_SLOW), or the end of the run (X_END)
         if not _has_room(Q, SP, pmax + 2):
-            Q, SP = _make_room(Q, SP, pmax + 2)
+            Q, SP = _make_room(Q, SP, pmax + 2, _ONE)
         # time of the next event inside this run (inf if none)
         t = _next_time(Q)
         if t > t_end:
@@ -1370,7 +1321,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                     bad = n
                     break
                 if not _has_room(Q, SP, pmax + 1):
-                    Q, SP = _make_room(Q, SP, pmax + 1)
+                    Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
                 if act == F_SPIKE:
                     _spike(P, neuron_pop[n], n, t_cur, S, RE, Q, SP, cnt)
                 else:
@@ -1382,7 +1333,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 info[0] = bad
                 info[1] = t_cur
                 return NONFINITE, Q, SP
-            if plastic:
+            if PLS is not None:
                 _post_plasticity(PLS, SP, R, neuron_pop, cnt)
             continue
         if t == math.inf:
@@ -1398,7 +1349,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
         t_cur = t
         fused = kind == SOURCE and src_delay[a] >= 0.0
         if kind == DELIVER or fused:
-            _prefetch_next(Q, False, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+            _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                            pop_off, src_off, src_delay, ST, isdirty)
             # one delay group of one row, or (fused) every row of a source spike whose
             # projections share one delay: the source event is queued at the arrival
@@ -1442,34 +1393,42 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 else:
                     cnt[C_SYN_REC] += gend - j0
                 p = proj_post_pop[pr]
-                kp = proj_pl[pr]
-                if kp >= 0 and PL[kp, K_REWARD] != 0.0:
-                    # reward-modulated weights drift between events: bring them to t first
-                    reward_sync_row(PL, kp, w_l[pr], elig_l[kp], rw, j0, gend, t)
+                kp = _ZERO - 1
+                if PLS is not None:
+                    kp = np.int64(PLS[0][pr])
+                    if kp >= 0 and PLS[2][kp, K_REWARD] != 0.0:
+                        # reward-modulated weights drift between events: bring them to t first
+                        reward_sync_row(PLS[2], kp, w_l[pr], PLS[8][kp], PLS[9], j0, gend, t)
                 if P[p, P_FRAME] != 0.0:
-                    undriven = pop_drv_ptr[p + 1] == pop_drv_ptr[p] and P[p, P_ADAPT] == 0.0
-                    mode = _frame_mode(P, p, proj_sign[pr], undriven)
-                    idx = carray(int32_at(idx_addr[pr]), nnz[pr])
-                    wr = carray(float64_at(w_addr[pr]), nnz[pr])
-                    jr = j0
-                    while True:
-                        ndirty, jr = _frame_row(P, p, t, jr, gend, proj_post_off[pr], idx, wr,
-                                                mode, undriven, dirty, ndirty, isdirty, S, ST,
-                                                D, RE, Q, SP, cnt, pmax)
-                        if jr >= gend:
-                            break
-                        Q, SP = _make_room(Q, SP, pmax + 1)
+                    mode = proj_mode[pr]
+                    if proj_undriven[pr] != 0:
+                        ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr],
+                                                   idx_addr[pr], w_addr[pr], mode, dirty, ndirty,
+                                                   isdirty, ST, frame_tf[p], cnt)
+                    else:
+                        jr = j0
+                        while True:
+                            ndirty, jr, ns, ts = _frame_targets(
+                                P, p, t, jr, gend, proj_post_off[pr], idx_addr[pr], w_addr[pr],
+                                mode, dirty, ndirty, isdirty, ST, TH, frame_tf[p], D, cnt)
+                            if jr >= gend:
+                                break
+                            # an external drive arrival before t made ns fire at ts
+                            if not _has_room(Q, SP, pmax + 1):
+                                Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
+                            _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
                 else:
                     ndirty = _general_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
                                               w_l[pr], dirty, ndirty, isdirty, S, cnt)
-                if kp >= 0:
-                    # plasticity after delivery: the spike is transmitted with the weight it
-                    # found, then depresses it (Song et al. 2000)
-                    pre_update(PL, kp, row, t, idx_l[pr], w_l[pr], pre_tr_l[kp], post_tr_l[kp],
-                               elig_l[kp], rw, j0, gend, cnt, C_TRACE, C_WUPD)
+                if PLS is not None:
+                    if kp >= 0:
+                        # plasticity after delivery: the spike is transmitted with the weight
+                        # it found, then depresses it (Song et al. 2000)
+                        pre_update(PLS[2], kp, row, t, idx_l[pr], w_l[pr], PLS[3][kp], PLS[4][kp],
+                                   PLS[8][kp], PLS[9], j0, gend, cnt, C_TRACE, C_WUPD)
             if fused:
                 _next_source(a, c, src_delay[a], SRC, Q, cnt)
-            _prefetch_next(Q, True, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+            _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                            pop_off, src_off, src_delay, ST, isdirty)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty)
@@ -1484,7 +1443,26 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                                       RE, Q, SP, cnt, pmax)
             _qpush(Q, cnt, t + sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
         elif kind == RENORM:
-            _renorm(P, t, S, pop_off, Q, cnt, renorm_dt)
+            # move every frame population's origin to t
+            for p in range(npop):
+                g = P[p, P_G]
+                if P[p, P_FRAME] != 0.0:
+                    dtf = t - frame_tf[p]
+                    if g > 0.0:
+                        f = math.exp(-g * dtf)
+                        for n in range(pop_off[p], pop_off[p + 1]):
+                            V[n] *= f
+                    else:
+                        # non-leaky: V = U + c (t - tf) + ...; move the origin to t
+                        for n in range(pop_off[p], pop_off[p + 1]):
+                            V[n] += P[p, P_C] * dtf
+                    fe = math.exp(-P[p, P_SE] * dtf)
+                    fi = math.exp(-P[p, P_SI] * dtf)
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        IE[n] *= fe
+                        II[n] *= fi
+                    frame_tf[p] = t
+            _qpush(Q, cnt, t + renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
         elif kind == SAMPLE:
             k = a
             for j in range(rec_ids.shape[0]):
@@ -1506,7 +1484,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                     samp_out[k, j, 1] = ie
                     samp_out[k, j, 2] = ii
     # (no threshold tests are pending here: the loop leaves only after the flush above)
-    if plastic:
+    if PLS is not None:
         _post_plasticity(PLS, SP, R, neuron_pop, cnt)
     if status == OK:
         # spikes of driven neurons up to t_end must be known when the run returns

@@ -54,7 +54,7 @@ _L_HI = float(np.frombuffer((np.frombuffer(np.float64(_L).tobytes(), np.uint64)
 _L_LO = float(Decimal(2).ln() / Decimal(64) - Decimal(_L_HI))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def exp(x):
     """e^x (float64), inline; within 1 ulp of ``math.exp`` (see the module notes)."""
     if not (-708.0 < x < 708.0):

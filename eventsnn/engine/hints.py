@@ -101,3 +101,15 @@ def float_from_bits(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return sig, codegen
+
+
+@intrinsic
+def load_float64(typingctx, addr, j):
+    """The float64 at element j of the array whose data starts at address ``addr``."""
+    sig = types.float64(types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        base = builder.inttoptr(args[0], ir.DoubleType().as_pointer())
+        return builder.load(builder.gep(base, [args[1]]))
+
+    return sig, codegen
