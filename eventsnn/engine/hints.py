@@ -36,28 +36,6 @@ def prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
-def _pointer_intrinsic(dtype):
-    @intrinsic
-    def as_pointer(typingctx, addr):
-        sig = types.CPointer(dtype)(types.int64)
-
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
-
-        return sig, codegen
-    return as_pointer
-
-
-#: ``int32_at(addr)`` / ``float64_at(addr)``: a typed pointer from an address (int64) of
-#: an array's data, for ``numba.carray``.  The run kernel takes the addresses of the
-#: projections' target and weight arrays once per call, from the typed lists that keep
-#: them alive for the call, and views each row's arrays through them: an array read
-#: from a typed list costs two atomic reference-count operations, a view of a raw
-#: pointer none (it owns nothing).
-int32_at = _pointer_intrinsic(types.int32)
-float64_at = _pointer_intrinsic(types.float64)
-
-
 def _prefetch_call(builder, ptr):
     i32 = ir.IntType(32)
     fn = builder.module.declare_intrinsic(
