@@ -1026,6 +1026,24 @@ def _candidate(n, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty):
     return ndirty
 
 
+@njit(cache=True, _nrt=False)
+def _event_row(a, b, fused, qi, src_off, RE):
+    """(projection, row, first entry, end entry) of row qi of a queued delivery: the
+    row of a DELIVER event's payload (a, b) of a one-delay projection, or the qi-th
+    projection's row of a spike of fused source a."""
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
+        row_d0, row_d0_off = RE
+    if fused:
+        node = src_off + a
+        pr = np.int64(grp_proj[grp_proj_ptr[node_group[node]] + qi])
+        row = node - proj_pre_off[pr]
+        ir = row_ptr_off[pr] + row
+        return pr, row, row_ptr[ir], row_ptr[ir + 1]
+    pr = a >> 32
+    row = a & 0xFFFFFFFF
+    return pr, row, b, row_ptr[row_ptr_off[pr] + row + 1]
+
+
 # what _fast_events leaves to run_kernel: the next step is not one it takes; the queue
 # or spike record needs room; the run ends (no event inside it, or max_events); a
 # non-finite state (info holds neuron and time)
@@ -1095,31 +1113,18 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
         a = Q[QA][0]
         fused = kind == SOURCE and src_delay[a] >= 0.0
         if kind == DELIVER or fused:
+            # the event's rows: every projection of a fused source's group, else one
+            npr = _ONE
             if fused:
-                node = src_off + a
-                gq = node_group[node]
-                q0 = grp_proj_ptr[gq]
-                npr = grp_proj_ptr[gq + 1] - q0
-            else:
-                npr = np.int64(1)
-                q0 = _ZERO
-                node = _ZERO
+                gq = node_group[src_off + a]
+                npr = grp_proj_ptr[gq + 1] - grp_proj_ptr[gq]
             need = _ZERO
             for qi in range(npr):
-                if fused:
-                    pr = np.int64(grp_proj[q0 + qi])
-                    row = node - proj_pre_off[pr]
-                    ir = row_ptr_off[pr] + row
-                    j0 = row_ptr[ir]
-                else:
-                    pr = a >> 32
-                    row = a & 0xFFFFFFFF
-                    ir = row_ptr_off[pr] + row
-                    j0 = Q[QB][0]
+                pr, row, j0, gend = _event_row(a, Q[QB][0], fused, qi, src_off, RE)
                 # room for the spikes the drive of a row's targets can fire (proj_k)
                 if proj_k[pr] < 0:
                     return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
-                need += (row_ptr[ir + 1] - j0) * proj_k[pr]
+                need += (gend - j0) * proj_k[pr]
             if need > 0 and not (Q[QN][0] + pmax + 2 + need * (pmax + 1) <= Q[0].shape[0]
                                  and SP[2][0] + need <= SP[0].shape[0]):
                 return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2 + need * (pmax + 1), need
@@ -1133,27 +1138,10 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                            pop_off, src_off, src_delay, ST, isdirty)
             if fused:
-                node = src_off + a
-                gq = node_group[node]
-                q0 = grp_proj_ptr[gq]
-                npr = grp_proj_ptr[gq + 1] - q0
                 cnt[C_SRC_SPIKES] += 1
-            else:
-                npr = np.int64(1)
-                q0 = _ZERO
-                node = _ZERO
+            # the same rows as checked above (npr): the popped event is the peeked one
             for qi in range(npr):
-                if fused:
-                    pr = np.int64(grp_proj[q0 + qi])
-                    row = node - proj_pre_off[pr]
-                    ir = row_ptr_off[pr] + row
-                    j0 = row_ptr[ir]
-                else:
-                    pr = a >> 32
-                    row = a & 0xFFFFFFFF
-                    ir = row_ptr_off[pr] + row
-                    j0 = b
-                gend = row_ptr[ir + 1]
+                pr, row, j0, gend = _event_row(a, b, fused, qi, src_off, RE)
                 if j0 == gend:
                     continue
                 if proj_pre_off[pr] >= src_off:
