@@ -870,6 +870,41 @@ def test_row_bound_test_keeps_psps_near_threshold(rel):
     np.testing.assert_allclose(r.spikes.times, ref_t, rtol=0, atol=1e-9)
 
 
+def test_ceiling_bounds_every_later_potential():
+    """Leaky exp-synapse neurons in the frame representation keep a *ceiling* (in the
+    t_last column, unused by frame neurons): an upper bound on V at every later time,
+    raised by each excitatory input by its PSP peak, with which excitatory rows skip the
+    threshold test of targets that cannot reach v_th.  After runs of a sparse network,
+    every neuron without a pending crossing has a ceiling at or above the maximum of its
+    own trajectory over the next 300 ms (closed form on a 0.01 ms grid; v_reset while
+    refractory), and most ceilings are below threshold, so the cache is in use."""
+    from eventsnn.engine import event as E
+    from eventsnn.models import P_G, P_K, P_SE, P_SI, P_VINF, P_VRESET, P_VTH
+    net = sparse_lowrate(3000, seed=3)
+    s = np.arange(0.0, 300.0, 0.01)
+    for T in (37.3, 80.0, 151.0):
+        net.run(T - net.t)
+        pl = net._plan
+        ST, P, S, t = pl["ST"], pl["P"], pl["S"], net.t
+        used = 0
+        checked = 0
+        for n in range(net.n_neurons):
+            p = int(pl["neuron_pop"][n])
+            if ST[n, 7] != INF:
+                continue            # a pending crossing: the ceiling is not read
+            t0 = max(t, ST[n, 4])   # the trajectory is free after the refractory period
+            v0, ie0, ii0 = E._frame_state(P, p, n, t0, S)
+            g, k, se, si, vinf = P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VINF]
+            be, bi = k * ie0 / (g - se), k * ii0 / (g - si)
+            v = vinf + (v0 - vinf - be - bi) * np.exp(-g * s) + be * np.exp(-se * s) \
+                + bi * np.exp(-si * s)
+            vmax = max(v.max(), P[p, P_VRESET] if ST[n, 4] > t else -INF)
+            assert ST[n, 3] >= vmax - 1e-12, (T, n, ST[n, 3], vmax)
+            checked += 1
+            used += ST[n, 3] < P[p, P_VTH]
+        assert checked > 2500 and used > 0.5 * checked
+
+
 # ============================================================================ fast loop vs general loop
 
 def _t_ref0_drive_net(seed, T_rec):
