@@ -698,8 +698,26 @@ class Network:
                 row_d0_off[k] = n_d0
                 n_d0 += len(ip) - 1
         row_d0 = np.concatenate(d0_parts) if d0_parts else np.zeros(1)
+        # lanes: the deliveries of each homogeneous delay form a FIFO (engine.queue); the
+        # projections of a group that share a lane, in projection order, per (group, lane)
+        lane_of = {}
+        for pr in projs:
+            if pr.delay is not None and pr.delay not in lane_of and len(lane_of) < E.MAX_LANES:
+                lane_of[pr.delay] = len(lane_of)
+        nl = len(lane_of)
+        proj_lane = np.array([lane_of.get(pr.delay, -1) if pr.delay is not None else -1
+                              for pr in projs], dtype=np.int64)
+        lane_delay = np.array(sorted(lane_of, key=lane_of.get), dtype=np.float64)
+        grp_lane = [[] for _ in range(len(groups) * nl)]
+        for g, b in enumerate(by_group):
+            for q in b:
+                if proj_lane[q] >= 0:
+                    grp_lane[g * nl + proj_lane[q]].append(q)
+        grp_lane_ptr = np.zeros(len(grp_lane) + 1, np.int64)
+        grp_lane_ptr[1:] = np.cumsum([len(x) for x in grp_lane])
+        grp_lane_proj = np.array([q for x in grp_lane for q in x], dtype=np.int32)
         RE = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off,
-              row_d0, row_d0_off)
+              row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj)
         # sources
         src_kind = np.zeros(S_tot, np.int32)
         src_rate = np.zeros(S_tot, np.float64)
@@ -720,14 +738,7 @@ class Network:
         st_times = np.concatenate(st_times_parts) if st_times_parts else np.empty(0)
         src_rng = seed_streams(self.seed, _STREAM_SOURCES, S_tot)
         src_pos = np.zeros(S_tot, np.int64)
-        # a source whose projections all share one homogeneous delay is queued at its
-        # arrival time (fused: one queue entry per spike instead of two)
-        src_delay = np.full(S_tot, -1.0)
-        for s_, o in zip(srcs, src_group_off[:-1]):
-            ds = {pr.delay for pr in projs if pr.pre is s_}
-            if len(ds) == 1 and None not in ds:
-                src_delay[int(o):int(o) + s_.size] = ds.pop()
-        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay)
+        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos)
         # lazy drives, grouped by population
         drives = sorted(self._drives, key=lambda d: d[0].index)
         pop_drv_ptr = np.zeros(npop + 1, np.int64)
@@ -766,7 +777,7 @@ class Network:
         # room for what compiling queues: a candidate per neuron, a first spike per
         # source, the samples and two bookkeeping events (the run kernel grows it)
         n_rec = len(self._records[0][1]) if self._records else 0
-        Q = new_queue(N + int(SRC[1].shape[0]) + n_rec + 16)
+        Q = new_queue(N + int(SRC[1].shape[0]) + n_rec + 16, nlanes=nl)
         cnt = np.zeros(E.NCOUNT, np.int64)
         # bookkeeping events
         driven = [d[0] for d in drives]

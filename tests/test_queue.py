@@ -1,11 +1,13 @@
-"""The event queue (eventsnn.engine.queue): order, growth and its no-growth contract."""
+"""The event queue (eventsnn.engine.queue): order, growth and its no-growth contract, for
+the heap and for the FIFO lanes beside it."""
 import heapq
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from eventsnn.engine.queue import QN, new_queue, pop, push, reserve
+from eventsnn.engine.queue import (QLHEAD, QLT, QN, lane_last, lane_pop, lane_push, lane_room,
+                                   new_queue, next_event, pop, push, queue_length, reserve)
 
 
 def _push_all(Q, items):
@@ -49,7 +51,7 @@ def test_reserve_keeps_contents_and_shares_counters():
     for c in range(6):
         np.testing.assert_array_equal(Q2[c][:64], Q[c][:64])
     Q3 = reserve(Q2, 10)     # room already there: the same arrays
-    assert all(np.shares_memory(a, b) for a, b in zip(Q3, Q2))
+    assert all(a is b for a, b in zip(Q3, Q2))
 
 
 def test_push_without_room_raises_instead_of_overwriting():
@@ -61,3 +63,67 @@ def test_push_without_room_raises_instead_of_overwriting():
     assert Q[QN][0] == 64
     for c, b in zip(Q[:6], before):
         np.testing.assert_array_equal(c, b)
+
+
+def _pop_next(Q):
+    """The next event of heap and lanes together, as (t, seq, payload)."""
+    t, src = next_event(Q)
+    if src < 0:
+        t, seq, kind, a, b, c = pop(Q)
+        return t, seq, a
+    return lane_pop(Q, src)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 2), st.sampled_from([0.0, 0.25, 0.5, 1.0, 3.0]),
+                          st.booleans()), min_size=1, max_size=400))
+def test_lanes_and_heap_pop_in_time_then_sequence_order(ops):
+    """Events pushed into three lanes (each in non-decreasing time, as the engine pushes
+    them) and into the heap, with pops interleaved, come out in exactly heapq's
+    (time, sequence) order, through several growths of small lanes."""
+    Q = new_queue(1, nlanes=3, lane_capacity=1)
+    ref, out, want = [], [], []
+    now = 0.0
+    for seq, (where, dt, do_pop) in enumerate(ops):
+        t = now + dt
+        if where >= 0 and t >= lane_last(Q, where):
+            Q = reserve(Q, 0, 1)
+            lane_push(Q, where, t, seq, 7 * seq)
+        else:
+            Q = reserve(Q, 1)
+            push(Q, t, seq, 0, 7 * seq, 0, 0.0)
+        heapq.heappush(ref, (t, seq, 7 * seq))
+        if do_pop:
+            out.append(_pop_next(Q))
+            want.append(heapq.heappop(ref))
+            now = max(now, out[-1][0])
+        assert queue_length(Q) == len(ref)
+    while ref:
+        out.append(_pop_next(Q))
+        want.append(heapq.heappop(ref))
+    assert [tuple(o) for o in out] == want
+    assert next_event(Q) == (np.inf, -1)
+
+
+def test_lane_growth_keeps_fifo_order_across_the_ring_seam():
+    """A lane that wrapped around its ring keeps its order when it grows."""
+    Q = new_queue(64, nlanes=2, lane_capacity=64)
+    for k in range(50):                 # advance the ring position
+        lane_push(Q, 1, float(k), k, k)
+    for _ in range(50):
+        lane_pop(Q, 1)
+    for k in range(64):                 # fill across the seam
+        lane_push(Q, 1, 100.0 + k, 100 + k, k)
+    assert not lane_room(Q, 1)
+    Q2 = reserve(Q, 0, 1)
+    assert Q2[QLT].shape[0] > Q[QLT].shape[0] and Q2[QLHEAD] is Q[QLHEAD]
+    assert [lane_pop(Q2, 1)[1] for _ in range(64)] == list(range(100, 164))
+
+
+def test_lane_push_without_room_raises_instead_of_overwriting():
+    Q = new_queue(64, nlanes=1, lane_capacity=64)
+    for k in range(64):
+        lane_push(Q, 0, 1.0, k, k)
+    with pytest.raises(RuntimeError, match="room was not reserved"):
+        lane_push(Q, 0, 2.0, 99, 0)
+    assert queue_length(Q) == 64 and lane_last(Q, 0) == 1.0

@@ -1,16 +1,24 @@
 """The event loop: exact, event-driven simulation of LIF networks on CSR projections.
 
-Events live in one heap ordered by (time, insertion sequence).  Kinds:
+Events are ordered by (time, insertion sequence) in one queue (``engine.queue``): a
+heap, and FIFO *lanes* for the deliveries of each homogeneous delay.  Kinds:
 
-* ``DELIVER``  one delay group of one presynaptic row of one projection.  A spike
-  enters the queue once per projection; rows with per-synapse delays are sorted by
-  delay and the next group is pushed only when the current one is delivered, so a
-  row never holds more than one queue entry.
+* lane events: the rows of a spike's projections that share one delay (a spike
+  enters the queue once per delay group).  Spikes are emitted in time order, so each
+  delay's deliveries form a FIFO; since the next ones are known, the rows a lane will
+  deliver are loaded ahead (``_lane_prefetch``: row pointers, then targets and weights,
+  then the targets' state lines), which hides the memory latency of networks far larger
+  than the cache.  A spike found late (driven neurons, below) would break a lane's order
+  and takes the heap instead.
+* ``DELIVER``  one delay group of one presynaptic row of one projection, in the heap:
+  rows with per-synapse delays are sorted by delay and the next group is pushed only
+  when the current one is delivered, so a row never holds more than one queue entry.
 * ``CAND``     a neuron's predicted threshold crossing (``first_crossing``).  Each
   neuron keeps at most one live entry (see ``_schedule``); superseded entries are
   dropped lazily when popped (counted as stale).
 * ``SOURCE``   the next spike of a spike-train or Poisson source (Poisson sources
-  draw their next spike when the current one is popped).
+  draw their next spike when the current one is popped); it is emitted like a
+  neuron's spike.
 * ``SWEEP``, ``RENORM``, ``SAMPLE``: bookkeeping, see below.
 
 Simultaneous inputs.  Inputs are applied to a neuron as they are popped, but its
@@ -47,7 +55,8 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 
 from .fexp import exp as fexp
 from .hints import load_float64, load_int32, prefetch, prefetch_addr
-from .queue import QA, QB, QKIND, QN, pop, push, reserve
+from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, lane_last, lane_pop, lane_push,
+                    lane_room, lane_slot, next_event, pop, push, reserve)
 from .rng import exp_step, next_exponential
 
 # Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
@@ -55,6 +64,10 @@ from .rng import exp_step, next_exponential
 # each literal argument value, which multiplied the cold-start compile time.  For the
 # same reason call sites pass neuron and population ids as int64 (see _compile).
 DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
+# a popped lane event (never stored with a kind): payload (group << 32) | row
+LANE = np.int64(6)
+# at most this many lanes (distinct homogeneous delays); other delays use the heap
+MAX_LANES = 16
 
 # modes of _frame_targets
 SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE, TEST_PENDING, TEST_BOUND = (np.int64(k) for k in range(6))
@@ -99,24 +112,21 @@ def _qpush(Q, cnt, t, kind, a, b, c):
 
 
 @njit(cache=True, _nrt=False)
-def _has_room(Q, SP, need):
-    """Room for ``need`` more queue events and one more recorded spike?  (A call
-    compiled without reference counting: reading arrays out of the Q and SP tuples in
-    the run kernel itself costs an atomic reference-count pair per array read.)"""
-    return Q[QN][0] + need <= Q[0].shape[0] and SP[2][0] < SP[0].shape[0]
-
-
-@njit(cache=True, _nrt=False)
-def _next_time(Q):
-    """Time of the earliest queued event (ms), inf if the queue is empty."""
-    return Q[0][0] if Q[QN][0] > 0 else math.inf
+def _has_room(Q, SP, need, nspk):
+    """Room for ``need`` more heap events, ``nspk`` more recorded spikes and ``nspk``
+    more events in every lane (a spike pushes at most one per lane)?  (A call compiled
+    without reference counting: reading arrays out of the Q and SP tuples in the run
+    kernel itself costs an atomic reference-count pair per array read.)"""
+    return Q[QN][0] + need <= Q[0].shape[0] and SP[2][0] + nspk <= SP[0].shape[0] \
+        and lane_room(Q, nspk)
 
 
 @njit(cache=True)
 def _make_room(Q, SP, need, nspk):
-    """(Q, SP) with room for ``need`` more events and ``nspk`` more spikes: the same
-    arrays when they have it, else grown copies (see ``queue.reserve``)."""
-    Q = reserve(Q, need)
+    """(Q, SP) with room for ``need`` more heap events, ``nspk`` more spikes and
+    ``nspk`` more events per lane: the same arrays when they have it, else grown
+    copies (see ``queue.reserve``)."""
+    Q = reserve(Q, need, nspk)
     spT, spN, spn = SP
     i = spn[0]
     if i + nspk <= spT.shape[0]:
@@ -171,14 +181,26 @@ def _frame_ab(P, p, tf, t):
 
 @njit(cache=True, _nrt=False)
 def _emit(node, t, RE, Q, cnt):
-    """Queue the deliveries of a spike of ``node`` at time t (one per projection).
+    """Queue the deliveries of a spike of ``node`` at time t: one lane event per delay
+    group of projections with a lane, one heap event per other projection.
+
+    Every non-empty row takes one sequence number and counts as one queue push, in
+    projection order, also those that share a lane event (so the counts do not depend
+    on whether a row went to a lane or to the heap): the order of events is then the one a heap with one event
+    per row would give (the rows of one lane event are consecutive in it, since no other
+    event falls between their sequence numbers at their time).  A lane event whose time
+    is before the lane's last event (a spike found late) goes to the heap, one event
+    per row, with the same sequence numbers.
 
     ``RE`` holds the flat arrays this needs (see ``Network._compile``): the row
     pointers of every projection in one array and, for projections with per-synapse
     delays, the delay of each row's first synapse, so that no typed list is read."""
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
-        row_d0, row_d0_off = RE
+        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj = RE
     g = node_group[node]
+    sc = Q[7]
+    in_lane = _ZERO    # bit l: this spike has a lane event in lane l
+    to_heap = _ZERO    # bit l: lane l was out of order for it; its rows go to the heap
     for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
         pr = grp_proj[q]
         row = node - proj_pre_off[pr]
@@ -186,6 +208,23 @@ def _emit(node, t, RE, Q, cnt):
         start = row_ptr[i]
         if start == row_ptr[i + 1]:
             continue
+        ln = proj_lane[pr]
+        if ln >= 0:
+            bit = _ONE << ln
+            if (to_heap & bit) == 0:
+                if (in_lane & bit) != 0:
+                    sc[0] += 1      # a row of this spike's lane event
+                    cnt[C_PUSH] += 1
+                    continue
+                ta = t + lane_delay[ln]
+                if ta >= lane_last(Q, ln):
+                    seq = sc[0]
+                    sc[0] = seq + 1
+                    lane_push(Q, ln, ta, seq, (np.int64(g) << 32) | row)
+                    cnt[C_PUSH] += 1
+                    in_lane |= bit
+                    continue
+                to_heap |= bit
         d = proj_delay[pr]
         if d < 0.0:
             d = row_d0[row_d0_off[pr] + row]
@@ -220,53 +259,88 @@ def _prefetch_row(ST, isdirty, j0, j1, off, ia, wa, targets):
 
 @njit(cache=True, _nrt=False)
 def _prefetch_next(Q, targets, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                   pop_off, src_off, src_delay, ST, isdirty):
-    """Start loading what the next queued event will touch, if it delivers rows into a
-    large population: with ``targets`` False the start of its rows (and their row
-    pointers), with ``targets`` True its targets' state lines.
+                   pop_off, ST, isdirty):
+    """Start loading what the heap's next event will touch, if it is a delivery into a
+    large population: with ``targets`` False the start of its row (and its row pointer),
+    with ``targets`` True its targets' state lines.
 
     Why: a row's work is a chain of cache misses, row pointer -> targets and weights ->
     target states, each waiting for the last; in a network much larger than the cache
     that latency, not arithmetic, bounds the delivery.  The run kernel calls this with
-    ``targets`` False right after popping a row (the next row's start loads while this
-    one is delivered) and True after delivering it (by then the next row's targets are
-    in cache, so its state lines load during the threshold tests and the pop).  The
-    next event can change in between (a spike queues an earlier event); a prefetch
-    never changes results, only timing."""
-    if Q[QN][0] == 0:
+    ``targets`` False right after popping a heap row (the next row's start loads while
+    this one is delivered) and True after delivering it.  (Lane events are loaded
+    further ahead by ``_lane_prefetch``.)  A prefetch never changes results, only
+    timing."""
+    if Q[QN][0] == 0 or Q[QKIND][0] != DELIVER:
         return
-    kind = Q[QKIND][0]
     a = Q[QA][0]
-    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
-        row_d0, row_d0_off = RE
-    if kind == DELIVER:
-        q0 = _ZERO
-        q1 = np.int64(1)
-    elif kind == SOURCE and src_delay[a] >= 0.0:
-        g = node_group[src_off + a]
-        q0 = grp_proj_ptr[g]
-        q1 = grp_proj_ptr[g + 1]
-    else:
+    row_ptr = RE[5]
+    row_ptr_off = RE[6]
+    pr = a >> 32
+    row = a & 0xFFFFFFFF
+    p = proj_post_pop[pr]
+    if pop_off[p + 1] - pop_off[p] <= _PREFETCH_POP:
         return
-    for q in range(q0, q1):
-        if kind == DELIVER:
-            pr = a >> 32
-            row = a & 0xFFFFFFFF
+    i = row_ptr_off[pr] + row
+    j0 = Q[QB][0]
+    j1 = row_ptr[i + 1] if targets else j0
+    if not targets:
+        prefetch(row_ptr, i + 1)
+    _prefetch_row(ST, isdirty, j0, j1, proj_post_off[pr], idx_addr[pr], w_addr[pr], targets)
+
+
+# how far ahead in its lane an event's row pointers and its rows' targets and weights
+# are loaded (events); its targets' state lines are loaded when it is next in the lane
+_PF_ROWPTR = 6
+_PF_ROWS = 3
+
+
+@njit(cache=True, _nrt=False)
+def _lane_prefetch(Q, q, RE, idx_addr, w_addr, proj_post_off, ST):
+    """Load ahead what lane q's next events will touch, after its head was popped: the
+    row pointers of the event _PF_ROWPTR places ahead, the targets and weights of the
+    one _PF_ROWS ahead, and the state lines of the targets of the next one.  Each event
+    passes through the three stages as the lane advances, so when it is delivered its
+    rows and target states are in cache: the memory latency of a network far larger
+    than the cache overlaps the delivery of earlier rows instead of adding to it.  (Only
+    for lanes into large populations; a prefetch never changes results.)"""
+    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
+        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj = RE
+    nl = lane_delay.shape[0]
+    h = Q[QLHEAD][q]
+    tl = Q[QLTAIL][q]
+    LA = Q[QLA]
+    for stage in range(3):
+        if stage == 0:
+            i = h + _PF_ROWPTR
+        elif stage == 1:
+            i = h + _PF_ROWS
         else:
-            pr = np.int64(grp_proj[q])
-            row = src_off + a - proj_pre_off[pr]
-        p = proj_post_pop[pr]
-        if pop_off[p + 1] - pop_off[p] <= _PREFETCH_POP:
+            i = h
+        if i >= tl:
             continue
-        i = row_ptr_off[pr] + row
-        if not targets and kind != DELIVER:
-            prefetch(row_ptr, i)
-            continue
-        j0 = Q[QB][0] if kind == DELIVER else row_ptr[i]
-        j1 = row_ptr[i + 1] if targets else j0
-        if not targets:
-            prefetch(row_ptr, i + 1)
-        _prefetch_row(ST, isdirty, j0, j1, proj_post_off[pr], idx_addr[pr], w_addr[pr], targets)
+        a = LA[lane_slot(Q, q, i)]
+        gl = (a >> 32) * nl + q
+        row = a & 0xFFFFFFFF
+        for k in range(grp_lane_ptr[gl], grp_lane_ptr[gl + 1]):
+            pr = grp_lane_proj[k]
+            ir = row_ptr_off[pr] + row
+            if stage == 0:
+                prefetch(row_ptr, ir)
+                continue
+            j0 = row_ptr[ir]
+            j1 = row_ptr[ir + 1]
+            ia = idx_addr[pr]
+            if stage == 1:
+                for j in range(j0, j1 + 15, 16):
+                    prefetch_addr(ia + 4 * j)
+                wa = w_addr[pr]
+                for j in range(j0, j1 + 7, 8):
+                    prefetch_addr(wa + 8 * j)
+            else:
+                off = proj_post_off[pr]
+                for j in range(j0, j1):
+                    prefetch(ST, off + load_int32(ia, j))
 
 
 @njit(cache=True, _nrt=False)
@@ -639,13 +713,16 @@ def _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
 
 @njit(cache=True, _nrt=False)
 def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
-                      ST, tf, cnt):
+                      ST, tf, cnt, pf):
     """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
     external drive: the same arithmetic in the same order, but only the arrays it
     needs are passed.  Why: numba reference-counts every array (and every member of a
     tuple) a call passes, with atomic instructions that also wait for the pending
     cache misses of the previous rows; with rows of ~100 synapses to 10^6 neurons
     that cost about as much as the delivery itself.
+
+    With ``pf`` the targets' state lines are prefetched first (rows of lanes into large
+    populations had them prefetched by ``_lane_prefetch``).
     """
     g = P[p, P_G]
     vinf = P[p, P_VINF]
@@ -680,14 +757,15 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
         huge = 1e290 * min(1.0, abs(ke) if ke != 0.0 else 1.0, abs(ki) if ki != 0.0 else 1.0)
     ndisc = 0
     nthr = 0
-    # start loading every target's state line (and dirty flag) before the work: the
-    # loop below would otherwise wait for most of these misses one after another
-    for j in range(j0, j1):
-        n = off + load_int32(ia, j)
-        prefetch(ST, n)
-        prefetch(isdirty, n)
-    for j in range(j0, j1 + 7, 8):
-        prefetch_addr(wa + 8 * j)
+    if pf:
+        # start loading every target's state line (and dirty flag) before the work: the
+        # loop below would otherwise wait for most of these misses one after another
+        for j in range(j0, j1):
+            n = off + load_int32(ia, j)
+            prefetch(ST, n)
+            prefetch(isdirty, n)
+        for j in range(j0, j1 + 7, 8):
+            prefetch_addr(wa + 8 * j)
     for j in range(j0, j1):
         # unsigned indices: Numba then drops its negative-index wrap-around code
         n = off + load_int32(ia, j)
@@ -856,7 +934,7 @@ def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax):
                                       dirty, _ZERO, isdirty, ST, TH, frame_tf[p], D, cnt)
         if j >= n1:
             return Q, SP
-        if not _has_room(Q, SP, pmax + 1):
+        if not _has_room(Q, SP, pmax + 1, _ONE):
             Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
         _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
 
@@ -1059,21 +1137,31 @@ def _candidate(n, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty):
 
 
 @njit(cache=True, _nrt=False)
-def _event_row(a, b, fused, qi, src_off, RE):
-    """(projection, row, first entry, end entry) of row qi of a queued delivery: the
-    row of a DELIVER event's payload (a, b) of a one-delay projection, or the qi-th
-    projection's row of a spike of fused source a."""
+def _event_nrows(kind, a, b, RE):
+    """Number of rows a popped delivery delivers: 1 for a DELIVER event, the projections
+    of the lane's delay group for a lane event (payload a = (group << 32) | row, lane b)."""
+    if kind == DELIVER:
+        return _ONE
+    grp_lane_ptr = RE[11]
+    gl = (a >> 32) * RE[10].shape[0] + b
+    return grp_lane_ptr[gl + 1] - grp_lane_ptr[gl]
+
+
+@njit(cache=True, _nrt=False)
+def _event_row(kind, a, b, qi, RE):
+    """(projection, row, first entry, end of the row) of row qi of a popped delivery: a
+    DELIVER event's payload (a, b) = ((projection << 32) | row, first entry), or the
+    qi-th projection of lane event (a, b) (see ``_event_nrows``).  An empty row has
+    first == end."""
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
-        row_d0, row_d0_off = RE
-    if fused:
-        node = src_off + a
-        pr = np.int64(grp_proj[grp_proj_ptr[node_group[node]] + qi])
-        row = node - proj_pre_off[pr]
-        ir = row_ptr_off[pr] + row
-        return pr, row, row_ptr[ir], row_ptr[ir + 1]
-    pr = a >> 32
+        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj = RE
     row = a & 0xFFFFFFFF
-    return pr, row, b, row_ptr[row_ptr_off[pr] + row + 1]
+    if kind == DELIVER:
+        pr = a >> 32
+        return pr, row, b, row_ptr[row_ptr_off[pr] + row + 1]
+    pr = np.int64(grp_lane_proj[grp_lane_ptr[(a >> 32) * lane_delay.shape[0] + b] + qi])
+    ir = row_ptr_off[pr] + row
+    return pr, row, row_ptr[ir], row_ptr[ir + 1]
 
 
 # what _fast_events leaves to run_kernel: the next step is not one it takes; the queue
@@ -1093,7 +1181,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
 
     Returns (code, ndirty, t_cur, pops, fj, need, nspk): ``X_*`` code; the loop state
     (fj: position in the dirty list of an interrupted threshold test); for X_ROOM the
-    queue events and spikes to make room for.
+    heap events and spikes to make room for.
 
     Why: a loop that may replace Q and SP (``_make_room``) merges their versions at
     every branch, and Numba reference-counts every array of both tuples at each merge
@@ -1102,24 +1190,23 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
     on the 2e5-neuron sparse case without them).  Here room for the worst case of a
     step is checked before the step, and the run kernel grows and calls again.
     """
-    proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k = RX
-    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
-        row_d0, row_d0_off = RE
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
-    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k, lane_pf = RX
+    proj_pre_off = RE[3]
+    src_off = SRC[0]
+    pop_off = D[0]
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     while True:
-        if not _has_room(Q, SP, pmax + 2):
-            return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2, _ZERO + 1
-        t = _next_time(Q)
+        if not _has_room(Q, SP, pmax + 2, _ONE):
+            return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2, _ONE
+        t, src = next_event(Q)
         if t > t_end:
             t = math.inf
         if ndirty > 0 and t > t_cur:
             # the threshold tests of the instant t_cur (see run_kernel)
             j = fj
             while True:
-                if not _has_room(Q, SP, pmax + 1):
-                    return X_ROOM, ndirty, t_cur, pops, j, pmax + 1, _ZERO + 1
+                if not _has_room(Q, SP, pmax + 1, _ONE):
+                    return X_ROOM, ndirty, t_cur, pops, j, pmax + 1, _ONE
                 j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t_cur, dirty, j, ndirty,
                                           isdirty, V, IE, II, TL, REF, CT, TGT, frame_tf, TH,
                                           cnt)
@@ -1141,41 +1228,52 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
         if t == math.inf or (pops >= max_events and t > t_cur):
             return X_END, ndirty, t_cur, pops, fj, _ZERO, _ZERO
         # the next event: one this loop takes, with room for its worst case?
-        kind = Q[QKIND][0]
-        a = Q[QA][0]
-        fused = kind == SOURCE and src_delay[a] >= 0.0
-        if kind == DELIVER or fused:
-            # the event's rows: every projection of a fused source's group, else one
-            npr = _ONE
-            if fused:
-                gq = node_group[src_off + a]
-                npr = grp_proj_ptr[gq + 1] - grp_proj_ptr[gq]
+        if src >= 0:
+            kind = LANE
+            a = Q[QLA][lane_slot(Q, src, Q[QLHEAD][src])]
+            b = src
+        else:
+            kind = Q[QKIND][0]
+            a = Q[QA][0]
+            b = Q[QB][0]
+        npr = _ZERO
+        if kind == DELIVER or kind == LANE:
+            npr = _event_nrows(kind, a, b, RE)
             need = _ZERO
             for qi in range(npr):
-                pr, row, j0, gend = _event_row(a, Q[QB][0], fused, qi, src_off, RE)
+                pr, row, j0, gend = _event_row(kind, a, b, qi, RE)
                 # room for the spikes the drive of a row's targets can fire (proj_k)
                 if proj_k[pr] < 0:
                     return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
                 need += (gend - j0) * proj_k[pr]
-            if need > 0 and not (Q[QN][0] + pmax + 2 + need * (pmax + 1) <= Q[0].shape[0]
-                                 and SP[2][0] + need <= SP[0].shape[0]):
-                return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2 + need * (pmax + 1), need
+            if need > 0 and not _has_room(Q, SP, pmax + 2 + need * (pmax + 1), need + 1):
+                return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2 + need * (pmax + 1), need + 1
         elif kind != CAND and kind != SOURCE:
             return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
-        t, seq, kind, a, b, c = pop(Q)
+        if src >= 0:
+            t, seq, a = lane_pop(Q, src)
+            c = 0.0
+            if lane_pf[src] != 0:
+                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST)
+        else:
+            t, seq, kind, a, b, c = pop(Q)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
-        if kind == DELIVER or fused:
-            _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                           pop_off, src_off, src_delay, ST, isdirty)
-            if fused:
-                cnt[C_SRC_SPIKES] += 1
+        if kind == DELIVER or kind == LANE:
+            heap_row = kind == DELIVER
+            if heap_row:
+                _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                               pop_off, ST, isdirty)
             # the same rows as checked above (npr): the popped event is the peeked one
+            nrow_done = _ZERO
             for qi in range(npr):
-                pr, row, j0, gend = _event_row(a, b, fused, qi, src_off, RE)
+                pr, row, j0, gend = _event_row(kind, a, b, qi, RE)
                 if j0 == gend:
                     continue
+                # a lane event counts one pop per non-empty row (the first at the pop)
+                cnt[C_POP] += nrow_done
+                nrow_done = _ONE
                 if proj_pre_off[pr] >= src_off:
                     cnt[C_SYN_SRC] += gend - j0
                 else:
@@ -1185,7 +1283,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 if proj_undriven[pr] != 0:
                     ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_addr[pr],
                                                w_addr[pr], mode, dirty, ndirty, isdirty, ST,
-                                               frame_tf[p], cnt)
+                                               frame_tf[p], cnt, heap_row or lane_pf[b] == 0)
                     continue
                 jr = j0
                 while True:
@@ -1196,20 +1294,19 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                     if jr >= gend:
                         break
                     # an external drive arrival before t made ns fire at ts
-                    if not _has_room(Q, SP, pmax + 1):
+                    if not _has_room(Q, SP, pmax + 1, _ONE):
                         raise RuntimeError("event queue room bound of a row violated "
                                            "(internal error)")
                     _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
-            if fused:
-                _next_source(a, c, src_delay[a], SRC, Q, cnt)
-            _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                           pop_off, src_off, src_delay, ST, isdirty)
+            if heap_row:
+                _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                               pop_off, ST, isdirty)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty)
         else:
             cnt[C_SRC_SPIKES] += 1
             _emit(src_off + a, t, RE, Q, cnt)
-            _next_source(a, c, 0.0, SRC, Q, cnt)
+            _next_source(a, c, SRC, Q, cnt)
 
 
 @njit(cache=True)
@@ -1239,11 +1336,11 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
-    row_ptr = RE[5]
-    row_ptr_off = RE[6]
+    proj_lane = RE[9]
+    nlanes = RE[10].shape[0]
     # data addresses of every projection's targets and weights: rows read them through
     # raw pointers (see engine.hints); the typed lists keep the arrays alive meanwhile
     nproj = proj_delay.shape[0]
@@ -1298,7 +1395,13 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             proj_k[pr] = 2 + np.int64(sweep_dt / P[p, P_TREF])
         else:
             proj_k[pr] = -1
-    RX = (proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k)
+    # lanes into large populations load their next rows ahead (_lane_prefetch)
+    lane_pf = np.zeros(max(nlanes, 1), np.int64)
+    for pr in range(nproj):
+        p = proj_post_pop[pr]
+        if proj_lane[pr] >= 0 and pop_off[p + 1] - pop_off[p] > _PREFETCH_POP:
+            lane_pf[proj_lane[pr]] = 1
+    RX = (proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k, lane_pf)
     ndirty = _ZERO
     t_cur = -math.inf
     pops = _ZERO
@@ -1318,10 +1421,10 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 if code == X_NONFINITE:
                     return NONFINITE, Q, SP
         # one step of any kind (X_SLOW), or the end of the run (X_END)
-        if not _has_room(Q, SP, pmax + 2):
+        if not _has_room(Q, SP, pmax + 2, _ONE):
             Q, SP = _make_room(Q, SP, pmax + 2, _ONE)
-        # time of the next event inside this run (inf if none)
-        t = _next_time(Q)
+        # time of the next event inside this run (inf if none), and where it is
+        t, src = next_event(Q)
         if t > t_end:
             t = math.inf
         if ndirty > 0 and t > t_cur:
@@ -1340,7 +1443,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 if act == F_NONFINITE:
                     bad = n
                     break
-                if not _has_room(Q, SP, pmax + 1):
+                if not _has_room(Q, SP, pmax + 1, _ONE):
                     Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
                 if act == F_SPIKE:
                     _spike(P, neuron_pop[n], n, t_cur, S, RE, Q, SP, cnt)
@@ -1363,51 +1466,42 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             # and plasticity are done), so that the run can be continued exactly
             status = MAX_EVENTS
             break
-        t, seq, kind, a, b, c = pop(Q)
+        if src >= 0:
+            t, seq, a = lane_pop(Q, src)
+            kind = LANE
+            b = src
+            c = 0.0
+            if lane_pf[src] != 0:
+                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST)
+        else:
+            t, seq, kind, a, b, c = pop(Q)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
-        fused = kind == SOURCE and src_delay[a] >= 0.0
-        if kind == DELIVER or fused:
-            _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                           pop_off, src_off, src_delay, ST, isdirty)
-            # one delay group of one row, or (fused) every row of a source spike whose
-            # projections share one delay: the source event is queued at the arrival
-            # time, which saves a queue round trip per source spike
-            if fused:
-                node = src_off + a
-                gq = node_group[node]
-                q0 = grp_proj_ptr[gq]
-                npr = grp_proj_ptr[gq + 1] - q0
-                cnt[C_SRC_SPIKES] += 1
-            else:
-                npr = 1
-                q0 = 0
-                node = 0
-            for qi in range(npr):
-                if fused:
-                    pr = np.int64(grp_proj[q0 + qi])
-                    row = node - proj_pre_off[pr]
-                    ir = row_ptr_off[pr] + row
-                    j0 = row_ptr[ir]
-                    gend = row_ptr[ir + 1]
-                    if j0 == gend:
-                        continue
-                else:
-                    pr = a >> 32
-                    row = a & 0xFFFFFFFF
-                    j0 = b
-                    end = row_ptr[row_ptr_off[pr] + row + 1]
-                    gend = end
-                    if proj_delay[pr] < 0.0:
-                        # this delay group ends where the delay changes; queue the next group
-                        dl = d_l[pr]
-                        dg = dl[j0]
-                        gend = j0 + 1
-                        while gend < end and dl[gend] == dg:
-                            gend += 1
-                        if gend < end:
-                            _qpush(Q, cnt, c + dl[gend], DELIVER, a, gend, c)
+        if kind == DELIVER or kind == LANE:
+            heap_row = kind == DELIVER
+            if heap_row:
+                _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                               pop_off, ST, isdirty)
+            # one delay group of one row (heap), or the rows of a lane event
+            nrow_done = _ZERO
+            for qi in range(_event_nrows(kind, a, b, RE)):
+                pr, row, j0, end = _event_row(kind, a, b, qi, RE)
+                if j0 == end:
+                    continue
+                # a lane event counts one pop per non-empty row (the first at the pop)
+                cnt[C_POP] += nrow_done
+                nrow_done = _ONE
+                gend = end
+                if heap_row and proj_delay[pr] < 0.0:
+                    # this delay group ends where the delay changes; queue the next group
+                    dl = d_l[pr]
+                    dg = dl[j0]
+                    gend = j0 + 1
+                    while gend < end and dl[gend] == dg:
+                        gend += 1
+                    if gend < end:
+                        _qpush(Q, cnt, c + dl[gend], DELIVER, a, gend, c)
                 if proj_pre_off[pr] >= src_off:
                     cnt[C_SYN_SRC] += gend - j0
                 else:
@@ -1424,7 +1518,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                     if proj_undriven[pr] != 0:
                         ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr],
                                                    idx_addr[pr], w_addr[pr], mode, dirty, ndirty,
-                                                   isdirty, ST, frame_tf[p], cnt)
+                                                   isdirty, ST, frame_tf[p], cnt,
+                                                   heap_row or lane_pf[b] == 0)
                     else:
                         jr = j0
                         while True:
@@ -1434,7 +1529,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                             if jr >= gend:
                                 break
                             # an external drive arrival before t made ns fire at ts
-                            if not _has_room(Q, SP, pmax + 1):
+                            if not _has_room(Q, SP, pmax + 1, _ONE):
                                 Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
                             _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
                 else:
@@ -1446,16 +1541,15 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                         # it found, then depresses it (Song et al. 2000)
                         pre_update(PLS[2], kp, row, t, idx_l[pr], w_l[pr], PLS[3][kp], PLS[4][kp],
                                    PLS[8][kp], PLS[9], j0, gend, cnt, C_TRACE, C_WUPD)
-            if fused:
-                _next_source(a, c, src_delay[a], SRC, Q, cnt)
-            _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                           pop_off, src_off, src_delay, ST, isdirty)
+            if heap_row:
+                _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                               pop_off, ST, isdirty)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty)
         elif kind == SOURCE:
             cnt[C_SRC_SPIKES] += 1
             _emit(src_off + a, t, RE, Q, cnt)
-            _next_source(a, c, 0.0, SRC, Q, cnt)
+            _next_source(a, c, SRC, Q, cnt)
         elif kind == SWEEP:
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
@@ -1518,43 +1612,38 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
 
 
 @njit(cache=True, _nrt=False)
-def _next_source(s, ts, dly, SRC, Q, cnt):
+def _next_source(s, ts, SRC, Q, cnt):
     """Queue the spike after source s's spike at ts (ms): drawn lazily for a Poisson
-    source, the next time of a spike train.  The entry is queued at spike time + dly
-    (the common delay of a fused source, else 0) and carries the spike time."""
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
+    source, the next time of a spike train."""
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
     if src_kind[s] == 0:
         k = src_pos[s] + 1
         src_pos[s] = k
         if k < st_ptr[s + 1]:
             tn = st_times[k]
-            _qpush(Q, cnt, tn + dly, SOURCE, s, _ZERO, tn)
+            _qpush(Q, cnt, tn, SOURCE, s, _ZERO, tn)
     else:
         # next_exponential written out (same arithmetic): it takes the state array,
         # and this function is compiled without reference counting
         st, e = exp_step(src_rng[s])
         src_rng[s] = st
         tn = ts + e * (1.0 / src_rate[s])
-        _qpush(Q, cnt, tn + dly, SOURCE, s, _ZERO, tn)
+        _qpush(Q, cnt, tn, SOURCE, s, _ZERO, tn)
 
 
 @njit(cache=True)
 def init_sources(SRC, Q, cnt, t0):
-    """Queue the first spike of every source (spike trains: their first time >= t0).
-
-    A source whose outgoing projections all have one delay d (``src_delay`` >= 0) is
-    *fused*: its entry is queued at spike time + d and delivers directly."""
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_delay = SRC
+    """Queue the first spike of every source (spike trains: their first time >= t0)."""
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
     for s in range(src_kind.shape[0]):
-        dly = max(src_delay[s], 0.0)
         if src_kind[s] == 0:
             k = st_ptr[s]
             if k < st_ptr[s + 1]:
                 src_pos[s] = k
-                _qpush(Q, cnt, st_times[k] + dly, SOURCE, s, _ZERO, st_times[k])
+                _qpush(Q, cnt, st_times[k], SOURCE, s, _ZERO, st_times[k])
         elif src_rate[s] > 0.0:
             ts = t0 + next_exponential(src_rng, s, src_rate[s])
-            _qpush(Q, cnt, ts + dly, SOURCE, s, _ZERO, ts)
+            _qpush(Q, cnt, ts, SOURCE, s, _ZERO, ts)
 
 
 @njit(cache=True)

@@ -1,67 +1,115 @@
-"""Array-backed binary min-heap of events, ordered by (time, sequence number).
+"""Array-backed event queue: a binary min-heap plus FIFO *lanes*, ordered by (time,
+sequence number).
 
 Ties in time are broken by the sequence number, i.e. by insertion order, so a run
-is deterministic.  The heap is a tuple of plain arrays ``Q``::
+is deterministic.  The queue is a tuple of plain arrays ``Q``::
 
     Q[0] time (ms)   Q[1] aux time (ms, e.g. the spike time of a delivery)
     Q[2] sequence    Q[3] kind    Q[4] payload a    Q[5] payload b
-    Q[6] [number of events held]    Q[7] [next sequence number]
+    Q[6] [number of events in the heap]    Q[7] [next sequence number]
+    Q[8] lane time (ms)   Q[9] lane sequence   Q[10] lane payload
+    Q[11] events popped per lane   Q[12] events pushed per lane
 
-Memory: 48 bytes per queued event.
+Memory: 48 bytes per event in the heap, 24 per event in a lane.
 
-Why plain arrays and no growth inside ``push``: a heap that grows itself must keep
+Lanes hold the events that arrive in time order anyway: the deliveries of one
+homogeneous delay d, pushed when their spikes are emitted.  Spikes are emitted in
+time order (except late-found spikes of driven neurons, which the engine queues in the
+heap instead), so the deliveries of one delay form a FIFO.  A lane is a ring buffer
+(the ring index of an event is its push count modulo the capacity, a power of two):
+pushing and popping is O(1) and touches memory in order, and what comes next is known,
+so the engine loads what the next deliveries need before they are due.  The next event
+is the smallest (time, sequence) among the heap's top and the lanes' heads, which is
+the order a single heap would give.
+
+Why plain arrays and no growth inside ``push``: a queue that grows itself must keep
 its columns in a container (typed list) that the caller re-reads on every access,
 and every such read and every call that passes the container costs Numba's atomic
 reference counting (it was a quarter of the run time of a large network).  Here
-``push`` never allocates; whoever pushes reserves room first with ``reserve``, at
-points where the number of pushes that can follow is bounded (see
-``engine.event.run_kernel``), and ``push`` raises if that contract is broken rather
-than write past the end.  ``push`` and ``pop`` are compiled without reference
+``push`` and ``lane_push`` never allocate; whoever pushes reserves room first with
+``reserve``, at points where the number of pushes that can follow is bounded (see
+``engine.event.run_kernel``), and a push raises if that contract is broken rather
+than write past the end.  The pushes and pops are compiled without reference
 counting (``_nrt=False``): they only read and write the arrays they are given.
 """
 import numpy as np
 from numba import njit
 
-QT, QC, QSEQ, QKIND, QA, QB, QN, QSC = range(8)
+QT, QC, QSEQ, QKIND, QA, QB, QN, QSC, QLT, QLSQ, QLA, QLHEAD, QLTAIL = range(13)
 
 
-def new_queue(capacity: int = 1024):
-    """An empty queue with room for ``capacity`` events."""
+def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256):
+    """An empty queue with room for ``capacity`` heap events and ``nlanes`` lanes of
+    ``lane_capacity`` events each (rounded up to a power of two)."""
     capacity = max(int(capacity), 64)
+    cap = 64
+    while cap < lane_capacity:
+        cap *= 2
+    nl = int(nlanes) * cap
     return (np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
             np.empty(capacity, np.int64), np.empty(capacity, np.int64),
-            np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
+            np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+            np.empty(nl), np.empty(nl, np.int64), np.empty(nl, np.int64),
+            np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64))
 
 
 @njit(cache=True)
-def reserve(Q, need):
-    """Q itself if it has room for ``need`` more events, else a copy with at least
-    twice the capacity (the counters Q[6], Q[7] are shared, not copied)."""
-    T, C, SQ, K, A, B, hn, sc = Q
+def reserve(Q, need, lane_need=0):
+    """Q itself if it has room for ``need`` more heap events and ``lane_need`` more
+    events in every lane, else a copy in which the part short of room has at least
+    twice the capacity (the counters Q[6], Q[7], Q[11], Q[12] are shared, not copied)."""
+    T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt = Q
     cap = T.shape[0]
     n = hn[0]
-    if n + need <= cap:
-        return Q
-    new = max(2 * cap, n + need, 64)
-    T2 = np.empty(new)
-    T2[:n] = T[:n]
-    C2 = np.empty(new)
-    C2[:n] = C[:n]
-    SQ2 = np.empty(new, np.int64)
-    SQ2[:n] = SQ[:n]
-    K2 = np.empty(new, np.int64)
-    K2[:n] = K[:n]
-    A2 = np.empty(new, np.int64)
-    A2[:n] = A[:n]
-    B2 = np.empty(new, np.int64)
-    B2[:n] = B[:n]
-    return (T2, C2, SQ2, K2, A2, B2, hn, sc)
+    if n + need > cap:
+        new = max(2 * cap, n + need, 64)
+        T2 = np.empty(new)
+        T2[:n] = T[:n]
+        C2 = np.empty(new)
+        C2[:n] = C[:n]
+        SQ2 = np.empty(new, np.int64)
+        SQ2[:n] = SQ[:n]
+        K2 = np.empty(new, np.int64)
+        K2[:n] = K[:n]
+        A2 = np.empty(new, np.int64)
+        A2[:n] = A[:n]
+        B2 = np.empty(new, np.int64)
+        B2[:n] = B[:n]
+        T, C, SQ, K, A, B = T2, C2, SQ2, K2, A2, B2
+    nl = lh.shape[0]
+    if nl > 0 and not lane_room(Q, lane_need):
+        lcap = LT.shape[0] // nl
+        most = 0
+        for q in range(nl):
+            most = max(most, lt[q] - lh[q])
+        new = 2 * lcap
+        while new < most + lane_need:
+            new *= 2
+        LT2 = np.empty(nl * new)
+        LSQ2 = np.empty(nl * new, np.int64)
+        LA2 = np.empty(nl * new, np.int64)
+        for q in range(nl):
+            for i in range(lh[q], lt[q]):
+                k = q * lcap + (i & (lcap - 1))
+                k2 = q * new + (i & (new - 1))
+                LT2[k2] = LT[k]
+                LSQ2[k2] = LSQ[k]
+                LA2[k2] = LA[k]
+        LT, LSQ, LA = LT2, LSQ2, LA2
+    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt)
 
 
 @njit(cache=True, _nrt=False)
 def push(Q, t, seq, kind, a, b, c):
-    """Insert an event.  O(log n).  The caller must have reserved room (``reserve``)."""
-    T, C, SQ, K, A, B, hn, sc = Q
+    """Insert an event into the heap.  O(log n).  The caller must have reserved room
+    (``reserve``)."""
+    T = Q[QT]
+    C = Q[QC]
+    SQ = Q[QSEQ]
+    K = Q[QKIND]
+    A = Q[QA]
+    B = Q[QB]
+    hn = Q[QN]
     i = hn[0]
     if i >= T.shape[0]:
         raise RuntimeError("event queue full: room was not reserved (internal error)")
@@ -90,8 +138,14 @@ def push(Q, t, seq, kind, a, b, c):
 
 @njit(cache=True, _nrt=False)
 def pop(Q):
-    """Remove the smallest event; returns (t, seq, kind, a, b, c).  O(log n)."""
-    T, C, SQ, K, A, B, hn, sc = Q
+    """Remove the heap's smallest event; returns (t, seq, kind, a, b, c).  O(log n)."""
+    T = Q[QT]
+    C = Q[QC]
+    SQ = Q[QSEQ]
+    K = Q[QKIND]
+    A = Q[QA]
+    B = Q[QB]
+    hn = Q[QN]
     out = (T[0], SQ[0], K[0], A[0], B[0], C[0])
     last = hn[0] - 1
     hn[0] = last
@@ -125,3 +179,97 @@ def pop(Q):
         A[i] = A[last]
         B[i] = B[last]
     return out
+
+
+# ----------------------------------------------------------------------------- lanes
+
+@njit(cache=True, _nrt=False)
+def lane_room(Q, need):
+    """Room for ``need`` more events in every lane?"""
+    lh = Q[QLHEAD]
+    lt = Q[QLTAIL]
+    nl = lh.shape[0]
+    if nl == 0:
+        return True
+    cap = Q[QLT].shape[0] // nl
+    for q in range(nl):
+        if lt[q] - lh[q] + need > cap:
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def lane_slot(Q, q, i):
+    """Array index of event number i (a push count) of lane q."""
+    cap = Q[QLT].shape[0] // Q[QLHEAD].shape[0]
+    return q * cap + (i & (cap - 1))
+
+
+@njit(cache=True, _nrt=False)
+def lane_last(Q, q):
+    """Time (ms) of the last event of lane q, -inf if it is empty."""
+    i = Q[QLTAIL][q]
+    if i == Q[QLHEAD][q]:
+        return -np.inf
+    return Q[QLT][lane_slot(Q, q, i - 1)]
+
+
+@njit(cache=True, _nrt=False)
+def lane_push(Q, q, t, seq, a):
+    """Append an event (time ms, sequence, payload) to lane q.  Its (t, seq) must not be
+    smaller than the lane's last event's (the caller checks ``lane_last``); the caller
+    has made room (``reserve``)."""
+    lh = Q[QLHEAD]
+    lt = Q[QLTAIL]
+    i = lt[q]
+    if i - lh[q] >= Q[QLT].shape[0] // lh.shape[0]:
+        raise RuntimeError("event lane full: room was not reserved (internal error)")
+    k = lane_slot(Q, q, i)
+    Q[QLT][k] = t
+    Q[QLSQ][k] = seq
+    Q[QLA][k] = a
+    lt[q] = i + 1
+
+
+@njit(cache=True, _nrt=False)
+def next_event(Q):
+    """(t, src) of the earliest event by (time, sequence): src -1 for the heap's top,
+    else the lane whose head it is; t is inf if nothing is queued."""
+    t = np.inf
+    sq = 0
+    src = -1
+    if Q[QN][0] > 0:
+        t = Q[QT][0]
+        sq = Q[QSEQ][0]
+    lh = Q[QLHEAD]
+    lt = Q[QLTAIL]
+    nl = lh.shape[0]
+    if nl > 0:
+        LT = Q[QLT]
+        LSQ = Q[QLSQ]
+        cap = LT.shape[0] // nl
+        for q in range(nl):
+            i = lh[q]
+            if i < lt[q]:
+                k = q * cap + (i & (cap - 1))
+                tq = LT[k]
+                if tq < t or (tq == t and LSQ[k] < sq):
+                    t = tq
+                    sq = LSQ[k]
+                    src = q
+    return t, src
+
+
+@njit(cache=True, _nrt=False)
+def lane_pop(Q, q):
+    """Remove the head of lane q; returns (t, seq, payload)."""
+    lh = Q[QLHEAD]
+    i = lh[q]
+    k = lane_slot(Q, q, i)
+    lh[q] = i + 1
+    return Q[QLT][k], Q[QLSQ][k], Q[QLA][k]
+
+
+def queue_length(Q) -> int:
+    """Number of events held (heap and lanes)."""
+    return int(Q[QN][0]) + int((Q[QLTAIL] - Q[QLHEAD]).sum())
