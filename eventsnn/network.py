@@ -25,7 +25,7 @@ from .engine import event as E
 from .engine.queue import new_queue, reserve
 from .engine.rng import seed_streams
 from . import plasticity as PLM
-from .models import LIF, P_ADAPT, P_C, P_FRAME, P_G, P_SE, P_SI, P_VINF, P_VTH
+from .models import LIF, P_ADAPT, P_C, P_FRAME, P_G, P_HASEXP, P_SE, P_SI, P_VINF, P_VTH
 from .results import OpCounts, Result, Spikes, StateSamples
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
@@ -509,7 +509,9 @@ class Network:
         delay = real("delay", delay, lo=0.0)
         row = pop.model.row()
         spontaneous = (row[P_G] > 0 and row[P_VINF] > row[P_VTH]) or (row[P_G] == 0 and row[P_C] > 0)
-        if row[P_FRAME] and not spontaneous:
+        # lazily only into delta synapses (V jumps): the engine applies a lazy arrival as a
+        # jump and tests the threshold right after it, which an exp current would not do
+        if row[P_FRAME] and row[P_HASEXP] == 0 and not spontaneous:
             self._drives.append((pop, rate, weight))
             return None
         src = self.poisson_source(pop.size, rate, name=f"{pop.name}_drive{len(self._sources)}")
