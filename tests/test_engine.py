@@ -808,6 +808,41 @@ def test_every_drive_arrival_fires_when_it_must():
     assert net.counts.drive_events == total
 
 
+@pytest.mark.parametrize("tau_e,tau_i,w", [(5.0, 10.0, 1.5), (5.0, 0.0, 1.5), (0.0, 4.0, -1.5)],
+                         ids=["exp-exp", "exp-delta", "delta-exp inhibitory"])
+def test_poisson_drive_into_an_exp_channel_is_a_current(tau_e, tau_i, w):
+    """Regression: a Poisson drive into a population whose receiving channel (excitatory
+    for w >= 0, inhibitory for w < 0) is an exponential current was applied lazily as
+    jumps of V, as for delta synapses.  It is a current like any other input: the drive
+    is the same as an explicit Poisson source with a one-to-one projection (same seed, so
+    the same streams: bitwise the same spikes and states), V is continuous and the
+    channel's current is non-zero."""
+    m = ev.LIF(tau_m=20.0, tau_syn_exc=tau_e, tau_syn_inh=tau_i, v_rest=0.0, v_th=20.0,
+               v_reset=10.0, t_ref=2.0, i_bias=15.0 if w < 0 else 0.0)
+    ts = np.linspace(0.05, 100.0, 2000)
+    out = []
+    for explicit in (False, True):
+        net = ev.Network(seed=4)
+        pop = net.population(5, m, v_init=(0.0, 15.0))
+        if explicit:
+            src = net.poisson_source(5, 3000.0, name="pop0_drive0")
+            net.connect(src, pop, ev.one_to_one(), weight=w, delay=0.0)
+        else:
+            net.poisson_drive(pop, 3000.0, w)
+            assert not net._drives            # not the lazy (delta) drive
+        net.record_state(np.arange(5), ts)
+        out.append(net.run(100.0))
+    a, b = out
+    assert len(a.spikes) > 5 or w < 0
+    np.testing.assert_array_equal(a.spikes.times, b.spikes.times)
+    np.testing.assert_array_equal(a.states.v, b.states.v)
+    cur = a.states.i_exc if w >= 0 else a.states.i_inh
+    assert np.abs(cur).max() > 1.0
+    # V continuous: between samples 0.05 ms apart it moves by far less than a weight's jump
+    free = np.abs(np.diff(a.states.v, axis=0))
+    assert np.median(free) < 0.05 * abs(w)
+
+
 @pytest.mark.parametrize("w_inh", [-5.0, -10.0, -30.0], ids=["delays", "delays-more", "cancels"])
 def test_inhibition_moves_or_cancels_a_pending_exp_crossing(w_inh):
     """An all-inhibitory row tests only targets with a pending crossing (TEST_PENDING).
