@@ -55,6 +55,7 @@ import numpy as np
 from numba import njit
 
 from ._validate import real
+from .engine.fexp import exp as fexp
 
 __all__ = ["LIF"]
 
@@ -191,6 +192,9 @@ class LIF:
         # V(t) <= max(V0, v_inf) + k I_exc psi_max_exc, the engine's quick reject
         r[P_PSIE] = _psi_max(r[P_G], r[P_SE])
         r[P_PSII] = _psi_max(r[P_G], r[P_SI])
+        # the same peaks per unit of a frame neuron's channel coefficient (k psi_max / k_x)
+        r[P_CE] = r[P_K] * r[P_PSIE] / r[P_KE] if r[P_KE] != 0.0 else 0.0
+        r[P_CI] = r[P_K] * r[P_PSII] / r[P_KI] if r[P_KI] != 0.0 else 0.0
         # can V cross the threshold with no input at all (bias drive)?
         if r[P_G] > 0:
             r[P_SPONT] = 1.0 if r[P_VINF] > self.v_th else 0.0
@@ -205,8 +209,8 @@ class LIF:
 
 # Column indices of the parameter table (one row per population).
 P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_VINF, P_C, P_FRAME, \
-    P_SPONT, P_PSIE, P_PSII, P_KE, P_KI, P_HASEXP, P_THPLUS, P_ADAPT = range(22)
-NPARAM = 22
+    P_SPONT, P_PSIE, P_PSII, P_KE, P_KI, P_HASEXP, P_THPLUS, P_ADAPT, P_CE, P_CI = range(24)
+NPARAM = 24
 
 
 def _psi_max(g, s):
@@ -278,7 +282,7 @@ def _decay(i0, s, t):
 
 @njit(cache=True)
 def _h(c, d1, s1, d2, s2, t):
-    return c + d1 * math.exp(-s1 * t) + d2 * math.exp(-s2 * t)
+    return c + d1 * fexp(-s1 * t) + d2 * fexp(-s2 * t)
 
 
 @njit(cache=True)
@@ -298,7 +302,7 @@ def _h_zero(c, d1, s1, d2, s2, lo, hi):
             hi = x
         if hi - lo <= 1e-14 * hi:
             return 0.5 * (lo + hi)
-        dh = -s1 * d1 * math.exp(-s1 * x) - s2 * d2 * math.exp(-s2 * x)
+        dh = -s1 * d1 * fexp(-s1 * x) - s2 * d2 * fexp(-s2 * x)
         xn = x - hx / dh if dh != 0.0 else 0.5 * (lo + hi)
         if not (lo < xn < hi):
             xn = 0.5 * (lo + hi)
@@ -309,9 +313,33 @@ def _h_zero(c, d1, s1, d2, s2, lo, hi):
 
 
 @njit(cache=True)
-def _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, lo, hi):
+def _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, t):
+    """(f, f') = (V - v_th, dV/dt) at t ms after the state, in one of two forms: the
+    closed form with psi (cf False; exact for any rates) or, with cf, the coefficient
+    form V(t) = v_th + c0 + a e^{-g t} + be e^{-se t} + bi e^{-si t}, three inline
+    exponentials and no expm1 (for rates apart, where its cancellation is bounded; see
+    ``first_crossing_coef``)."""
+    if cf:
+        e = fexp(-g * t)
+        f = c0 + a * e
+        d = -g * a * e
+        if be != 0.0:
+            e = fexp(-se * t)
+            f += be * e
+            d -= se * be * e
+        if bi != 0.0:
+            e = fexp(-si * t)
+            f += bi * e
+            d -= si * bi * e
+        return f, d
+    v = v_at(g, k, se, si, vr, ib, v0, ie0, ii0, t)
+    return v - vth, dv_at(g, k, vr, ib, v, _decay(ie0, se, t), _decay(ii0, si, t))
+
+
+@njit(cache=True)
+def _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi):
     """The t in (lo, hi] with V(t) = v_th, given V(lo) < v_th <= V(hi) and V increasing
-    while below threshold on [lo, hi].
+    while below threshold on [lo, hi] (f evaluated as ``_f`` does).
 
     Safeguarded Newton: every evaluation shrinks the bracket [lo, hi] (V(lo) < v_th <=
     V(hi)); a step that leaves it is replaced by bisection.  It stops when the Newton
@@ -319,14 +347,13 @@ def _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, lo, hi):
     below 1e-13 ms) or the bracket is that tight, and returns the corrected point."""
     x = hi
     for _ in range(100):
-        fx = v_at(g, k, se, si, vr, ib, v0, ie0, ii0, x) - vth
+        fx, d = _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, x)
         if fx >= 0.0:
             hi = x
         else:
             lo = x
         if hi - lo <= 1e-14 * hi:
             return hi
-        d = dv_at(g, k, vr, ib, fx + vth, _decay(ie0, se, x), _decay(ii0, si, x))
         if d > 0.0:
             step = fx / d
             xn = x - step
@@ -346,10 +373,31 @@ def first_crossing(g, k, se, si, vr, vth, ib, v0, ie0, ii0):
 
     Parameters are scalars: g = 1/tau_m, k = 1/tau_in, se/si = 1/tau_syn (1/ms; 0 for
     a delta channel, whose current is always 0), vr = v_rest, vth = v_th, ib = i_bias."""
-    c = k * ib - g * (vth - vr)
-    d1 = k * ie0
+    return _crossing(False, g, k, se, si, vr, vth, ib, v0, ie0, ii0, k * ib - g * (vth - vr),
+                     k * ie0, k * ii0, 0.0, 0.0, 0.0, 0.0)
+
+
+@njit(cache=True)
+def first_crossing_coef(c0, a, g, be, se, bi, si):
+    """``first_crossing`` for a trajectory given by its coefficients: V(t) - v_th = c0 +
+    a e^{-g t} + be e^{-se t} + bi e^{-si t} (mV), with g > 0 and c0 + a + be + bi < 0.
+
+    This is the frame representation's own form (``engine.event``): no conversion to
+    (V, I_exc, I_inh), and each evaluation costs three inline exponentials instead of
+    the closed form's seven calls of exp and expm1.  Only for rates apart (the engine
+    uses it where |g - s| >= max(g, s)/4): the terms then cancel by at most a factor of
+    a few, so f keeps nearly full relative precision.  The decision logic is
+    ``first_crossing``'s, with h = f' + g f = g c0 + (g - se) be e^{-se t} + (g - si)
+    bi e^{-si t}."""
+    return _crossing(True, g, 0.0, se, si, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, g * c0,
+                     (g - se) * be, (g - si) * bi, c0, a, be, bi)
+
+
+@njit(cache=True)
+def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be, bi):
+    """The body of ``first_crossing`` and ``first_crossing_coef``: h(t) = c + d1 e^{-se t}
+    + d2 e^{-si t} and f evaluated by ``_f`` in the form cf selects."""
     s1 = se
-    d2 = k * ii0
     s2 = si
     # Quick reject: h(t) <= c + max(d1, 0) + max(d2, 0) for all t > 0.
     if c + max(d1, 0.0) + max(d2, 0.0) <= 0.0:
@@ -366,7 +414,8 @@ def first_crossing(g, k, se, si, vr, vth, ib, v0, ie0, ii0):
         s2 = 0.0
     # Breakpoints: zeros of h on (0, inf).  h monotone on (0, tc) and (tc, inf).
     tc = math.inf
-    if d1 != 0.0 and d2 != 0.0:
+    # (a product that underflows to 0 means a term far below rounding: no extremum)
+    if d1 != 0.0 and d2 != 0.0 and s1 * d1 != 0.0:
         arg = -(s2 * d2) / (s1 * d1)
         if arg > 0.0:
             tcc = math.log(arg) / (s2 - s1)
@@ -400,8 +449,8 @@ def first_crossing(g, k, se, si, vr, vth, ib, v0, ie0, ii0):
         else:
             z1 = zz
         nz += 1
-    # Walk the intervals [a, b] where h >= 0 in order.
-    a = 0.0
+    # Walk the intervals [lo_b, b] where h >= 0 in order.
+    lo_b = 0.0
     hpos = h0 >= 0.0
     for j in range(nz + 1):
         b = z0 if j == 0 else (z1 if j == 1 else math.inf)
@@ -409,21 +458,23 @@ def first_crossing(g, k, se, si, vr, vth, ib, v0, ie0, ii0):
             b = math.inf
         if hpos:
             if b < math.inf:
-                if v_at(g, k, se, si, vr, ib, v0, ie0, ii0, b) >= vth:
-                    return _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, a, b)
+                if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, b)[0] >= 0.0:
+                    return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi,
+                                   lo_b, b)
             else:
                 # h >= 0 up to infinity: f increases while negative; bracket by doubling.
-                hi = a + 1.0
+                hi = lo_b + 1.0
                 for _ in range(2100):
-                    if v_at(g, k, se, si, vr, ib, v0, ie0, ii0, hi) >= vth:
-                        return _f_root(g, k, se, si, vr, vth, ib, v0, ie0, ii0, a, hi)
+                    if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, hi)[0] >= 0.0:
+                        return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be,
+                                       bi, lo_b, hi)
                     if c <= 0.0 and hi * min(s1 if d1 != 0.0 else math.inf, s2 if d2 != 0.0 else math.inf) > 800.0:
                         # currents have vanished and no drive remains: f -> c/g <= 0
                         return math.inf
-                    hi = a + 2.0 * (hi - a)
+                    hi = lo_b + 2.0 * (hi - lo_b)
                     if hi > 1e300:
                         return math.inf
                 return math.inf
-        a = b
+        lo_b = b
         hpos = not hpos
     return math.inf
