@@ -48,9 +48,10 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import (P_ADAPT, P_C, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_KE, P_KI,
-                      P_PSIE, P_PSII, P_SE, P_SI, P_SPONT, P_THPLUS,
-                      P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing, v_at)
+from ..models import (P_ADAPT, P_C, P_CE, P_CI, P_DE, P_DI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K,
+                      P_KE, P_KI, P_PSIE, P_PSII, P_SE, P_SI, P_SPONT, P_THPLUS,
+                      P_TREF, P_VINF, P_VREST, P_VRESET, P_VTH, first_crossing,
+                      first_crossing_coef, v_at)
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 
 from .fexp import exp as fexp
@@ -70,7 +71,8 @@ LANE = np.int64(6)
 MAX_LANES = 16
 
 # modes of _frame_targets
-SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE, TEST_PENDING, TEST_BOUND = (np.int64(k) for k in range(6))
+SWEEP_ONLY, TEST_LATER, TEST_NOW, TEST_NONE, TEST_PENDING, TEST_BOUND, TEST_BOUND_EXC = \
+    (np.int64(k) for k in range(7))
 
 _ZERO = np.int64(0)
 _ONE = np.int64(1)
@@ -450,7 +452,7 @@ def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, 
         b = k * ie / (g - se)
         a = v - vinf - b
         fmax = max(v, vinf)
-        arg = -(se * b) / (g * a) if a != 0.0 else -1.0
+        arg = -(se * b) / (g * a) if g * a != 0.0 else -1.0
         if arg > 0.0:
             ts = math.log(arg) / (se - g)
             if ts > 0.0:
@@ -460,6 +462,43 @@ def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, 
         if fmax < vth - marg:
             return math.inf, ceil
     return t0 + first_crossing(g, k, se, si, vr, vth, ib, v, ie, ii), ceil
+
+
+@njit(cache=True)
+def _cross_coef(g, se, si, vinf, vth, ce, ci, a, be, bi, t0):
+    """``_cross_general`` for a leaky frame neuron, in the frame's own coefficients: its
+    trajectory from t0 on is V(t0 + s) = v_inf + a e^{-g s} + be e^{-se s} + bi e^{-si s}
+    (ms, mV), where t0 is the test time or, while refractory, the end of the refractory
+    period (V = v_reset = V(t0) until then).  Returns (tc, ceil) as ``_cross_general``
+    does, with the same bounds: no conversion to currents, no division but one, and
+    ``models.first_crossing_coef`` for the root.
+
+    ce/ci are k psi_max / k_x (``models.P_CE``, ``P_CI``): the PSP peak per unit of a
+    channel's coefficient; (g - s) times a coefficient is k I, so its sign is the
+    current's."""
+    v0 = vinf + a + be + bi
+    pe = max(be * ce, 0.0)
+    pi = max(bi * ci, 0.0)
+    bound = max(v0, vinf) + (pe + pi)
+    ceil = bound + 1e-10 * (abs(v0) + abs(vinf) + pe + pi)
+    if bound < vth:
+        return math.inf, ceil
+    if (g - se) * be > 0.0 and (g - si) * bi <= 0.0:
+        # Tighter reject: without its inhibitory part bi (e^{-si s} - e^{-g s}) <= 0 the
+        # trajectory is F(s) = v_inf + (a + bi) e^{-g s} + be e^{-se s}, whose maximum is
+        # at F(0), at the zero of F' or at v_inf (see _cross_general).
+        a2 = a + bi
+        fmax = max(v0, vinf)
+        arg = -(se * be) / (g * a2) if g * a2 != 0.0 else -1.0
+        if arg > 0.0:
+            ts = math.log(arg) / (se - g)
+            if ts > 0.0:
+                fmax = max(fmax, vinf + a2 * fexp(-g * ts) + be * fexp(-se * ts))
+        marg = 1e-12 * (abs(vth) + abs(vinf) + abs(a2) + abs(be))
+        ceil = min(ceil, fmax + 100.0 * marg)
+        if fmax < vth - marg:
+            return math.inf, ceil
+    return t0 + first_crossing_coef(vinf - vth, a, g, be, se, bi, si), ceil
 
 
 @njit(cache=True)
@@ -523,6 +562,14 @@ def _spike(P, p, n, t, S, RE, Q, SP, cnt):
         _frame_set_v(P, p, n, tr, P[p, P_VRESET], S)
         if P[p, P_HASEXP] == 0.0:
             tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n], frame_tf[p], tr)
+        elif P[p, P_G] > 0.0:
+            # the coefficients at t_r, where V = v_reset
+            g = P[p, P_G]
+            dt = tr - frame_tf[p]
+            be = IE[n] * fexp(-P[p, P_SE] * dt) if IE[n] != 0.0 else 0.0
+            bi = II[n] * fexp(-P[p, P_SI] * dt) if II[n] != 0.0 else 0.0
+            tc, TL[n] = _cross_coef(g, P[p, P_SE], P[p, P_SI], P[p, P_VINF], vth, P[p, P_CE],
+                                    P[p, P_CI], V[n] * fexp(-g * dt), be, bi, tr)
         else:
             v, ie, ii = _frame_state(P, p, n, t, S)
             tc, TL[n] = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
@@ -712,6 +759,58 @@ def _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
 
 
 @njit(cache=True, _nrt=False)
+def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt):
+    """``_undriven_targets`` in mode TEST_BOUND_EXC: a row of weights >= 0 into the exp
+    excitatory channel of a leaky undriven frame population, with the same arithmetic
+    (so the same results), in a loop without the branches the other modes need.
+
+    A target whose ceiling stays below v_th is skipped without looking at its pending
+    crossing: every test that finds a crossing leaves a ceiling >= v_th (a bound on V
+    is at least the crossing's v_th), and the ceiling only grows until the next test.
+    Nor can its state be huge (see ``_undriven_targets``): an excitatory input raises
+    the ceiling with its weight, and inhibitory rows test huge states themselves."""
+    g = P[p, P_G]
+    vth = P[p, P_VTH]
+    ainv, b = _frame_scale(g, P[p, P_VINF], P[p, P_C], tf, t)
+    ke = P[p, P_KE]
+    se = P[p, P_SE]
+    fe = fexp(se * (t - tf))
+    cwe = P[p, P_K] * P[p, P_PSIE] * (1.0 + 1e-12)
+    vth_abs = abs(vth) + abs(b)
+    a = 1.0 / ainv
+    ee = fexp(-se * (t - tf))
+    ei = fexp(-P[p, P_SI] * (t - tf))
+    ci = P[p, P_K] * P[p, P_PSII] / P[p, P_KI] if P[p, P_KI] != 0.0 else 0.0
+    vinf_b = P[p, P_VREST] + P[p, P_K] * P[p, P_IBIAS] / g
+    vreset = P[p, P_VRESET]
+    ce = P[p, P_K] * P[p, P_PSIE] / ke
+    for j in range(j0, j1):
+        n = off + load_int32(ia, j)
+        nu = np.uint64(n)
+        wj = load_float64(wa, j)
+        db = ke * wj * fe
+        ST[nu, _SIE] += db
+        if _refractory(t, ST[nu, _SREF]):
+            ST[nu, _SV] -= db * fexp((g - se) * (ST[nu, _SREF] - tf))
+        else:
+            ST[nu, _SV] -= ke * wj * ainv
+        m = ST[nu, _STL]
+        m += wj * cwe + 1e-13 * (abs(m) + vth_abs)
+        ST[nu, _STL] = m
+        if m < vth:
+            continue
+        if ST[nu, _STGT] == math.inf:
+            ok, cl = _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b, vreset, vth, vth_abs)
+            if ok:
+                ST[nu, _STL] = cl
+                continue
+        ndirty = _mark(n, dirty, ndirty, isdirty)
+    cnt[C_ADV] += j1 - j0
+    cnt[C_THRESH] += j1 - j0
+    return ndirty
+
+
+@njit(cache=True, _nrt=False)
 def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
                       ST, tf, cnt, pf):
     """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
@@ -723,7 +822,23 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
 
     With ``pf`` the targets' state lines are prefetched first (rows of lanes into large
     populations had them prefetched by ``_lane_prefetch``).
+
+    Huge states: frame coefficients below ``huge`` keep V and the physical currents
+    finite.  Inhibitory inputs leave the ceiling unchanged, so with TEST_BOUND and
+    TEST_PENDING a target whose coefficients pass ``huge`` is marked for the test of the
+    instant, which reports a non-finite state, instead of being skipped.
     """
+    if pf:
+        # start loading every target's state line (and dirty flag) before the work: the
+        # loop below would otherwise wait for most of these misses one after another
+        for j in range(j0, j1):
+            n = off + load_int32(ia, j)
+            prefetch(ST, n)
+            prefetch(isdirty, n)
+        for j in range(j0, j1 + 7, 8):
+            prefetch_addr(wa + 8 * j)
+    if mode == TEST_BOUND_EXC:
+        return _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt)
     g = P[p, P_G]
     vinf = P[p, P_VINF]
     c = P[p, P_C]
@@ -753,19 +868,11 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
         # per mV): the PSP peak of an exp channel, 1 for a delta one; raised a little
         # so that the rounding of the ceiling's sum never lowers it
         cwe = (P[p, P_K] * P[p, P_PSIE] if ke != 0.0 else 1.0) * (1.0 + 1e-12)
-        # physical currents are coefficients / k_x times a factor <= 1
-        huge = 1e290 * min(1.0, abs(ke) if ke != 0.0 else 1.0, abs(ki) if ki != 0.0 else 1.0)
+    # physical currents are coefficients / k_x times a factor <= 1
+    huge = 1e290 * min(1.0, abs(ke) if ke != 0.0 else 1.0, abs(ki) if ki != 0.0 else 1.0)
+    pending = mode == TEST_PENDING and (ke != 0.0 or ki != 0.0)
     ndisc = 0
     nthr = 0
-    if pf:
-        # start loading every target's state line (and dirty flag) before the work: the
-        # loop below would otherwise wait for most of these misses one after another
-        for j in range(j0, j1):
-            n = off + load_int32(ia, j)
-            prefetch(ST, n)
-            prefetch(isdirty, n)
-        for j in range(j0, j1 + 7, 8):
-            prefetch_addr(wa + 8 * j)
     for j in range(j0, j1):
         # unsigned indices: Numba then drops its negative-index wrap-around code
         n = off + load_int32(ia, j)
@@ -796,7 +903,8 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
             continue
         if mode == TEST_NOW:
             nthr += 1
-        if _wants_test(mode, ST[nu, _SV], ST[nu, _STGT], thr):
+        if _wants_test(mode, ST[nu, _SV], ST[nu, _STGT], thr) or (
+                pending and not abs(ST[nu, _SV]) + abs(ST[nu, _SIE]) + abs(ST[nu, _SII]) < huge):
             ndirty = _mark(n, dirty, ndirty, isdirty)
     cnt[C_ADV] += j1 - j0
     cnt[C_DISCARD] += ndisc
@@ -823,8 +931,9 @@ def _frame_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
     (TGT < inf): inhibition only lowers a trajectory, so one that never reaches
     threshold still never does, while a pending crossing may move or vanish;
     TEST_BOUND (only ``_undriven_targets``: leaky populations with exp channels) mark
-    targets with a pending crossing and those ``_below`` cannot show to stay under
-    threshold.  ``DRV`` is the drive tuple (``D`` of run_kernel).
+    targets with a pending crossing and those whose ceiling and ``_below`` cannot show
+    to stay under threshold; TEST_BOUND_EXC the same for rows of weights >= 0 into an
+    exp excitatory channel (``_exc_targets``).  ``DRV`` is the drive tuple (``D`` of run_kernel).
 
     Returns (ndirty, j, n, t_n): the new number of marked neurons and, if an
     external drive arrival made neuron n cross threshold at t_n < t, the entry j at
@@ -1000,9 +1109,11 @@ def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
     """
     pcache = -1
     ainv = 1.0
+    af = 1.0
     b = 0.0
     ee = 1.0
     ei = 1.0
+    huge = 0.0
     # population of the previous neuron and its id range: runs of dirty neurons come
     # from one row, i.e. one population, and a neuron_pop[n] load per neuron is a
     # cache miss in a large network
@@ -1022,28 +1133,54 @@ def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
         if P[p, P_FRAME] != 0.0:
             if p != pcache:
                 ainv, b = _frame_ab(P, p, frame_tf[p], t)
+                af = 1.0 / ainv
                 dtf = t - frame_tf[p]
                 ee = fexp(-P[p, P_SE] * dtf)
                 ei = fexp(-P[p, P_SI] * dtf)
+                # coefficients below this keep V and the currents (coefficient / k_x)
+                # finite; only a larger state needs the full check
+                ke = abs(P[p, P_KE])
+                ki = abs(P[p, P_KI])
+                huge = 1e290 * min(1.0, ke if ke != 0.0 else 1.0, ki if ki != 0.0 else 1.0)
                 pcache = p
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 act = F_NONFINITE
             elif P[p, P_HASEXP] != 0.0:
                 xe = IE[n] * ee
                 xi = II[n] * ei
-                v = b + V[n] / ainv + xe + xi
-                ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
-                ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
-                # the coefficients are scaled by k/(g - s): check the physical state too
-                if not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
+                ua = V[n] * af
+                v = b + ua + xe + xi
+                sane = abs(ua) + abs(xe) + abs(xi) < huge
+                ie = 0.0
+                ii = 0.0
+                if not sane:
+                    # the coefficients are scaled by k/(g - s): check the physical state too
+                    ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
+                    ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
+                if not sane and not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
                     act = F_NONFINITE
                 elif (v >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
                     act = F_SPIKE
                 else:
-                    tc, TL[n] = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
-                                               P[p, P_VREST], vth, P[p, P_VRESET],
-                                               P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII], v,
-                                               ie, ii, t, REF[n])
+                    g = P[p, P_G]
+                    if sane and g > 0.0:
+                        t0 = t
+                        if _refractory(t, REF[n]):
+                            # the coefficients at the end of the refractory period
+                            t0 = REF[n]
+                            dt = t0 - frame_tf[p]
+                            ua = V[n] * fexp(-g * dt)
+                            xe = IE[n] * fexp(-P[p, P_SE] * dt) if xe != 0.0 else 0.0
+                            xi = II[n] * fexp(-P[p, P_SI] * dt) if xi != 0.0 else 0.0
+                        tc, TL[n] = _cross_coef(g, P[p, P_SE], P[p, P_SI], P[p, P_VINF], vth,
+                                                P[p, P_CE], P[p, P_CI], ua, xe, xi, t0)
+                    else:
+                        ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
+                        ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
+                        tc, TL[n] = _cross_general(g, P[p, P_K], P[p, P_SE], P[p, P_SI],
+                                                   P[p, P_VREST], vth, P[p, P_VRESET],
+                                                   P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                                                   v, ie, ii, t, REF[n])
                     TGT[n] = tc
                     if tc < CT[n]:
                         act = F_SCHEDULE
@@ -1385,6 +1522,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 and P[p, P_SPONT] == 0.0:
             # test in the row only targets not certainly below threshold
             mode = TEST_BOUND
+            if sign > 0 and P[p, P_KE] != 0.0:
+                mode = TEST_BOUND_EXC
         proj_mode[pr] = mode
         proj_undriven[pr] = 1 if undriven else 0
         if proj_delay[pr] < 0.0 or P[p, P_FRAME] == 0.0:
