@@ -748,6 +748,23 @@ def test_overflow_raises_floating_point_error(tau_s, wk):
     assert "neuron 2" in msg and "1.5" in msg
 
 
+@pytest.mark.parametrize("tau_s", [5.0, 20.0], ids=["exp", "tau_syn==tau_m"])
+def test_overflow_through_an_all_inhibitory_row_is_reported(tau_s):
+    """Regression: an all-inhibitory row tests only targets with a pending crossing, and
+    inhibition leaves a neuron's ceiling unchanged, so weights of -1e308 overflowing the
+    state were never tested.  Such a row now marks targets whose coefficients pass the
+    finite-state bound, and the overflow is reported at once."""
+    m = ev.LIF(tau_syn_exc=tau_s, tau_syn_inh=tau_s)
+    net = ev.Network(seed=0)
+    pop = net.population(4, m)
+    s = net.spike_source([1.0], [0], n=1)
+    net.connect(s, pop, ev.from_lists([0, 0], [2, 2], [-1e308, -1e308], None, n_pre=1, n_post=4),
+                delay=0.5)
+    with pytest.raises(FloatingPointError) as ei:
+        net.run(10.0)
+    assert "neuron 2" in str(ei.value) and "1.5" in str(ei.value)
+
+
 @pytest.mark.parametrize("model", [
     ev.LIF(tau_m=10.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_rest=-65.0, v_th=-52.0, v_reset=-61.0, t_ref=0.0),
     ev.LIF(tau_m=INF, tau_in=4.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_rest=-65.0, v_th=-52.0, v_reset=-61.0,
