@@ -814,7 +814,8 @@ class Network:
                           cnt=cnt,
                           sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
                           rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
-                          dirty=np.zeros(N, np.int64), isdirty=np.zeros(N, np.uint8))
+                          dirty=np.zeros(N, np.int64),
+                          isdirty=np.zeros((N + 63) // 64, np.uint64))
         self._compiled = True
 
     @staticmethod
