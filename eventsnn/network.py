@@ -718,8 +718,11 @@ class Network:
         grp_lane_ptr = np.zeros(len(grp_lane) + 1, np.int64)
         grp_lane_ptr[1:] = np.cumsum([len(x) for x in grp_lane])
         grp_lane_proj = np.array([q for x in grp_lane for q in x], dtype=np.int32)
+        # first node id of every group (and the node count): a group found by binary
+        # search in this short array costs no cache miss, unlike node_group[node]
+        grp_off = np.array(goff + [N + S_tot], dtype=np.int64)
         RE = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off,
-              row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj)
+              row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj, grp_off)
         # sources
         src_kind = np.zeros(S_tot, np.int32)
         src_rate = np.zeros(S_tot, np.float64)

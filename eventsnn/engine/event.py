@@ -182,9 +182,25 @@ def _frame_ab(P, p, tf, t):
 
 
 @njit(cache=True, _nrt=False)
-def _emit(node, t, RE, Q, cnt):
-    """Queue the deliveries of a spike of ``node`` at time t: one lane event per delay
-    group of projections with a lane, one heap event per other projection.
+def _emit_prefetch(node, g, RE):
+    """Start loading the row pointers a spike of ``node`` (group g) will read in
+    ``_emit``: one random cache line per projection, which ``_spike`` overlaps with the
+    reset's arithmetic instead of waiting for each in turn."""
+    grp_proj_ptr = RE[1]
+    grp_proj = RE[2]
+    proj_pre_off = RE[3]
+    row_ptr = RE[5]
+    row_ptr_off = RE[6]
+    for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
+        pr = grp_proj[q]
+        prefetch(row_ptr, row_ptr_off[pr] + node - proj_pre_off[pr])
+
+
+@njit(cache=True, _nrt=False)
+def _emit(node, g, t, RE, Q, cnt):
+    """Queue the deliveries of a spike of ``node`` (of group g: its population, or its
+    source group) at time t: one lane event per delay group of projections with a lane,
+    one heap event per other projection.
 
     Every non-empty row takes one sequence number and counts as one queue push, in
     projection order, also those that share a lane event (so the counts do not depend
@@ -198,8 +214,7 @@ def _emit(node, t, RE, Q, cnt):
     pointers of every projection in one array and, for projections with per-synapse
     delays, the delay of each row's first synapse, so that no typed list is read."""
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
-        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj = RE
-    g = node_group[node]
+        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj, grp_off = RE
     sc = Q[7]
     in_lane = _ZERO    # bit l: this spike has a lane event in lane l
     to_heap = _ZERO    # bit l: lane l was out of order for it; its rows go to the heap
@@ -291,6 +306,15 @@ def _prefetch_next(Q, targets, RE, idx_addr, w_addr, proj_post_off, proj_post_po
     _prefetch_row(ST, isdirty, j0, j1, proj_post_off[pr], idx_addr[pr], w_addr[pr], targets)
 
 
+@njit(cache=True, _nrt=False)
+def _prefetch_cand(Q, ST):
+    """If the heap's next event is a candidate, start loading its neuron's state line (a
+    random cache line in a large network), which ``_candidate`` reads when it pops,
+    usually after a few lane events."""
+    if Q[QN][0] > 0 and Q[QKIND][0] == CAND:
+        prefetch(ST, Q[QA][0])
+
+
 # how far ahead in its lane an event's row pointers and its rows' targets and weights
 # are loaded (events); its targets' state lines are loaded when it is next in the lane
 _PF_ROWPTR = 6
@@ -307,7 +331,7 @@ def _lane_prefetch(Q, q, RE, idx_addr, w_addr, proj_post_off, ST):
     than the cache overlaps the delivery of earlier rows instead of adding to it.  (Only
     for lanes into large populations; a prefetch never changes results.)"""
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
-        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj = RE
+        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj, grp_off = RE
     nl = lane_delay.shape[0]
     h = Q[QLHEAD][q]
     tl = Q[QLTAIL][q]
@@ -555,8 +579,11 @@ def _spike(P, p, n, t, S, RE, Q, SP, cnt):
         TH[n] += P[p, P_THPLUS]
     vth = _vth(P, p, TH, n)
     cnt[C_SPIKES] += 1
+    # the group of a neuron is its population; the deliveries are queued after the reset
+    # (its arithmetic overlaps the loads of the row pointers) and before the candidate,
+    # which keeps the order of sequence numbers
+    _emit_prefetch(n, p, RE)
     _record_spike(SP, n, t)
-    _emit(n, t, RE, Q, cnt)
     if P[p, P_FRAME] != 0.0:
         # V(t_r) = v_reset when the refractory period ends
         _frame_set_v(P, p, n, tr, P[p, P_VRESET], S)
@@ -581,6 +608,7 @@ def _spike(P, p, n, t, S, RE, Q, SP, cnt):
         tc, _ = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
                             vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                             V[n], IE[n], II[n], t, tr)
+    _emit(n, p, t, RE, Q, cnt)
     _schedule(n, tc, S, Q, cnt)
 
 
@@ -654,6 +682,21 @@ def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs):
     bnd = lo + max(xe * ce, 0.0) + max(xi * ci, 0.0)
     ceil = bnd + 1e-10 * (abs(ua) + abs(xe) + abs(xi) + vth_abs)
     return math.isfinite(v) and ceil < vth, ceil
+
+
+@njit(cache=True, inline="always")
+def _pop_of(n, pop_off):
+    """Population of neuron n by binary search in the population offsets (a few entries,
+    in cache): the per-neuron table ``neuron_pop`` is a cache miss in a large network."""
+    lo = 0
+    hi = pop_off.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if pop_off[mid] <= n:
+            lo = mid
+        else:
+            hi = mid
+    return np.int64(lo)
 
 
 @njit(cache=True, inline="always")
@@ -1129,16 +1172,15 @@ def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
     ei = 1.0
     huge = 0.0
     # population of the previous neuron and its id range: runs of dirty neurons come
-    # from one row, i.e. one population, and a neuron_pop[n] load per neuron is a
-    # cache miss in a large network
-    p = 0
+    # from one row, i.e. one population
+    p = _ZERO
     lo = 0
     hi = 0
     for j in range(j0, ndirty):
         n = dirty[j]
         _unmark(n, isdirty)
         if n < lo or n >= hi:
-            p = neuron_pop[n]
+            p = _pop_of(n, pop_off)
             lo = pop_off[p]
             hi = pop_off[p + 1]
         vth = _vth(P, p, TH, n)
@@ -1252,7 +1294,7 @@ def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
 
 
 @njit(cache=True, _nrt=False)
-def _candidate(n, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty):
+def _candidate(n, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty):
     """A CAND event of neuron n (queue sequence ``seq``) pops at t; returns ndirty."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     if seq != CSEQ[n]:
@@ -1265,7 +1307,7 @@ def _candidate(n, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty):
         if TGT[n] < math.inf:
             _schedule(n, TGT[n], S, Q, cnt)
         return ndirty
-    p = neuron_pop[n]
+    p = _pop_of(n, pop_off)
     if P[p, P_FRAME] == 0.0:
         v, ie, ii = state_at(P, p, n, S, t)
         V[n] = v
@@ -1304,7 +1346,7 @@ def _event_row(kind, a, b, qi, RE):
     qi-th projection of lane event (a, b) (see ``_event_nrows``).  An empty row has
     first == end."""
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off, \
-        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj = RE
+        row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj, grp_off = RE
     row = a & 0xFFFFFFFF
     if kind == DELIVER:
         pr = a >> 32
@@ -1368,7 +1410,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                     info[1] = t_cur
                     return X_NONFINITE, _ZERO, t_cur, pops, _ZERO, _ZERO, _ZERO
                 if act == F_SPIKE:
-                    _spike(P, neuron_pop[n], n, t_cur, S, RE, Q, SP, cnt)
+                    _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt)
                 else:
                     _schedule(n, tc, S, Q, cnt)
                 j += 1
@@ -1407,6 +1449,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST)
         else:
             t, seq, kind, a, b, c = pop(Q)
+            _prefetch_cand(Q, ST)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
@@ -1452,10 +1495,10 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty)
         elif kind == CAND:
-            ndirty = _candidate(a, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty)
+            ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty)
         else:
             cnt[C_SRC_SPIKES] += 1
-            _emit(src_off + a, t, RE, Q, cnt)
+            _emit(src_off + a, _pop_of(src_off + a, RE[13]), t, RE, Q, cnt)
             _next_source(a, c, SRC, Q, cnt)
 
 
@@ -1598,7 +1641,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 if not _has_room(Q, SP, pmax + 1, _ONE):
                     Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
                 if act == F_SPIKE:
-                    _spike(P, neuron_pop[n], n, t_cur, S, RE, Q, SP, cnt)
+                    _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt)
                 else:
                     _schedule(n, tc, S, Q, cnt)
                 j += 1
@@ -1627,6 +1670,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST)
         else:
             t, seq, kind, a, b, c = pop(Q)
+            _prefetch_cand(Q, ST)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
@@ -1697,10 +1741,10 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty)
         elif kind == CAND:
-            ndirty = _candidate(a, seq, t, P, neuron_pop, S, Q, cnt, dirty, ndirty, isdirty)
+            ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty)
         elif kind == SOURCE:
             cnt[C_SRC_SPIKES] += 1
-            _emit(src_off + a, t, RE, Q, cnt)
+            _emit(src_off + a, _pop_of(src_off + a, RE[13]), t, RE, Q, cnt)
             _next_source(a, c, SRC, Q, cnt)
         elif kind == SWEEP:
             for p in range(npop):
