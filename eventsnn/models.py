@@ -286,14 +286,16 @@ def _h(c, d1, s1, d2, s2, t):
 
 
 @njit(cache=True)
-def _h_zero(c, d1, s1, d2, s2, lo, hi):
-    """Zero of h on [lo, hi], where h is monotone with a sign change: Newton steps kept
-    inside the shrinking bracket, else bisection.  Stops when a step or the bracket is
-    below 1e-14 relative (the zero only delimits an interval; see first_crossing)."""
-    neg_lo = _h(c, d1, s1, d2, s2, lo) < 0.0
+def _h_zero(c, d1, s1, d2, s2, lo, hi, neg_lo):
+    """Zero of h on [lo, hi], where h is monotone with a sign change (h(lo) < 0 iff
+    neg_lo): Newton steps kept inside the shrinking bracket, else bisection.  Stops when
+    a step or the bracket is below 1e-14 relative (the zero only delimits an interval;
+    see first_crossing)."""
     x = 0.5 * (lo + hi)
     for _ in range(100):
-        hx = _h(c, d1, s1, d2, s2, x)
+        e1 = fexp(-s1 * x)
+        e2 = fexp(-s2 * x)
+        hx = c + d1 * e1 + d2 * e2
         if hx == 0.0:
             return x
         if (hx < 0.0) == neg_lo:
@@ -302,7 +304,7 @@ def _h_zero(c, d1, s1, d2, s2, lo, hi):
             hi = x
         if hi - lo <= 1e-14 * hi:
             return 0.5 * (lo + hi)
-        dh = -s1 * d1 * fexp(-s1 * x) - s2 * d2 * fexp(-s2 * x)
+        dh = -s1 * d1 * e1 - s2 * d2 * e2
         xn = x - hx / dh if dh != 0.0 else 0.5 * (lo + hi)
         if not (lo < xn < hi):
             xn = 0.5 * (lo + hi)
@@ -310,6 +312,20 @@ def _h_zero(c, d1, s1, d2, s2, lo, hi):
             return xn
         x = xn
     return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def _zero_toward_c(c, d1, s1, d2, s2, lo, hlo):
+    """Zero of h on (lo, inf), where h is monotone from h(lo) = hlo toward its limit c:
+    inf if h keeps its sign.  The bracket is found by doubling."""
+    if c == 0.0 or (hlo < 0.0) == (c < 0.0):
+        return math.inf
+    hi = lo + 1.0
+    for _ in range(2000):
+        if (_h(c, d1, s1, d2, s2, hi) < 0.0) == (c < 0.0):
+            break
+        hi = lo + 2.0 * (hi - lo)
+    return _h_zero(c, d1, s1, d2, s2, lo, hi, hlo < 0.0)
 
 
 @njit(cache=True)
@@ -341,11 +357,13 @@ def _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi):
     """The t in (lo, hi] with V(t) = v_th, given V(lo) < v_th <= V(hi) and V increasing
     while below threshold on [lo, hi] (f evaluated as ``_f`` does).
 
-    Safeguarded Newton: every evaluation shrinks the bracket [lo, hi] (V(lo) < v_th <=
-    V(hi)); a step that leaves it is replaced by bisection.  It stops when the Newton
-    correction is below 1e-14 relative (quadratic convergence: the error is then far
-    below 1e-13 ms) or the bracket is that tight, and returns the corrected point."""
-    x = hi
+    Safeguarded Newton from lo, where V rises (f' = h - g f > 0 with h >= 0 > f), so
+    the first step goes into the bracket: every evaluation shrinks the bracket [lo, hi]
+    (V(lo) < v_th <= V(hi)); a step that leaves it is replaced by bisection.  It stops
+    when the Newton correction is below 1e-14 relative (quadratic convergence: the error
+    is then far below 1e-13 ms) or the bracket is that tight, and returns the corrected
+    point."""
+    x = lo
     for _ in range(100):
         fx, d = _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, x)
         if fx >= 0.0:
@@ -412,7 +430,9 @@ def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be,
         d1, s1, d2, s2 = d2, s2, d1, s1
     if d2 == 0.0:
         s2 = 0.0
-    # Breakpoints: zeros of h on (0, inf).  h monotone on (0, tc) and (tc, inf).
+    # Breakpoints: the zeros of h on (0, inf), at most one on each piece where h is
+    # monotone, (0, tc) and (tc, inf) (h tends to c).  They are found only as the walk
+    # below needs them: usually the first interval where h >= 0 holds the crossing.
     tc = math.inf
     # (a product that underflows to 0 means a term far below rounding: no extremum)
     if d1 != 0.0 and d2 != 0.0 and s1 * d1 != 0.0:
@@ -421,60 +441,57 @@ def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be,
             tcc = math.log(arg) / (s2 - s1)
             if tcc > 0.0:
                 tc = tcc
-    z0 = math.inf
-    z1 = math.inf
-    nz = 0
-    # Piece 1: (0, min(tc, T)) ; Piece 2: (tc, inf) with h(inf) = c.
-    h0 = _h(c, d1, s1, d2, s2, 0.0)
+    h0 = c + d1 + d2
     if tc < math.inf:
         htc = _h(c, d1, s1, d2, s2, tc)
         if (h0 < 0.0) != (htc < 0.0):
-            z0 = _h_zero(c, d1, s1, d2, s2, 0.0, tc)
-            nz = 1
-        hstart = htc
-        lo = tc
-    else:
-        hstart = h0
-        lo = 0.0
-    if (hstart < 0.0) != (c < 0.0) and c != 0.0:
-        # zero on (lo, inf): find an upper bracket where the exponentials are small.
-        hi = lo + 1.0
-        for _ in range(2000):
-            if (_h(c, d1, s1, d2, s2, hi) < 0.0) == (c < 0.0):
-                break
-            hi = lo + 2.0 * (hi - lo)
-        zz = _h_zero(c, d1, s1, d2, s2, lo, hi)
-        if nz == 0:
-            z0 = zz
+            z0 = _h_zero(c, d1, s1, d2, s2, 0.0, tc, h0 < 0.0)
+            z1 = -1.0           # on (tc, inf): found if needed
         else:
-            z1 = zz
-        nz += 1
-    # Walk the intervals [lo_b, b] where h >= 0 in order.
-    lo_b = 0.0
-    hpos = h0 >= 0.0
-    for j in range(nz + 1):
-        b = z0 if j == 0 else (z1 if j == 1 else math.inf)
-        if j == nz:
-            b = math.inf
-        if hpos:
-            if b < math.inf:
-                if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, b)[0] >= 0.0:
-                    return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi,
-                                   lo_b, b)
-            else:
-                # h >= 0 up to infinity: f increases while negative; bracket by doubling.
-                hi = lo_b + 1.0
-                for _ in range(2100):
-                    if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, hi)[0] >= 0.0:
-                        return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be,
-                                       bi, lo_b, hi)
-                    if c <= 0.0 and hi * min(s1 if d1 != 0.0 else math.inf, s2 if d2 != 0.0 else math.inf) > 800.0:
-                        # currents have vanished and no drive remains: f -> c/g <= 0
-                        return math.inf
-                    hi = lo_b + 2.0 * (hi - lo_b)
-                    if hi > 1e300:
-                        return math.inf
-                return math.inf
-        lo_b = b
-        hpos = not hpos
-    return math.inf
+            z0 = _zero_toward_c(c, d1, s1, d2, s2, tc, htc)
+            z1 = math.inf
+    else:
+        htc = h0
+        z0 = _zero_toward_c(c, d1, s1, d2, s2, 0.0, h0)
+        z1 = math.inf
+    # Walk the intervals [lo_b, b] where h >= 0 in order: 0..z0, then z1..inf.
+    if h0 >= 0.0:
+        r = _interval(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, c, d1, s1, d2,
+                      s2, 0.0, z0)
+        if r >= 0.0:
+            return r
+    if z0 == math.inf:
+        return math.inf
+    if z1 < 0.0:
+        z1 = _zero_toward_c(c, d1, s1, d2, s2, tc, htc)
+    # between z0 and z1 h has the sign opposite to h0's, after z1 h0's sign again
+    lo_b = z1 if h0 >= 0.0 else z0
+    b = math.inf if h0 >= 0.0 else z1
+    if lo_b == math.inf:
+        return math.inf
+    r = _interval(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, c, d1, s1, d2, s2,
+                  lo_b, b)
+    return r if r >= 0.0 else math.inf
+
+
+@njit(cache=True)
+def _interval(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, c, d1, s1, d2, s2,
+              lo_b, b):
+    """The crossing in an interval [lo_b, b] where h >= 0, or -1 if there is none: f
+    increases while negative there, so there is one iff f(b) >= 0 (b finite), or iff f
+    reaches 0 somewhere (b = inf: bracketed by doubling)."""
+    if b < math.inf:
+        if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, b)[0] >= 0.0:
+            return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo_b, b)
+        return -1.0
+    hi = lo_b + 1.0
+    for _ in range(2100):
+        if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, hi)[0] >= 0.0:
+            return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo_b, hi)
+        if c <= 0.0 and hi * min(s1 if d1 != 0.0 else math.inf, s2 if d2 != 0.0 else math.inf) > 800.0:
+            # currents have vanished and no drive remains: f -> c/g <= 0
+            return -1.0
+        hi = lo_b + 2.0 * (hi - lo_b)
+        if hi > 1e300:
+            return -1.0
+    return -1.0

@@ -293,7 +293,8 @@ def _next_crossing(g, s, th, pmax, v, cur):
     z0 = math.log(cur / th) / s
     vz = v * math.exp(-g * z0) + cur * g * psi(g, s, z0)
     if vz >= th:
-        return _f_root(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0, 0.0, z0), True
+        return _f_root(False, g, g, s, s, 0.0, th, 0.0, v, cur, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                       z0), True
     if vz >= th * (1.0 - 1e-9):
         return first_crossing(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0), True
     return math.inf, True
