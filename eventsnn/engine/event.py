@@ -55,7 +55,7 @@ from ..models import (P_ADAPT, P_C, P_CE, P_CI, P_DE, P_DI, P_FRAME, P_G, P_HASE
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 
 from .fexp import exp as fexp
-from .hints import load_float64, load_int32, prefetch, prefetch_addr
+from .hints import load_float64, load_int32, prefetch, prefetch_addr, prefetch_l2
 from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, lane_last, lane_pop, lane_push,
                     lane_room, lane_slot, next_event, pop, push, reserve)
 from .rng import exp_step, next_exponential
@@ -193,7 +193,7 @@ def _emit_prefetch(node, g, RE):
     row_ptr_off = RE[6]
     for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
         pr = grp_proj[q]
-        prefetch(row_ptr, row_ptr_off[pr] + node - proj_pre_off[pr])
+        prefetch_l2(row_ptr, row_ptr_off[pr] + node - proj_pre_off[pr])
 
 
 @njit(cache=True, _nrt=False)
@@ -352,7 +352,7 @@ def _lane_prefetch(Q, q, RE, idx_addr, w_addr, proj_post_off, ST):
             pr = grp_lane_proj[k]
             ir = row_ptr_off[pr] + row
             if stage == 0:
-                prefetch(row_ptr, ir)
+                prefetch_l2(row_ptr, ir)
                 continue
             j0 = row_ptr[ir]
             j1 = row_ptr[ir + 1]
@@ -364,9 +364,10 @@ def _lane_prefetch(Q, q, RE, idx_addr, w_addr, proj_post_off, ST):
                 for j in range(j0, j1 + 7, 8):
                     prefetch_addr(wa + 8 * j)
             else:
+                # (into L2, for reading: see hints.prefetch_l2)
                 off = proj_post_off[pr]
                 for j in range(j0, j1):
-                    prefetch(ST, off + load_int32(ia, j))
+                    prefetch_l2(ST, off + load_int32(ia, j))
 
 
 @njit(cache=True, _nrt=False)
