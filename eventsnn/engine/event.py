@@ -843,6 +843,10 @@ def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, c
     vreset = P[p, P_VRESET]
     ce = P[p, P_K] * P[p, P_PSIE] / ke
     for j in range(j0, j1):
+        # the row's target lines are in L2 (``_lane_prefetch``); bring them to L1 a few
+        # targets ahead, which hides L2's latency behind the arithmetic of this loop
+        if j + 8 < j1:
+            prefetch(ST, off + load_int32(ia, j + 8))
         n = off + load_int32(ia, j)
         nu = np.uint64(n)
         wj = load_float64(wa, j)
@@ -932,6 +936,8 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
     ndisc = 0
     nthr = 0
     for j in range(j0, j1):
+        if not pf and j + 8 < j1:
+            prefetch(ST, off + load_int32(ia, j + 8))     # from L2 to L1 (see _exc_targets)
         # unsigned indices: Numba then drops its negative-index wrap-around code
         n = off + load_int32(ia, j)
         nu = np.uint64(n)
