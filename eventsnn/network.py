@@ -802,7 +802,10 @@ class Network:
         if renorm_dt < math.inf:
             E._qpush(Q, cnt, renorm_dt, E.RENORM, 0, 0, 0.0)
         E.init_sources(SRC, Q, cnt, 0.0)
-        E.init_candidates(P, neuron_pop, S, Q, cnt)
+        # None when every population is a frame population with delta synapses: the
+        # kernels then leave out the exp-synapse and general threshold tests (compile time)
+        XC = None if all(r[P_FRAME] and not r[P_HASEXP] for r in P) else True
+        E.init_candidates(P, neuron_pop, S, Q, cnt, XC)
         if self._records:
             rec_ids, rec_t = self._records[0]
             for k, tk in enumerate(rec_t):
@@ -813,7 +816,8 @@ class Network:
         samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
         SP = (np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64))
         PLS = self._compile_plasticity(projs, npop)
-        self._plan = dict(PLS=PLS, P=P, neuron_pop=neuron_pop, R=R, RE=RE, SRC=SRC, D=D, S=S, ST=ST, Q=Q, SP=SP,
+        self._plan = dict(PLS=PLS, XC=XC, P=P, neuron_pop=neuron_pop, R=R, RE=RE, SRC=SRC, D=D, S=S, ST=ST, Q=Q,
+                          SP=SP,
                           cnt=cnt,
                           sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
                           rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
@@ -893,7 +897,7 @@ class Network:
         args = (pl["P"], pl["neuron_pop"], pl["R"], pl["RE"], pl["SRC"], pl["D"], pl["S"], pl["ST"], pl["Q"], pl["SP"],
                 pl["cnt"], pl["sweep_dt"], pl["renorm_dt"], pl["rec_ids"], pl["samp_out"], pl["dirty"],
                 pl["isdirty"], float(t_end), int(max_events), info,
-                pl["PLS"] if pl["PLS"][2].shape[0] > 0 else None, self._use_fast_loop())
+                pl["PLS"] if pl["PLS"][2].shape[0] > 0 else None, self._use_fast_loop(), pl["XC"])
         if "entry" not in pl:
             # Typing the nested tuples of arrays and typed lists costs about a
             # millisecond per call in Numba's dispatcher; the argument types never

@@ -570,9 +570,11 @@ def _frame_set_v(P, p, n, t, v, S):
 
 
 @njit(cache=True, _nrt=False)
-def _spike(P, p, n, t, S, RE, Q, SP, cnt):
+def _spike(P, p, n, t, S, RE, Q, SP, cnt, XC):
     """Neuron n fires at t: reset, refractory, record, emit, next candidate.  The
-    caller has made room for pmax + 1 queue events and one spike (``_make_room``)."""
+    caller has made room for pmax + 1 queue events and one spike (``_make_room``).
+    ``XC`` is None for networks of delta-synapse frame populations only (see
+    ``run_kernel``)."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     tr = t + P[p, P_TREF]
     REF[n] = tr
@@ -590,6 +592,8 @@ def _spike(P, p, n, t, S, RE, Q, SP, cnt):
         _frame_set_v(P, p, n, tr, P[p, P_VRESET], S)
         if P[p, P_HASEXP] == 0.0:
             tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n], frame_tf[p], tr)
+        elif XC is None:
+            tc = math.inf       # (no exp channel in such a network)
         elif P[p, P_G] > 0.0:
             # the coefficients at t_r, where V = v_reset
             g = P[p, P_G]
@@ -603,6 +607,8 @@ def _spike(P, p, n, t, S, RE, Q, SP, cnt):
             tc, TL[n] = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
                                        P[p, P_VREST], vth, P[p, P_VRESET], P[p, P_IBIAS],
                                        P[p, P_PSIE], P[p, P_PSII], v, ie, ii, t, tr)
+    elif XC is None:
+        tc = math.inf           # (no general population in such a network)
     else:
         V[n] = P[p, P_VRESET]
         TL[n] = t
@@ -874,7 +880,7 @@ def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, c
 
 @njit(cache=True, _nrt=False)
 def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
-                      ST, tf, cnt, pf):
+                      ST, tf, cnt, pf, XC):
     """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
     external drive: the same arithmetic in the same order, but only the arrays it
     needs are passed.  Why: numba reference-counts every array (and every member of a
@@ -899,7 +905,7 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
             prefetch(isdirty, n >> 6)
         for j in range(j0, j1 + 7, 8):
             prefetch_addr(wa + 8 * j)
-    if mode == TEST_BOUND_EXC:
+    if XC is not None and mode == TEST_BOUND_EXC:
         return _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt)
     g = P[p, P_G]
     vinf = P[p, P_VINF]
@@ -959,10 +965,12 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
                 # it): coefficients below `huge` keep V and the currents finite
                 if m < vth and abs(ST[nu, _SV]) + abs(ST[nu, _SIE]) + abs(ST[nu, _SII]) < huge:
                     continue
-                ok, cl = _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b, vreset, vth, vth_abs)
-                if ok:
-                    ST[nu, _STL] = cl
-                    continue
+                if XC is not None:
+                    ok, cl = _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b, vreset, vth,
+                                    vth_abs)
+                    if ok:
+                        ST[nu, _STL] = cl
+                        continue
             ndirty = _mark(n, dirty, ndirty, isdirty)
             continue
         if mode == TEST_NOW:
@@ -1097,7 +1105,7 @@ def _frame_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
 
 
 @njit(cache=True)
-def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax):
+def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax, XC):
     """Apply the external drive of neurons n0..n1 of population p up to t, firing
     those it carries over threshold; returns (Q, SP), grown if room was needed."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
@@ -1109,7 +1117,7 @@ def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax):
             return Q, SP
         if not _has_room(Q, SP, pmax + 1, _ONE):
             Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
-        _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
+        _spike(P, p, ns, ts, S, RE, Q, SP, cnt, XC)
 
 
 @njit(cache=True)
@@ -1160,7 +1168,7 @@ F_DONE, F_SPIKE, F_SCHEDULE, F_NONFINITE = (np.int64(k) for k in range(4))
 
 @njit(cache=True, _nrt=False)
 def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
-                 V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt):
+                 V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt, XC):
     """Threshold tests of dirty[j0:ndirty] at time t, up to the first neuron that
     must fire, must queue an earlier candidate or has a non-finite state.
 
@@ -1208,7 +1216,7 @@ def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
                 pcache = p
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 act = F_NONFINITE
-            elif P[p, P_HASEXP] != 0.0:
+            elif XC is not None and P[p, P_HASEXP] != 0.0:
                 xe = IE[n] * ee
                 xi = II[n] * ei
                 ua = V[n] * af
@@ -1255,7 +1263,7 @@ def _flush_quiet(P, neuron_pop, pop_off, t, dirty, j0, ndirty, isdirty,
                 TGT[n] = tc
                 if tc < CT[n]:
                     act = F_SCHEDULE
-        else:
+        elif XC is not None:
             if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
                 act = F_NONFINITE
             elif (V[n] >= vth or TGT[n] == -math.inf) and not _refractory(t, REF[n]):
@@ -1301,7 +1309,7 @@ def _post_plasticity(PLS, SP, R, neuron_pop, cnt):
 
 
 @njit(cache=True, _nrt=False)
-def _candidate(n, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty):
+def _candidate(n, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC):
     """A CAND event of neuron n (queue sequence ``seq``) pops at t; returns ndirty."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     if seq != CSEQ[n]:
@@ -1315,7 +1323,7 @@ def _candidate(n, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty):
             _schedule(n, TGT[n], S, Q, cnt)
         return ndirty
     p = _pop_of(n, pop_off)
-    if P[p, P_FRAME] == 0.0:
+    if XC is not None and P[p, P_FRAME] == 0.0:
         v, ie, ii = state_at(P, p, n, S, t)
         V[n] = v
         IE[n] = ie
@@ -1372,7 +1380,7 @@ X_SLOW, X_ROOM, X_END, X_NONFINITE = (np.int64(k) for k in range(4))
 @njit(cache=True, _nrt=False)
 def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt, dirty,
                  isdirty, t_end, max_events, info, idx_addr, w_addr, pmax, ndirty, t_cur,
-                 pops, fj):
+                 pops, fj, XC):
     """The run kernel's loop for the common steps, with the queue and spike record
     fixed: threshold tests, rows with one delay into frame populations, candidates,
     spike-train and Poisson source spikes.  It returns, before popping it,
@@ -1408,7 +1416,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                     return X_ROOM, ndirty, t_cur, pops, j, pmax + 1, _ONE
                 j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t_cur, dirty, j, ndirty,
                                           isdirty, V, IE, II, TL, REF, CT, TGT, frame_tf, TH,
-                                          cnt)
+                                          cnt, XC)
                 if act == F_DONE:
                     break
                 n = dirty[j]
@@ -1417,7 +1425,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                     info[1] = t_cur
                     return X_NONFINITE, _ZERO, t_cur, pops, _ZERO, _ZERO, _ZERO
                 if act == F_SPIKE:
-                    _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt)
+                    _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt, XC)
                 else:
                     _schedule(n, tc, S, Q, cnt)
                 j += 1
@@ -1483,7 +1491,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 if proj_undriven[pr] != 0:
                     ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_addr[pr],
                                                w_addr[pr], mode, dirty, ndirty, isdirty, ST,
-                                               frame_tf[p], cnt, heap_row or lane_pf[b] == 0)
+                                               frame_tf[p], cnt, heap_row or lane_pf[b] == 0, XC)
                     continue
                 jr = j0
                 while True:
@@ -1497,12 +1505,12 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                     if not _has_room(Q, SP, pmax + 1, _ONE):
                         raise RuntimeError("event queue room bound of a row violated "
                                            "(internal error)")
-                    _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
+                    _spike(P, p, ns, ts, S, RE, Q, SP, cnt, XC)
             if heap_row:
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty)
         elif kind == CAND:
-            ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty)
+            ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC)
         else:
             cnt[C_SRC_SPIKES] += 1
             _emit(src_off + a, _pop_of(src_off + a, RE[13]), t, RE, Q, cnt)
@@ -1511,7 +1519,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
 
 @njit(cache=True)
 def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
-               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS, fast):
+               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS, fast, XC):
     """Process every event with time <= t_end.
 
     Returns (status, Q, SP): a status code (OK, MAX_EVENTS, NONFINITE; on failure
@@ -1532,7 +1540,10 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     ``PLS`` is the plasticity tuple, or None for a network without plastic
     projections: Numba then prunes every ``PLS is not None`` branch before typing, so
     the plasticity kernels are not compiled for such a network (about 3 s of the cold
-    start of the main job).
+    start of the main job).  Likewise ``XC`` is None for a network whose populations
+    all have delta synapses in the frame representation (Brunel's): the threshold
+    tests of exp-synapse and general neurons (the crossing solvers, the row bounds)
+    are then not compiled (about 4 s of the cold start of the main job).
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
@@ -1616,7 +1627,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 code, ndirty, t_cur, pops, fj, need, nspk = _fast_events(
                     P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
                     dirty, isdirty, t_end, max_events, info, idx_addr, w_addr, pmax, ndirty,
-                    t_cur, pops, fj)
+                    t_cur, pops, fj, XC)
                 if code == X_ROOM:
                     Q, SP = _make_room(Q, SP, need, nspk)
                     continue
@@ -1638,7 +1649,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             j = fj
             while True:
                 j, act, tc = _flush_quiet(P, neuron_pop, pop_off, t_cur, dirty, j, ndirty, isdirty,
-                                          V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt)
+                                          V, IE, II, TL, REF, CT, TGT, frame_tf, TH, cnt, XC)
                 if act == F_DONE:
                     break
                 n = dirty[j]
@@ -1648,7 +1659,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 if not _has_room(Q, SP, pmax + 1, _ONE):
                     Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
                 if act == F_SPIKE:
-                    _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt)
+                    _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt, XC)
                 else:
                     _schedule(n, tc, S, Q, cnt)
                 j += 1
@@ -1722,7 +1733,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                         ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr],
                                                    idx_addr[pr], w_addr[pr], mode, dirty, ndirty,
                                                    isdirty, ST, frame_tf[p], cnt,
-                                                   heap_row or lane_pf[b] == 0)
+                                                   heap_row or lane_pf[b] == 0, XC)
                     else:
                         jr = j0
                         while True:
@@ -1734,8 +1745,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                             # an external drive arrival before t made ns fire at ts
                             if not _has_room(Q, SP, pmax + 1, _ONE):
                                 Q, SP = _make_room(Q, SP, pmax + 1, _ONE)
-                            _spike(P, p, ns, ts, S, RE, Q, SP, cnt)
-                else:
+                            _spike(P, p, ns, ts, S, RE, Q, SP, cnt, XC)
+                elif XC is not None:
                     ndirty = _general_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
                                               w_l[pr], dirty, ndirty, isdirty, S, cnt)
                 if PLS is not None:
@@ -1748,7 +1759,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty)
         elif kind == CAND:
-            ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty)
+            ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC)
         elif kind == SOURCE:
             cnt[C_SRC_SPIKES] += 1
             _emit(src_off + a, _pop_of(src_off + a, RE[13]), t, RE, Q, cnt)
@@ -1757,7 +1768,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             for p in range(npop):
                 if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                     Q, SP = _drive_to(P, p, t, pop_off[p], pop_off[p + 1], dirty, isdirty, S, ST, D,
-                                      RE, Q, SP, cnt, pmax)
+                                      RE, Q, SP, cnt, pmax, XC)
             _qpush(Q, cnt, t + sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
         elif kind == RENORM:
             # move every frame population's origin to t
@@ -1788,14 +1799,14 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 if P[p, P_FRAME] != 0.0:
                     if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                         Q, SP = _drive_to(P, p, t, n, n + 1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt,
-                                          pmax)
+                                          pmax, XC)
                     v, ie, ii = _frame_state(P, p, n, t, S)
                     if _refractory(t, REF[n]):
                         v = P[p, P_VRESET]
                     samp_out[k, j, 0] = v
                     samp_out[k, j, 1] = ie
                     samp_out[k, j, 2] = ii
-                else:
+                elif XC is not None:
                     v, ie, ii = state_at(P, p, n, S, t)
                     samp_out[k, j, 0] = v
                     samp_out[k, j, 1] = ie
@@ -1808,7 +1819,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
         for p in range(npop):
             if pop_drv_ptr[p + 1] > pop_drv_ptr[p]:
                 Q, SP = _drive_to(P, p, t_end, pop_off[p], pop_off[p + 1], dirty, isdirty, S, ST, D,
-                                  RE, Q, SP, cnt, pmax)
+                                  RE, Q, SP, cnt, pmax, XC)
     else:
         info[1] = t_cur
     return status, Q, SP
@@ -1859,8 +1870,9 @@ def init_drives(drv_next, drv_rng, drv_rate, drv_base, drv_n, t0):
 
 
 @njit(cache=True)
-def init_candidates(P, neuron_pop, S, Q, cnt):
-    """Queue the spontaneous (bias-driven) crossing of every neuron that has one."""
+def init_candidates(P, neuron_pop, S, Q, cnt, XC):
+    """Queue the spontaneous (bias-driven) crossing of every neuron that has one (``XC``:
+    see ``run_kernel``)."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     for n in range(neuron_pop.shape[0]):
         p = neuron_pop[n]
@@ -1870,15 +1882,19 @@ def init_candidates(P, neuron_pop, S, Q, cnt):
             if P[p, P_HASEXP] == 0.0:
                 tc = _cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, V[n],
                                   frame_tf[p], REF[n])
-            else:
+            elif XC is not None:
                 v, ie, ii = _frame_state(P, p, n, 0.0, S)
                 tc, TL[n] = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
                                            P[p, P_VREST], vth, P[p, P_VRESET], P[p, P_IBIAS],
                                            P[p, P_PSIE], P[p, P_PSII], v, ie, ii, 0.0, REF[n])
-        else:
+            else:
+                tc = math.inf
+        elif XC is not None:
             tc, _ = _cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST],
                                 vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                                 V[n], IE[n], II[n], TL[n], REF[n])
+        else:
+            tc = math.inf
         _schedule(n, tc, S, Q, cnt)
 
 
