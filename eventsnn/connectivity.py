@@ -40,6 +40,8 @@ from ._dtypes import ID, PTR, TIME, WEIGHT
 
 __all__ = [
     "CSR",
+    "is_shared",
+    "shared_weights",
     "ConnectionRule",
     "FixedIndegree",
     "FixedOutdegree",
@@ -516,10 +518,14 @@ class CSR:
     @property
     def nbytes(self):
         """Bytes held by all arrays (indptr, indices, weights, delays)."""
-        n = self.indptr.nbytes + self.indices.nbytes + self.weights.nbytes
+        n = self.indptr.nbytes + self.indices.nbytes + self._weight_bytes()
         if self.delays is not None:
             n += self.delays.nbytes
         return int(n)
+
+    def _weight_bytes(self):
+        """Bytes the weights hold: one item for a shared weight."""
+        return self.weights.itemsize if is_shared(self.weights) else self.weights.nbytes
 
     @property
     def bytes_per_synapse(self):
@@ -527,9 +533,10 @@ class CSR:
 
         ``(indices + weights + delays).nbytes / nnz``: 12 for float64 weights
         without delays, 8 with float32 weights, 20 with float64 weights and
-        delays.  Computed from item sizes, so it is defined for ``nnz == 0``.
+        delays, 4 with one shared weight (``is_shared``) and no delays.  Computed
+        from item sizes, so it is defined for ``nnz == 0``.
         """
-        b = self.indices.itemsize + self.weights.itemsize
+        b = self.indices.itemsize + (0 if is_shared(self.weights) else self.weights.itemsize)
         if self.delays is not None:
             b += self.delays.itemsize
         return float(b)
@@ -540,8 +547,9 @@ class CSR:
 
     def __repr__(self):
         d = "per-synapse" if self.delays is not None else "homogeneous"
+        w = f"{self.weights.dtype}" + (" shared" if is_shared(self.weights) else "")
         return (f"CSR(n_pre={self.n_pre}, n_post={self.n_post}, nnz={self.nnz}, "
-                f"weights={self.weights.dtype}, delays={d})")
+                f"weights={w}, delays={d})")
 
     # ------------------------------------------------------------------
     def sort_by_delay(self):
@@ -559,12 +567,14 @@ class CSR:
         if self.delays is None:
             return self
         out_i = np.empty_like(self.indices)
-        out_w = np.empty_like(self.weights)
+        shared = is_shared(self.weights)
+        w = np.zeros(self.nnz, self.weights.dtype) if shared else self.weights
+        out_w = np.empty_like(w)
         out_d = np.empty_like(self.delays)
-        _sort_rows_by_delay(self.indptr, self.indices, self.weights, self.delays,
+        _sort_rows_by_delay(self.indptr, self.indices, w, self.delays,
                             out_i, out_w, out_d)
-        return CSR(self.indptr, out_i, out_w, out_d, n_post=self.n_post,
-                   check="none")
+        return CSR(self.indptr, out_i, self.weights if shared else out_w, out_d,
+                   n_post=self.n_post, check="none")
 
     def to_scipy(self):
         """Weights as a ``scipy.sparse.csr_matrix`` of shape (n_pre, n_post), mV.
@@ -937,6 +947,25 @@ def _explicit_delays(delays, nnz, name="delays"):
     return a
 
 
+def is_shared(weights) -> bool:
+    """Whether a weight array is one weight shared by all synapses: a read-only view with
+    stride 0 (``numpy.broadcast_to``), which costs no per-synapse storage."""
+    return weights.ndim == 1 and weights.shape[0] > 1 and weights.strides[0] == 0
+
+
+def shared_weights(weight, nnz, dtype=WEIGHT):
+    """One weight (mV) shared by ``nnz`` synapses: a read-only array of length nnz that
+    stores a single value (``is_shared``); a plain array for nnz <= 1."""
+    dt = _check_weight_dtype(dtype)
+    w = real("weight", weight.item() if isinstance(weight, np.ndarray) else weight, finite=False)
+    if not np.isfinite(w):
+        raise ValueError(f"weight must be finite, got {w!r}")
+    nnz = integer("nnz", nnz, lo=0)
+    if nnz <= 1:
+        return np.full(nnz, w, dtype=dt)      # (nothing to share)
+    return np.broadcast_to(np.array(w, dtype=dt), (nnz,))
+
+
 def connect(rule, n_pre, n_post, weight, delay=None, *, seed=0,
             same_population=False, dtype=WEIGHT):
     """Build a projection from a rule, weights and delays.
@@ -946,7 +975,9 @@ def connect(rule, n_pre, n_post, weight, delay=None, *, seed=0,
     rule : ConnectionRule
     n_pre, n_post : int
     weight : float, array_like or callable
-        See :func:`make_weights` (mV).
+        See :func:`make_weights` (mV).  A scalar is one weight shared by all synapses
+        (``shared_weights``: no per-synapse storage; ``CSR.weights`` is then a
+        read-only view).
     delay : None, float, array_like or callable
         See :func:`make_delays` (ms).  None or a scalar give
         ``CSR.delays is None``: the caller keeps the homogeneous delay.
@@ -971,7 +1002,10 @@ def connect(rule, n_pre, n_post, weight, delay=None, *, seed=0,
         make_weights(weight, 0, dtype=dtype)
     indptr, indices = rule.build(n_pre, n_post, seed, same_population)
     nnz = indices.shape[0]
-    w = make_weights(weight, nnz, (seed + 1) % 2**32, dtype)
+    if _is_scalar(weight) and not callable(weight):
+        w = shared_weights(weight, nnz, dtype)
+    else:
+        w = make_weights(weight, nnz, (seed + 1) % 2**32, dtype)
     d = None if delay is None else make_delays(delay, nnz, (seed + 2) % 2**32)
     return CSR(indptr, indices, w, d, n_post=n_post, check="none")
 

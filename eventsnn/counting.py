@@ -52,6 +52,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 from numba import njit
 
+from . import connectivity as cx
 from ._validate import integer, real
 from .engine.rng import next_exponential as _nexp
 from .results import OpCounts
@@ -262,9 +263,10 @@ def source_spikes(net, t_start: float = 0.0, t_stop: float | None = None):
 
 
 @njit(cache=True)
-def _row_nonzero(indptr, indices, weights):
+def _row_nonzero(indptr, indices, weights, wm):
     """Per CSR row: targets whose summed weight is non-zero (the non-zero entries of the
-    row of the dense weight matrix; several synapses to one target are one entry)."""
+    row of the dense weight matrix; several synapses to one target are one entry).
+    ``wm`` is -1, or 0 for one weight shared by all synapses (``weights[:1]``)."""
     n = indptr.shape[0] - 1
     out = np.zeros(n, np.int64)
     for r in range(n):
@@ -278,7 +280,7 @@ def _row_nonzero(indptr, indices, weights):
             t = indices[a + order[k]]
             acc = 0.0
             while k < b - a and indices[a + order[k]] == t:
-                acc += weights[a + order[k]]
+                acc += weights[(a + order[k]) & wm]
                 k += 1
             if acc != 0.0:
                 out[r] += 1
@@ -303,7 +305,9 @@ def _fanouts(net):
         pre_off = pr.pre.offset if isinstance(pr.pre, Population) else offs[id(pr.pre)]
         ip = np.ascontiguousarray(pr.csr.indptr, np.int64)
         w = pr.weights
-        nz = _row_nonzero(ip, np.ascontiguousarray(pr.csr.indices), np.ascontiguousarray(w))
+        shared = cx.is_shared(w)
+        nz = _row_nonzero(ip, np.ascontiguousarray(pr.csr.indices),
+                          np.ascontiguousarray(w[:1] if shared else w), 0 if shared else -1)
         stored[pre_off:pre_off + pr.pre.size] += np.diff(ip)
         eff[pre_off:pre_off + pr.pre.size] += nz
         dense[pre_off:pre_off + pr.pre.size] += pr.post.size

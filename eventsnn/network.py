@@ -294,8 +294,14 @@ class Projection:
             raise ValueError(f"w contains {float(bad)!r}; plastic weights must be in "
                              f"[w_min, w_max] = [{rule.w_min}, {rule.w_max}] mV")
         self._sync()
-        self.csr.weights[:] = a
         net = self.pre.net
+        if not self.csr.weights.flags.writeable:
+            # one shared weight (a read-only view) becomes one weight per synapse
+            self.csr.weights = np.array(a, dtype=np.float64)
+            if net._compiled:
+                net._plan["R"][9][self.index] = self.csr.weights
+        else:
+            self.csr.weights[:] = a
         if net._compiled:
             net._plan["R"][-1][self.index] = _sign(self.csr.weights, rule)
 
@@ -591,6 +597,10 @@ class Network:
                                  "per-synapse delays are not supported with plasticity")
             csr = csr.sort_by_delay()
         if plasticity is not None:
+            if cx.is_shared(csr.weights):
+                # plastic weights change one by one: give each synapse its own
+                csr = cx.CSR(csr.indptr, csr.indices, np.array(csr.weights), csr.delays,
+                             n_post=csr.n_post, check="none")
             if csr.nnz >= 2**31:
                 raise ValueError(f"a plastic projection may have at most 2**31 - 1 synapses, got {csr.nnz}")
             w = csr.weights
@@ -678,7 +688,10 @@ class Network:
         for pr in projs:
             indptr_l.append(np.ascontiguousarray(pr.csr.indptr, dtype=np.int64))
             idx_l.append(np.ascontiguousarray(pr.csr.indices, dtype=np.int32))
-            w_l.append(pr.csr.weights)
+            # one shared weight: a one-element array (the kernels read weight j & 0)
+            w = pr.csr.weights
+            w_l.append(np.array(w[:1]) if cx.is_shared(w) else
+                       (w if w.flags.writeable else np.array(w)))
             d_l.append(empty if pr.csr.delays is None else pr.csr.delays)
         proj_sign = np.array([_sign(pr.csr.weights, pr.plasticity) for pr in projs], dtype=np.int8)
         R = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
@@ -960,7 +973,7 @@ class Network:
 
     def synapse_bytes(self) -> dict:
         """Bytes of connectivity: total, per synapse (targets + weights [+ delays]) and row pointers."""
-        syn = sum(pr.csr.indices.nbytes + pr.csr.weights.nbytes +
+        syn = sum(pr.csr.indices.nbytes + pr.csr._weight_bytes() +
                   (0 if pr.csr.delays is None else pr.csr.delays.nbytes) for pr in self._projs)
         ptr = sum(pr.csr.indptr.nbytes for pr in self._projs)
         nnz = self.n_synapses

@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from eventsnn import connectivity as cn
-from eventsnn.connectivity import (CSR, all_to_all, connect, fixed_indegree,
+from eventsnn.connectivity import (CSR, all_to_all, connect, fixed_indegree, is_shared,
                                    fixed_outdegree, fixed_probability,
                                    from_dense, from_lists, from_scipy,
                                    make_delays, make_weights, one_to_one)
@@ -271,9 +271,15 @@ def test_make_weights_delays_and_connect():
     assert np.array_equal(a, b)
     c = connect(fixed_indegree(3), 10, 20, 0.1, 1.0, seed=4)
     assert c.delays is None and c.nnz == 60 and np.all(c.weights == 0.1)
+    # a scalar weight is shared: no per-synapse storage, 4 bytes per synapse (targets)
+    assert is_shared(c.weights) and c.bytes_per_synapse == 4 and not c.weights.flags.writeable
+    assert c.nbytes == c.indptr.nbytes + 4 * 60 + 8
     c = connect(fixed_indegree(3), 10, 20, 0.1,
                 lambda rng, n: rng.uniform(1, 2, n), seed=4)
-    assert c.delays.shape == (60,) and c.bytes_per_synapse == 20
+    assert c.delays.shape == (60,) and c.bytes_per_synapse == 12
+    c = connect(fixed_indegree(3), 10, 20, lambda rng, n: np.full(n, 0.1),
+                lambda rng, n: rng.uniform(1, 2, n), seed=4)
+    assert not is_shared(c.weights) and c.bytes_per_synapse == 20
 
 
 # --------------------------------------------------------------------------

@@ -957,6 +957,67 @@ def test_ceiling_bounds_every_later_potential():
         assert checked > 2500 and used > 0.5 * checked
 
 
+# ============================================================================ shared weights
+
+def _per_synapse(net):
+    """The same network with one stored weight per synapse instead of shared ones."""
+    from eventsnn.connectivity import is_shared
+    n = 0
+    for pr in net.projections:
+        if is_shared(pr.csr.weights):
+            pr.csr.weights = np.array(pr.csr.weights)
+            n += 1
+    return n
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["general", "fast"])
+@pytest.mark.parametrize("kind", ["sparse_lowrate", "brunel", "cuba"])
+def test_shared_weight_equals_per_synapse_weights(kind, fast):
+    """A scalar weight is stored once (4 bytes per synapse, the target id, instead of 12):
+    the network runs bitwise as with one stored weight per synapse (spikes, counts,
+    final state), in both loops and in the clock engine."""
+    from eventsnn.engine.clock import ClockEngine
+    make = {"sparse_lowrate": lambda: sparse_lowrate(2000, seed=2), "brunel": lambda: brunel(600, seed=2),
+            "cuba": lambda: cuba(800, seed=2)}[kind]
+    a, b = make(), make()
+    assert _per_synapse(b) == len(b.projections)
+    assert 4.0 <= a.synapse_bytes()["bytes_per_synapse"] < 4.01    # (+ 8 bytes per projection)
+    assert b.synapse_bytes()["bytes_per_synapse"] == 12.0
+    a._fast_path = b._fast_path = fast
+    ra, rb = a.run(60.0), b.run(60.0)
+    assert len(ra.spikes) > 20
+    np.testing.assert_array_equal(ra.spikes.times, rb.spikes.times)
+    np.testing.assert_array_equal(ra.spikes.ids, rb.spikes.ids)
+    assert ra.counts == rb.counts
+    assert np.array_equal(a._plan["ST"], b._plan["ST"], equal_nan=True)
+    if kind != "sparse_lowrate":
+        c, d = make(), make()
+        _per_synapse(d)
+        ca, cb = ClockEngine(c, 0.1).run(30.0), ClockEngine(d, 0.1).run(30.0)
+        np.testing.assert_array_equal(ca.spikes.times, cb.spikes.times)
+
+
+def test_set_weights_turns_a_shared_weight_into_per_synapse_weights():
+    """set_weights on a projection with a shared weight (between runs) stores one weight
+    per synapse from then on: the run continues bitwise as in a network that had
+    per-synapse weights all along and got the same new weights."""
+    out = []
+    for per_synapse in (False, True):
+        net = sparse_lowrate(2000, seed=5)
+        if per_synapse:
+            _per_synapse(net)
+        net.run(30.0)
+        pr = net.projections[0]
+        w = pr.weights.copy()
+        w[::3] = 1.7
+        pr.set_weights(w)
+        assert pr.weights.flags.writeable is False and np.array_equal(pr.weights, w)
+        net.run(40.0)
+        out.append(net.spikes)
+    np.testing.assert_array_equal(out[0].times, out[1].times)
+    np.testing.assert_array_equal(out[0].ids, out[1].ids)
+
+
 # ============================================================================ fast loop vs general loop
 
 def _t_ref0_drive_net(seed, T_rec):

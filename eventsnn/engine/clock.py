@@ -264,10 +264,12 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
             off = proj_post_off[pr]
             idx = idx_l[pr]
             w = w_l[pr]
+            # one shared weight is a one-element array (see engine.event.run_kernel)
+            wm = 0 if w.shape[0] < indptr_l[pr][indptr_l[pr].shape[0] - 1] else -1
             nd = 0
             for j in range(b, gend):
                 n = off + idx[j]
-                wj = w[j]
+                wj = w[j & wm]
                 if wj >= 0.0:
                     if de:
                         if t1 < REF[n]:

@@ -255,7 +255,7 @@ _PREFETCH_POP = 1 << 15
 
 
 @njit(cache=True, inline="always")
-def _prefetch_row(ST, isdirty, j0, j1, off, ia, wa, targets):
+def _prefetch_row(ST, isdirty, j0, j1, off, ia, wa, targets, wm):
     """Prefetch the first lines of row entries j0..j1, whose targets and weights start
     at addresses ia and wa, or, with ``targets``, the state lines of its first 256
     targets."""
@@ -265,18 +265,19 @@ def _prefetch_row(ST, isdirty, j0, j1, off, ia, wa, targets):
             n = off + load_int32(ia, j)
             prefetch(ST, n)
             prefetch(isdirty, n >> 6)
-        for j in range(j0, j1 + 7, 8):
-            prefetch_addr(wa + 8 * j)
+        if wm != 0:
+            for j in range(j0, j1 + 7, 8):
+                prefetch_addr(wa + 8 * j)
     else:
         prefetch_addr(ia + 4 * j0)
         prefetch_addr(ia + 4 * j0 + 64)
-        prefetch_addr(wa + 8 * j0)
-        prefetch_addr(wa + 8 * j0 + 64)
+        prefetch_addr(wa + 8 * (j0 & wm))
+        prefetch_addr(wa + 8 * (j0 & wm) + 64)
 
 
 @njit(cache=True, _nrt=False)
 def _prefetch_next(Q, targets, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                   pop_off, ST, isdirty):
+                   pop_off, ST, isdirty, w_mask):
     """Start loading what the heap's next event will touch, if it is a delivery into a
     large population: with ``targets`` False the start of its row (and its row pointer),
     with ``targets`` True its targets' state lines.
@@ -303,7 +304,8 @@ def _prefetch_next(Q, targets, RE, idx_addr, w_addr, proj_post_off, proj_post_po
     j1 = row_ptr[i + 1] if targets else j0
     if not targets:
         prefetch(row_ptr, i + 1)
-    _prefetch_row(ST, isdirty, j0, j1, proj_post_off[pr], idx_addr[pr], w_addr[pr], targets)
+    _prefetch_row(ST, isdirty, j0, j1, proj_post_off[pr], idx_addr[pr], w_addr[pr], targets,
+                  w_mask[pr])
 
 
 @njit(cache=True, _nrt=False)
@@ -322,7 +324,7 @@ _PF_ROWS = 3
 
 
 @njit(cache=True, _nrt=False)
-def _lane_prefetch(Q, q, RE, idx_addr, w_addr, proj_post_off, ST):
+def _lane_prefetch(Q, q, RE, idx_addr, w_addr, proj_post_off, ST, w_mask):
     """Load ahead what lane q's next events will touch, after its head was popped: the
     row pointers of the event _PF_ROWPTR places ahead, the targets and weights of the
     one _PF_ROWS ahead, and the state lines of the targets of the next one.  Each event
@@ -360,9 +362,10 @@ def _lane_prefetch(Q, q, RE, idx_addr, w_addr, proj_post_off, ST):
             if stage == 1:
                 for j in range(j0, j1 + 15, 16):
                     prefetch_addr(ia + 4 * j)
-                wa = w_addr[pr]
-                for j in range(j0, j1 + 7, 8):
-                    prefetch_addr(wa + 8 * j)
+                if w_mask[pr] != 0:      # (a shared weight is one value)
+                    wa = w_addr[pr]
+                    for j in range(j0, j1 + 7, 8):
+                        prefetch_addr(wa + 8 * j)
             else:
                 # (into L2, for reading: see hints.prefetch_l2)
                 off = proj_post_off[pr]
@@ -732,7 +735,7 @@ def _unmark(n, isdirty):
 
 @njit(cache=True, _nrt=False)
 def _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
-                   ST, tf, DRV, cnt):
+                   ST, tf, DRV, cnt, wm):
     """``_frame_targets`` for a frame population whose two channels are delta and which
     has at most one external drive stream and no adaptive threshold (Brunel's case),
     with the same arithmetic in the same order, so results are bitwise those of
@@ -801,7 +804,7 @@ def _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
                 break
         if not mark:
             continue
-        wj = load_float64(wa, j)
+        wj = load_float64(wa, j & wm)
         if wj < 0.0 and ST[nu, _STGT] == -math.inf:
             ST[nu, _STGT] = math.inf  # a forced crossing is undone by inhibition at the same instant
         if _refractory(t, ST[nu, _SREF]):
@@ -823,7 +826,7 @@ def _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
 
 
 @njit(cache=True, _nrt=False)
-def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt):
+def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt, wm):
     """``_undriven_targets`` in mode TEST_BOUND_EXC: a row of weights >= 0 into the exp
     excitatory channel of a leaky undriven frame population, with the same arithmetic
     (so the same results), in a loop without the branches the other modes need.
@@ -855,7 +858,7 @@ def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, c
             prefetch(ST, off + load_int32(ia, j + 8))
         n = off + load_int32(ia, j)
         nu = np.uint64(n)
-        wj = load_float64(wa, j)
+        wj = load_float64(wa, j & wm)
         db = ke * wj * fe
         ST[nu, _SIE] += db
         if _refractory(t, ST[nu, _SREF]):
@@ -880,7 +883,7 @@ def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, c
 
 @njit(cache=True, _nrt=False)
 def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
-                      ST, tf, cnt, pf, XC):
+                      ST, tf, cnt, pf, XC, wm):
     """``_frame_targets`` (mode != SWEEP_ONLY) for a frame population without an
     external drive: the same arithmetic in the same order, but only the arrays it
     needs are passed.  Why: numba reference-counts every array (and every member of a
@@ -903,10 +906,12 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
             n = off + load_int32(ia, j)
             prefetch(ST, n)
             prefetch(isdirty, n >> 6)
-        for j in range(j0, j1 + 7, 8):
-            prefetch_addr(wa + 8 * j)
+        if wm != 0:
+            for j in range(j0, j1 + 7, 8):
+                prefetch_addr(wa + 8 * j)
     if XC is not None and mode == TEST_BOUND_EXC:
-        return _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt)
+        return _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt,
+                            wm)
     g = P[p, P_G]
     vinf = P[p, P_VINF]
     c = P[p, P_C]
@@ -947,7 +952,7 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
         # unsigned indices: Numba then drops its negative-index wrap-around code
         n = off + load_int32(ia, j)
         nu = np.uint64(n)
-        wj = load_float64(wa, j)
+        wj = load_float64(wa, j & wm)
         if not _frame_input(ST, nu, wj, t, ke, ki, se, si, fe, fi, g, ainv, tf):
             ndisc += 1
             continue
@@ -986,12 +991,13 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
 
 @njit(cache=True, _nrt=False)
 def _frame_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
-                   ST, TH, tf, DRV, cnt):
+                   ST, TH, tf, DRV, cnt, wm):
     """Input to frame neurons at time t.
 
     mode SWEEP_ONLY: only apply the external drive of neurons j0..j1 up to t.
-    Otherwise deliver row entries j0..j1 (targets off + idx[j], weights w[j] of the
-    arrays whose data start at addresses ia and wa), and
+    Otherwise deliver row entries j0..j1 (targets off + idx[j], weights w[j & wm] of the
+    arrays whose data start at addresses ia and wa; wm is -1, or 0 for one weight
+    shared by all synapses of the projection), and
     TEST_LATER: mark the targets for the threshold test at the end of the instant;
     TEST_NOW: mark only targets that reach threshold (allowed when all weights of
     the row are >= 0 and the population has no bias drift or exp channel: a target
@@ -1021,7 +1027,7 @@ def _frame_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
     if P[p, P_KE] == 0.0 and P[p, P_KI] == 0.0 and DRV[1][p + 1] - DRV[1][p] <= 1 \
             and P[p, P_ADAPT] == 0.0:
         return _delta_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
-                              ST, tf, DRV, cnt)
+                              ST, tf, DRV, cnt, wm)
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = DRV
     g = P[p, P_G]
     vinf = P[p, P_VINF]
@@ -1087,7 +1093,8 @@ def _frame_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty,
         if not mark:
             continue
         nsyn += 1
-        if not _frame_input(ST, n, load_float64(wa, j), t, ke, ki, se, si, fe, fi, g, ainv, tf):
+        if not _frame_input(ST, n, load_float64(wa, j & wm), t, ke, ki, se, si, fe, fi, g, ainv,
+                            tf):
             ndisc += 1
             continue
         # TEST_NOW marks only neurons at or over threshold (or non-finite); the test
@@ -1112,7 +1119,7 @@ def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax, X
     j = n0
     while True:
         _, j, ns, ts = _frame_targets(P, p, t, j, n1, _ZERO, _ZERO, _ZERO, SWEEP_ONLY,
-                                      dirty, _ZERO, isdirty, ST, TH, frame_tf[p], D, cnt)
+                                      dirty, _ZERO, isdirty, ST, TH, frame_tf[p], D, cnt, _ZERO)
         if j >= n1:
             return Q, SP
         if not _has_room(Q, SP, pmax + 1, _ONE):
@@ -1121,7 +1128,7 @@ def _drive_to(P, p, t, n0, n1, dirty, isdirty, S, ST, D, RE, Q, SP, cnt, pmax, X
 
 
 @njit(cache=True)
-def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cnt):
+def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cnt, wm):
     """Deliver row entries j0..j1 to general neurons at time t (closed-form advance,
     then the weight goes to the current, or to V for a delta channel)."""
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
@@ -1145,7 +1152,7 @@ def _general_targets(P, p, t, j0, j1, off, idx, w, dirty, ndirty, isdirty, S, cn
             II[n] = ii
             TL[n] = t
             nadv += 1
-        wj = w[j]
+        wj = w[j & wm]
         if wj < 0.0 and TGT[n] == -math.inf:
             TGT[n] = math.inf  # a forced crossing is undone by inhibition at the same instant
         if (de and wj >= 0.0) or (di and wj < 0.0):
@@ -1397,7 +1404,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
     on the 2e5-neuron sparse case without them).  Here room for the worst case of a
     step is checked before the step, and the run kernel grows and calls again.
     """
-    proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k, lane_pf = RX
+    proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k, lane_pf, w_mask = RX
     proj_pre_off = RE[3]
     src_off = SRC[0]
     pop_off = D[0]
@@ -1461,7 +1468,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             t, seq, a = lane_pop(Q, src)
             c = 0.0
             if lane_pf[src] != 0:
-                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST)
+                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
         else:
             t, seq, kind, a, b, c = pop(Q)
             _prefetch_cand(Q, ST)
@@ -1472,7 +1479,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             heap_row = kind == DELIVER
             if heap_row:
                 _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                               pop_off, ST, isdirty)
+                               pop_off, ST, isdirty, w_mask)
             # the same rows as checked above (npr): the popped event is the peeked one
             nrow_done = _ZERO
             for qi in range(npr):
@@ -1491,14 +1498,15 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 if proj_undriven[pr] != 0:
                     ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr], idx_addr[pr],
                                                w_addr[pr], mode, dirty, ndirty, isdirty, ST,
-                                               frame_tf[p], cnt, heap_row or lane_pf[b] == 0, XC)
+                                               frame_tf[p], cnt, heap_row or lane_pf[b] == 0, XC,
+                                               w_mask[pr])
                     continue
                 jr = j0
                 while True:
                     ndirty, jr, ns, ts = _frame_targets(P, p, t, jr, gend, proj_post_off[pr],
                                                         idx_addr[pr], w_addr[pr], mode, dirty,
                                                         ndirty, isdirty, ST, TH, frame_tf[p], D,
-                                                        cnt)
+                                                        cnt, w_mask[pr])
                     if jr >= gend:
                         break
                     # an external drive arrival before t made ns fire at ts
@@ -1508,7 +1516,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                     _spike(P, p, ns, ts, S, RE, Q, SP, cnt, XC)
             if heap_row:
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                               pop_off, ST, isdirty)
+                               pop_off, ST, isdirty, w_mask)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC)
         else:
@@ -1557,11 +1565,16 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     nproj = proj_delay.shape[0]
     idx_addr = np.empty(nproj, np.int64)
     w_addr = np.empty(nproj, np.int64)
+    # a projection with one shared weight holds it in a one-element array: its rows read
+    # weight j & 0 (w_mask 0) instead of weight j (w_mask -1, all bits set)
+    w_mask = np.empty(nproj, np.int64)
     for q in range(nproj):
         ia = idx_l[q]
         wa = w_l[q]
         idx_addr[q] = ia.ctypes.data
         w_addr[q] = wa.ctypes.data
+        ip = indptr_l[q]
+        w_mask[q] = 0 if wa.shape[0] < ip[ip.shape[0] - 1] else -1
     npop = P.shape[0]
     # most pushes one spike causes: one delivery per projection of its group + 1
     pmax = _ZERO
@@ -1614,7 +1627,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
         p = proj_post_pop[pr]
         if proj_lane[pr] >= 0 and pop_off[p + 1] - pop_off[p] > _PREFETCH_POP:
             lane_pf[proj_lane[pr]] = 1
-    RX = (proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k, lane_pf)
+    RX = (proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k, lane_pf, w_mask)
     ndirty = _ZERO
     t_cur = -math.inf
     pops = _ZERO
@@ -1685,7 +1698,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             b = src
             c = 0.0
             if lane_pf[src] != 0:
-                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST)
+                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
         else:
             t, seq, kind, a, b, c = pop(Q)
             _prefetch_cand(Q, ST)
@@ -1696,7 +1709,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             heap_row = kind == DELIVER
             if heap_row:
                 _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                               pop_off, ST, isdirty)
+                               pop_off, ST, isdirty, w_mask)
             # one delay group of one row (heap), or the rows of a lane event
             nrow_done = _ZERO
             for qi in range(_event_nrows(kind, a, b, RE)):
@@ -1733,13 +1746,14 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                         ndirty = _undriven_targets(P, p, t, j0, gend, proj_post_off[pr],
                                                    idx_addr[pr], w_addr[pr], mode, dirty, ndirty,
                                                    isdirty, ST, frame_tf[p], cnt,
-                                                   heap_row or lane_pf[b] == 0, XC)
+                                                   heap_row or lane_pf[b] == 0, XC, w_mask[pr])
                     else:
                         jr = j0
                         while True:
                             ndirty, jr, ns, ts = _frame_targets(
                                 P, p, t, jr, gend, proj_post_off[pr], idx_addr[pr], w_addr[pr],
-                                mode, dirty, ndirty, isdirty, ST, TH, frame_tf[p], D, cnt)
+                                mode, dirty, ndirty, isdirty, ST, TH, frame_tf[p], D, cnt,
+                                w_mask[pr])
                             if jr >= gend:
                                 break
                             # an external drive arrival before t made ns fire at ts
@@ -1748,7 +1762,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                             _spike(P, p, ns, ts, S, RE, Q, SP, cnt, XC)
                 elif XC is not None:
                     ndirty = _general_targets(P, p, t, j0, gend, proj_post_off[pr], idx_l[pr],
-                                              w_l[pr], dirty, ndirty, isdirty, S, cnt)
+                                              w_l[pr], dirty, ndirty, isdirty, S, cnt, w_mask[pr])
                 if PLS is not None:
                     if kp >= 0:
                         # plasticity after delivery: the spike is transmitted with the weight
@@ -1757,7 +1771,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                                    PLS[8][kp], PLS[9], j0, gend, cnt, C_TRACE, C_WUPD)
             if heap_row:
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                               pop_off, ST, isdirty)
+                               pop_off, ST, isdirty, w_mask)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC)
         elif kind == SOURCE:
