@@ -343,6 +343,14 @@ class Network:
             return True if big else None
         return True if self._fast_path else None
 
+    # populations over this many neurons get their rows loaded ahead through the lanes
+    # (and sources into them are not fused); None: engine.event._PREFETCH_POP.  For
+    # tests, which reach those paths with small networks; results do not depend on it.
+    _prefetch_pop = None
+
+    def _pf_pop(self):
+        return E._PREFETCH_POP if self._prefetch_pop is None else int(self._prefetch_pop)
+
     def __init__(self, seed: int = 0):
         self.seed = integer("seed", seed, lo=0)
         if self.seed >= 2**63:
@@ -756,7 +764,21 @@ class Network:
         st_times = np.concatenate(st_times_parts) if st_times_parts else np.empty(0)
         src_rng = seed_streams(self.seed, _STREAM_SOURCES, S_tot)
         src_pos = np.zeros(S_tot, np.int64)
-        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos)
+        # a source whose projections share one delay and reach only small populations is
+        # fused (its spikes are queued at their arrival and delivered there, one queue
+        # entry each instead of two); sources into large populations go through the
+        # lanes, whose rows are loaded ahead
+        src_lane = np.full(S_tot, -1, np.int64)
+        src_dly = np.zeros(S_tot)
+        for s_, o in zip(srcs, src_group_off[:-1]):
+            out = [pr for pr in projs if pr.pre is s_]
+            ds = {pr.delay for pr in out}
+            if (len(ds) == 1 and None not in ds and out[0].delay in lane_of
+                    and all(pr.post.size <= self._pf_pop() for pr in out)):
+                src_lane[int(o):int(o) + s_.size] = lane_of[out[0].delay]
+                src_dly[int(o):int(o) + s_.size] = out[0].delay
+        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_lane,
+               src_dly)
         # lazy drives, grouped by population
         drives = sorted(self._drives, key=lambda d: d[0].index)
         pop_drv_ptr = np.zeros(npop + 1, np.int64)
@@ -910,7 +932,8 @@ class Network:
         args = (pl["P"], pl["neuron_pop"], pl["R"], pl["RE"], pl["SRC"], pl["D"], pl["S"], pl["ST"], pl["Q"], pl["SP"],
                 pl["cnt"], pl["sweep_dt"], pl["renorm_dt"], pl["rec_ids"], pl["samp_out"], pl["dirty"],
                 pl["isdirty"], float(t_end), int(max_events), info,
-                pl["PLS"] if pl["PLS"][2].shape[0] > 0 else None, self._use_fast_loop(), pl["XC"])
+                pl["PLS"] if pl["PLS"][2].shape[0] > 0 else None, self._use_fast_loop(), pl["XC"],
+                int(self._pf_pop()))
         if "entry" not in pl:
             # Typing the nested tuples of arrays and typed lists costs about a
             # millisecond per call in Numba's dispatcher; the argument types never

@@ -18,7 +18,10 @@ heap, and FIFO *lanes* for the deliveries of each homogeneous delay.  Kinds:
   dropped lazily when popped (counted as stale).
 * ``SOURCE``   the next spike of a spike-train or Poisson source (Poisson sources
   draw their next spike when the current one is popped); it is emitted like a
-  neuron's spike.
+  neuron's spike.  ``FUSED``: the spike of a *fused* source, whose projections share
+  one delay and reach only small populations (no lane prefetch to gain): it is queued
+  at its arrival time and delivered there as a lane event, one queue entry per spike
+  instead of a heap entry and a lane entry.
 * ``SWEEP``, ``RENORM``, ``SAMPLE``: bookkeeping, see below.
 
 Simultaneous inputs.  Inputs are applied to a neuron as they are popped, but its
@@ -67,6 +70,8 @@ from .rng import exp_step, next_exponential
 DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
 # a popped lane event (never stored with a kind): payload (group << 32) | row
 LANE = np.int64(6)
+# a spike of a fused source, in the heap at its arrival time: delivered as a lane event
+FUSED = np.int64(7)
 # at most this many lanes (distinct homogeneous delays); other delays use the heap
 MAX_LANES = 16
 
@@ -1351,6 +1356,15 @@ def _candidate(n, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC):
 
 
 @njit(cache=True, _nrt=False)
+def _fused_lane(s, SRC, RE):
+    """The lane event (payload, lane) that delivers a spike of fused source s."""
+    node = SRC[0] + s
+    grp_off = RE[13]
+    g = _pop_of(node, grp_off)
+    return (g << 32) | (node - grp_off[g]), np.int64(SRC[7][s])
+
+
+@njit(cache=True, _nrt=False)
 def _event_nrows(kind, a, b, RE):
     """Number of rows a popped delivery delivers: 1 for a DELIVER event, the projections
     of the lane's delay group for a lane event (payload a = (group << 32) | row, lane b)."""
@@ -1450,6 +1464,9 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             kind = Q[QKIND][0]
             a = Q[QA][0]
             b = Q[QB][0]
+            if kind == FUSED:
+                a, b = _fused_lane(a, SRC, RE)
+                kind = LANE
         npr = _ZERO
         if kind == DELIVER or kind == LANE:
             npr = _event_nrows(kind, a, b, RE)
@@ -1475,6 +1492,12 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
+        fs = _ZERO - 1
+        if kind == FUSED:
+            fs = a
+            a, b = _fused_lane(a, SRC, RE)
+            kind = LANE
+            cnt[C_SRC_SPIKES] += 1
         if kind == DELIVER or kind == LANE:
             heap_row = kind == DELIVER
             if heap_row:
@@ -1517,6 +1540,8 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             if heap_row:
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty, w_mask)
+            if fs >= 0:
+                _next_source(fs, c, SRC, Q, cnt)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC)
         else:
@@ -1527,7 +1552,8 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
 
 @njit(cache=True)
 def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm_dt,
-               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS, fast, XC):
+               rec_ids, samp_out, dirty, isdirty, t_end, max_events, info, PLS, fast, XC,
+               pf_pop):
     """Process every event with time <= t_end.
 
     Returns (status, Q, SP): a status code (OK, MAX_EVENTS, NONFINITE; on failure
@@ -1555,7 +1581,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
     """
     node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
         proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_lane, src_dly = SRC
     pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     proj_lane = RE[9]
@@ -1621,11 +1647,12 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             proj_k[pr] = 2 + np.int64(sweep_dt / P[p, P_TREF])
         else:
             proj_k[pr] = -1
-    # lanes into large populations load their next rows ahead (_lane_prefetch)
+    # lanes into large populations (over pf_pop neurons, normally _PREFETCH_POP) load
+    # their next rows ahead (_lane_prefetch)
     lane_pf = np.zeros(max(nlanes, 1), np.int64)
     for pr in range(nproj):
         p = proj_post_pop[pr]
-        if proj_lane[pr] >= 0 and pop_off[p + 1] - pop_off[p] > _PREFETCH_POP:
+        if proj_lane[pr] >= 0 and pop_off[p + 1] - pop_off[p] > pf_pop:
             lane_pf[proj_lane[pr]] = 1
     RX = (proj_post_off, proj_post_pop, proj_mode, proj_undriven, proj_k, lane_pf, w_mask)
     ndirty = _ZERO
@@ -1705,6 +1732,12 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
+        fs = _ZERO - 1
+        if kind == FUSED:
+            fs = a
+            a, b = _fused_lane(a, SRC, RE)
+            kind = LANE
+            cnt[C_SRC_SPIKES] += 1
         if kind == DELIVER or kind == LANE:
             heap_row = kind == DELIVER
             if heap_row:
@@ -1772,6 +1805,8 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             if heap_row:
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty, w_mask)
+            if fs >= 0:
+                _next_source(fs, c, SRC, Q, cnt)
         elif kind == CAND:
             ndirty = _candidate(a, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC)
         elif kind == SOURCE:
@@ -1842,36 +1877,47 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
 @njit(cache=True, _nrt=False)
 def _next_source(s, ts, SRC, Q, cnt):
     """Queue the spike after source s's spike at ts (ms): drawn lazily for a Poisson
-    source, the next time of a spike train."""
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
+    source, the next time of a spike train; a fused source's at its arrival time (kind
+    FUSED, carrying the spike time)."""
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_lane, src_dly = SRC
     if src_kind[s] == 0:
         k = src_pos[s] + 1
         src_pos[s] = k
         if k < st_ptr[s + 1]:
             tn = st_times[k]
-            _qpush(Q, cnt, tn, SOURCE, s, _ZERO, tn)
+            _queue_source(s, tn, SRC, Q, cnt)
     else:
         # next_exponential written out (same arithmetic): it takes the state array,
         # and this function is compiled without reference counting
         st, e = exp_step(src_rng[s])
         src_rng[s] = st
         tn = ts + e * (1.0 / src_rate[s])
-        _qpush(Q, cnt, tn, SOURCE, s, _ZERO, tn)
+        _queue_source(s, tn, SRC, Q, cnt)
+
+
+@njit(cache=True, _nrt=False)
+def _queue_source(s, ts, SRC, Q, cnt):
+    """Queue source s's spike at ts (ms): at ts to be emitted, or, for a fused source,
+    at its arrival time to be delivered."""
+    if SRC[7][s] >= 0:
+        _qpush(Q, cnt, ts + SRC[8][s], FUSED, s, _ZERO, ts)
+    else:
+        _qpush(Q, cnt, ts, SOURCE, s, _ZERO, ts)
 
 
 @njit(cache=True)
 def init_sources(SRC, Q, cnt, t0):
     """Queue the first spike of every source (spike trains: their first time >= t0)."""
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos = SRC
+    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_lane, src_dly = SRC
     for s in range(src_kind.shape[0]):
         if src_kind[s] == 0:
             k = st_ptr[s]
             if k < st_ptr[s + 1]:
                 src_pos[s] = k
-                _qpush(Q, cnt, st_times[k], SOURCE, s, _ZERO, st_times[k])
+                _queue_source(s, st_times[k], SRC, Q, cnt)
         elif src_rate[s] > 0.0:
             ts = t0 + next_exponential(src_rng, s, src_rate[s])
-            _qpush(Q, cnt, ts, SOURCE, s, _ZERO, ts)
+            _queue_source(s, ts, SRC, Q, cnt)
 
 
 @njit(cache=True)
