@@ -1365,6 +1365,31 @@ def _fused_lane(s, SRC, RE):
 
 
 @njit(cache=True, _nrt=False)
+def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, ST, w_mask):
+    """Pop the next event, from lane ``src`` (>= 0) or else from the heap, and start
+    loading what its delivery will touch: the rows of lane events a few places behind
+    (``_lane_prefetch``), the state lines of the next candidate.  A fused source spike is
+    returned as the lane event that delivers it.  Returns (t, seq, kind, a, b, c, fs),
+    fs the fused source (-1 if the event was not one)."""
+    if src >= 0:
+        t, seq, a = lane_pop(Q, src)
+        kind = LANE
+        b = src
+        c = 0.0
+        if lane_pf[src] != 0:
+            _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
+    else:
+        t, seq, kind, a, b, c = pop(Q)
+        _prefetch_cand(Q, ST)
+    fs = _ZERO - 1
+    if kind == FUSED:
+        fs = a
+        a, b = _fused_lane(a, SRC, RE)
+        kind = LANE
+    return t, seq, kind, a, b, c, fs
+
+
+@njit(cache=True, _nrt=False)
 def _event_nrows(kind, a, b, RE):
     """Number of rows a popped delivery delivers: 1 for a DELIVER event, the projections
     of the lane's delay group for a lane event (payload a = (group << 32) | row, lane b)."""
@@ -1481,22 +1506,12 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 return X_ROOM, ndirty, t_cur, pops, fj, pmax + 2 + need * (pmax + 1), need + 1
         elif kind != CAND and kind != SOURCE:
             return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
-        if src >= 0:
-            t, seq, a = lane_pop(Q, src)
-            c = 0.0
-            if lane_pf[src] != 0:
-                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
-        else:
-            t, seq, kind, a, b, c = pop(Q)
-            _prefetch_cand(Q, ST)
+        t, seq, kind, a, b, c, fs = _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr,
+                                               proj_post_off, ST, w_mask)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
-        fs = _ZERO - 1
-        if kind == FUSED:
-            fs = a
-            a, b = _fused_lane(a, SRC, RE)
-            kind = LANE
+        if fs >= 0:
             cnt[C_SRC_SPIKES] += 1
         if kind == DELIVER or kind == LANE:
             heap_row = kind == DELIVER
@@ -1719,24 +1734,12 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             # and plasticity are done), so that the run can be continued exactly
             status = MAX_EVENTS
             break
-        if src >= 0:
-            t, seq, a = lane_pop(Q, src)
-            kind = LANE
-            b = src
-            c = 0.0
-            if lane_pf[src] != 0:
-                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
-        else:
-            t, seq, kind, a, b, c = pop(Q)
-            _prefetch_cand(Q, ST)
+        t, seq, kind, a, b, c, fs = _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr,
+                                               proj_post_off, ST, w_mask)
         pops += 1
         cnt[C_POP] += 1
         t_cur = t
-        fs = _ZERO - 1
-        if kind == FUSED:
-            fs = a
-            a, b = _fused_lane(a, SRC, RE)
-            kind = LANE
+        if fs >= 0:
             cnt[C_SRC_SPIKES] += 1
         if kind == DELIVER or kind == LANE:
             heap_row = kind == DELIVER
