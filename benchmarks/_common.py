@@ -10,9 +10,27 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench(case, build, duration, **extra):
-    """Build a network with ``build()``, warm the JIT on a 1 ms run of a tiny copy is
-    not needed (kernels are cached), run ``duration`` ms and print the JSON line."""
+def large_paths(net):
+    """``net`` made to compile the kernel variants that networks with populations over
+    2**15 neurons use (the fast loop, rows loaded ahead): for ``warm`` copies of large
+    cases.  Results never depend on these switches (tests/test_engine.py)."""
+    net._fast_path = True
+    net._prefetch_pop = 0
+    return net
+
+
+def bench(case, build, duration, warm=None, **extra):
+    """Build a network with ``build()``, run it ``duration`` ms and print the JSON line.
+
+    ``warm``, if given, builds a small copy of the case, which is run for 1 ms first, so
+    that loading (or, on a cold cache, compiling) the Numba kernels is timed apart, as
+    ``jit_s``, and ``sim_s`` measures the simulation alone (as the figures of NEST and
+    Brian2 exclude their start-up and compilation).  Peak RSS includes the compiler's."""
+    jit_s = None
+    if warm is not None:
+        t = time.perf_counter()
+        warm().run(1.0)
+        jit_s = round(time.perf_counter() - t, 3)
     t0 = time.perf_counter()
     net = build()
     t1 = time.perf_counter()
@@ -31,6 +49,7 @@ def bench(case, build, duration, **extra):
     out["source_syn_events"] = c.source_syn_events
     out["drive_events"] = c.drive_events
     out["queue_pushes"] = c.queue_pushes
+    out["jit_s"] = jit_s
     out.update(extra)
     print(json.dumps(out))
     sys.stdout.flush()
