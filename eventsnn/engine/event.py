@@ -452,6 +452,23 @@ def _prop(g, k, se, si, vr, vreset, ib, v, ie, ii, t0, ref, t):
     return v, ie, ii
 
 
+@njit(cache=True, inline="always")
+def _peak_reject(g, se, vinf, v0, a, b, vth, ceil):
+    """The tighter reject of the threshold tests: is F(s) = v_inf + a e^{-g s} + b
+    e^{-se s} (mV; F(0) = v0), the trajectory without its inhibitory part and so an
+    upper bound on V, below vth at every s >= 0?  Its maximum lies at F(0), at the zero of F' (closed form) or
+    at v_inf.  Rejects only with a rounding margin, so that a true crossing is never
+    dropped; returns (rejected, ceil lowered to that maximum plus its margin)."""
+    fmax = max(v0, vinf)
+    arg = -(se * b) / (g * a) if g * a != 0.0 else -1.0
+    if arg > 0.0:
+        ts = math.log(arg) / (se - g)
+        if ts > 0.0:
+            fmax = max(fmax, vinf + a * fexp(-g * ts) + b * fexp(-se * ts))
+    marg = 1e-12 * (abs(vth) + abs(vinf) + abs(a) + abs(b))
+    return fmax < vth - marg, min(ceil, fmax + 100.0 * marg)
+
+
 @njit(cache=True)
 def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, ref):
     """(tc, ceil): the absolute time (ms) of the next crossing of a general neuron (inf
@@ -483,16 +500,8 @@ def _cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, 
         # rounding margin, so that a true crossing is never dropped.
         vinf = vr + k * ib / g
         b = k * ie / (g - se)
-        a = v - vinf - b
-        fmax = max(v, vinf)
-        arg = -(se * b) / (g * a) if g * a != 0.0 else -1.0
-        if arg > 0.0:
-            ts = math.log(arg) / (se - g)
-            if ts > 0.0:
-                fmax = max(fmax, vinf + a * fexp(-g * ts) + b * fexp(-se * ts))
-        marg = 1e-12 * (abs(vth) + abs(vinf) + abs(a) + abs(b))
-        ceil = min(ceil, fmax + 100.0 * marg)
-        if fmax < vth - marg:
+        rej, ceil = _peak_reject(g, se, vinf, v, v - vinf - b, b, vth, ceil)
+        if rej:
             return math.inf, ceil
     return t0 + first_crossing(g, k, se, si, vr, vth, ib, v, ie, ii), ceil
 
@@ -520,16 +529,8 @@ def _cross_coef(g, se, si, vinf, vth, ce, ci, a, be, bi, t0):
         # Tighter reject: without its inhibitory part bi (e^{-si s} - e^{-g s}) <= 0 the
         # trajectory is F(s) = v_inf + (a + bi) e^{-g s} + be e^{-se s}, whose maximum is
         # at F(0), at the zero of F' or at v_inf (see _cross_general).
-        a2 = a + bi
-        fmax = max(v0, vinf)
-        arg = -(se * be) / (g * a2) if g * a2 != 0.0 else -1.0
-        if arg > 0.0:
-            ts = math.log(arg) / (se - g)
-            if ts > 0.0:
-                fmax = max(fmax, vinf + a2 * fexp(-g * ts) + be * fexp(-se * ts))
-        marg = 1e-12 * (abs(vth) + abs(vinf) + abs(a2) + abs(be))
-        ceil = min(ceil, fmax + 100.0 * marg)
-        if fmax < vth - marg:
+        rej, ceil = _peak_reject(g, se, vinf, v0, a + bi, be, vth, ceil)
+        if rej:
             return math.inf, ceil
     return t0 + first_crossing_coef(vinf - vth, a, g, be, se, bi, si), ceil
 

@@ -54,6 +54,25 @@ def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256):
 
 
 @njit(cache=True)
+def _grown(x, n, new):
+    """A new array of length ``new`` and x's dtype holding x[:n]."""
+    y = np.empty(new, x.dtype)
+    y[:n] = x[:n]
+    return y
+
+
+@njit(cache=True, inline="always")
+def _move(T, C, SQ, K, A, B, i, j):
+    """Copy heap entry j (all columns) to slot i."""
+    T[i] = T[j]
+    C[i] = C[j]
+    SQ[i] = SQ[j]
+    K[i] = K[j]
+    A[i] = A[j]
+    B[i] = B[j]
+
+
+@njit(cache=True)
 def reserve(Q, need, lane_need=0):
     """Q itself if it has room for ``need`` more heap events and ``lane_need`` more
     events in every lane, else a copy in which the part short of room has at least
@@ -63,19 +82,8 @@ def reserve(Q, need, lane_need=0):
     n = hn[0]
     if n + need > cap:
         new = max(2 * cap, n + need, 64)
-        T2 = np.empty(new)
-        T2[:n] = T[:n]
-        C2 = np.empty(new)
-        C2[:n] = C[:n]
-        SQ2 = np.empty(new, np.int64)
-        SQ2[:n] = SQ[:n]
-        K2 = np.empty(new, np.int64)
-        K2[:n] = K[:n]
-        A2 = np.empty(new, np.int64)
-        A2[:n] = A[:n]
-        B2 = np.empty(new, np.int64)
-        B2[:n] = B[:n]
-        T, C, SQ, K, A, B = T2, C2, SQ2, K2, A2, B2
+        T, C, SQ = _grown(T, n, new), _grown(C, n, new), _grown(SQ, n, new)
+        K, A, B = _grown(K, n, new), _grown(A, n, new), _grown(B, n, new)
     nl = lh.shape[0]
     if nl > 0 and not lane_room(Q, lane_need):
         lcap = LT.shape[0] // nl
@@ -119,12 +127,7 @@ def push(Q, t, seq, kind, a, b, c):
         parent = (i - 1) >> 1
         tp = T[parent]
         if t < tp or (t == tp and seq < SQ[parent]):
-            T[i] = tp
-            C[i] = C[parent]
-            SQ[i] = SQ[parent]
-            K[i] = K[parent]
-            A[i] = A[parent]
-            B[i] = B[parent]
+            _move(T, C, SQ, K, A, B, i, parent)
             i = parent
         else:
             break
@@ -163,21 +166,12 @@ def pop(Q):
             if r < last and (T[r] < T[l] or (T[r] == T[l] and SQ[r] < SQ[l])):
                 m = r
             if T[m] < t or (T[m] == t and SQ[m] < sq):
-                T[i] = T[m]
-                C[i] = C[m]
-                SQ[i] = SQ[m]
-                K[i] = K[m]
-                A[i] = A[m]
-                B[i] = B[m]
+                _move(T, C, SQ, K, A, B, i, m)
                 i = m
             else:
                 break
-        T[i] = t
-        C[i] = C[last]
-        SQ[i] = sq
-        K[i] = K[last]
-        A[i] = A[last]
-        B[i] = B[last]
+        # the slots written above lie before `last`, which still holds the event
+        _move(T, C, SQ, K, A, B, i, last)
     return out
 
 
