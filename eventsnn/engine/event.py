@@ -1366,10 +1366,12 @@ def _fused_lane(s, SRC, RE):
 
 
 @njit(cache=True, _nrt=False)
-def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, ST, w_mask):
-    """Pop the next event, from lane ``src`` (>= 0) or else from the heap, and start
-    loading what its delivery will touch: the rows of lane events a few places behind
-    (``_lane_prefetch``), the state lines of the next candidate.  A fused source spike is
+def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+               pop_off, ST, isdirty, w_mask, cnt):
+    """Pop the next event, from lane ``src`` (>= 0) or else from the heap, count it, and
+    start loading what the coming deliveries will touch: the rows of lane events a few
+    places behind (``_lane_prefetch``), the state lines of the next candidate, and for
+    a heap delivery the next queued row (``_prefetch_next``).  A fused source spike is
     returned as the lane event that delivers it.  Returns (t, seq, kind, a, b, c, fs),
     fs the fused source (-1 if the event was not one)."""
     if src >= 0:
@@ -1382,11 +1384,16 @@ def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, ST, w_
     else:
         t, seq, kind, a, b, c = pop(Q)
         _prefetch_cand(Q, ST)
+    cnt[C_POP] += 1
     fs = _ZERO - 1
     if kind == FUSED:
         fs = a
         a, b = _fused_lane(a, SRC, RE)
         kind = LANE
+        cnt[C_SRC_SPIKES] += 1
+    elif kind == DELIVER:
+        _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
+                       pop_off, ST, isdirty, w_mask)
     return t, seq, kind, a, b, c, fs
 
 
@@ -1508,17 +1515,12 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
         elif kind != CAND and kind != SOURCE:
             return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
         t, seq, kind, a, b, c, fs = _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr,
-                                               proj_post_off, ST, w_mask)
+                                               proj_post_off, proj_post_pop, pop_off, ST,
+                                               isdirty, w_mask, cnt)
         pops += 1
-        cnt[C_POP] += 1
         t_cur = t
-        if fs >= 0:
-            cnt[C_SRC_SPIKES] += 1
         if kind == DELIVER or kind == LANE:
             heap_row = kind == DELIVER
-            if heap_row:
-                _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                               pop_off, ST, isdirty, w_mask)
             # the same rows as checked above (npr): the popped event is the peeked one
             nrow_done = _ZERO
             for qi in range(npr):
@@ -1736,17 +1738,12 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
             status = MAX_EVENTS
             break
         t, seq, kind, a, b, c, fs = _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr,
-                                               proj_post_off, ST, w_mask)
+                                               proj_post_off, proj_post_pop, pop_off, ST,
+                                               isdirty, w_mask, cnt)
         pops += 1
-        cnt[C_POP] += 1
         t_cur = t
-        if fs >= 0:
-            cnt[C_SRC_SPIKES] += 1
         if kind == DELIVER or kind == LANE:
             heap_row = kind == DELIVER
-            if heap_row:
-                _prefetch_next(Q, _ZERO, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-                               pop_off, ST, isdirty, w_mask)
             # one delay group of one row (heap), or the rows of a lane event
             nrow_done = _ZERO
             for qi in range(_event_nrows(kind, a, b, RE)):

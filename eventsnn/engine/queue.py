@@ -111,13 +111,7 @@ def reserve(Q, need, lane_need=0):
 def push(Q, t, seq, kind, a, b, c):
     """Insert an event into the heap.  O(log n).  The caller must have reserved room
     (``reserve``)."""
-    T = Q[QT]
-    C = Q[QC]
-    SQ = Q[QSEQ]
-    K = Q[QKIND]
-    A = Q[QA]
-    B = Q[QB]
-    hn = Q[QN]
+    T, C, SQ, K, A, B, hn = Q[QT], Q[QC], Q[QSEQ], Q[QKIND], Q[QA], Q[QB], Q[QN]
     i = hn[0]
     if i >= T.shape[0]:
         raise RuntimeError("event queue full: room was not reserved (internal error)")
@@ -142,13 +136,7 @@ def push(Q, t, seq, kind, a, b, c):
 @njit(cache=True, _nrt=False)
 def pop(Q):
     """Remove the heap's smallest event; returns (t, seq, kind, a, b, c).  O(log n)."""
-    T = Q[QT]
-    C = Q[QC]
-    SQ = Q[QSEQ]
-    K = Q[QKIND]
-    A = Q[QA]
-    B = Q[QB]
-    hn = Q[QN]
+    T, C, SQ, K, A, B, hn = Q[QT], Q[QC], Q[QSEQ], Q[QKIND], Q[QA], Q[QB], Q[QN]
     out = (T[0], SQ[0], K[0], A[0], B[0], C[0])
     last = hn[0] - 1
     hn[0] = last
