@@ -260,19 +260,26 @@ _PREFETCH_POP = 1 << 15
 
 
 @njit(cache=True, inline="always")
+def _prefetch_targets(ST, isdirty, j0, j1, off, ia, wa, wm):
+    """Prefetch the state lines and dirty-bitmap words of the targets of row entries
+    j0..j1 (targets and weights at addresses ia and wa), and the weights' lines unless
+    they are shared (wm == 0)."""
+    for j in range(j0, j1):
+        n = off + load_int32(ia, j)
+        prefetch(ST, n)
+        prefetch(isdirty, n >> 6)
+    if wm != 0:
+        for j in range(j0, j1 + 7, 8):
+            prefetch_addr(wa + 8 * j)
+
+
+@njit(cache=True, inline="always")
 def _prefetch_row(ST, isdirty, j0, j1, off, ia, wa, targets, wm):
     """Prefetch the first lines of row entries j0..j1, whose targets and weights start
     at addresses ia and wa, or, with ``targets``, the state lines of its first 256
     targets."""
     if targets:
-        j1 = min(j1, j0 + 256)
-        for j in range(j0, j1):
-            n = off + load_int32(ia, j)
-            prefetch(ST, n)
-            prefetch(isdirty, n >> 6)
-        if wm != 0:
-            for j in range(j0, j1 + 7, 8):
-                prefetch_addr(wa + 8 * j)
+        _prefetch_targets(ST, isdirty, j0, min(j1, j0 + 256), off, ia, wa, wm)
     else:
         prefetch_addr(ia + 4 * j0)
         prefetch_addr(ia + 4 * j0 + 64)
@@ -908,13 +915,7 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
     if pf:
         # start loading every target's state line (and dirty flag) before the work: the
         # loop below would otherwise wait for most of these misses one after another
-        for j in range(j0, j1):
-            n = off + load_int32(ia, j)
-            prefetch(ST, n)
-            prefetch(isdirty, n >> 6)
-        if wm != 0:
-            for j in range(j0, j1 + 7, 8):
-                prefetch_addr(wa + 8 * j)
+        _prefetch_targets(ST, isdirty, j0, j1, off, ia, wa, wm)
     if XC is not None and mode == TEST_BOUND_EXC:
         return _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, cnt,
                             wm)
