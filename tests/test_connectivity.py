@@ -282,6 +282,35 @@ def test_make_weights_delays_and_connect():
     assert not is_shared(c.weights) and c.bytes_per_synapse == 20
 
 
+def test_shared_weights():
+    from eventsnn.connectivity import shared_weights
+    w = shared_weights(0.25, 5)
+    assert is_shared(w) and not w.flags.writeable and np.array_equal(w, np.full(5, 0.25))
+    assert w.nbytes == 40 and w.base.nbytes == 8          # one value stored
+    assert shared_weights(0.25, 3, np.float32).dtype == np.float32
+    assert np.array_equal(shared_weights(np.array(2.0), 3), [2.0, 2.0, 2.0])
+    # nothing to share: plain arrays
+    for nnz in (0, 1):
+        w = shared_weights(1.5, nnz)
+        assert not is_shared(w) and w.shape == (nnz,) and w.flags.writeable
+    assert not is_shared(np.full(4, 0.25))
+
+
+@pytest.mark.parametrize("args, exc, word", [
+    ((float("nan"), 5), ValueError, "weight"),
+    ((float("inf"), 5), ValueError, "weight"),
+    (("a", 5), TypeError, "weight"),
+    ((True, 5), TypeError, "weight"),
+    ((1.0, -1), ValueError, "nnz"),
+    ((1.0, 2.5), TypeError, "nnz"),
+    ((1.0, 3, np.int32), TypeError, "dtype"),
+])
+def test_shared_weights_bad_input(args, exc, word):
+    from eventsnn.connectivity import shared_weights
+    with pytest.raises(exc, match=word):
+        shared_weights(*args)
+
+
 # --------------------------------------------------------------------------
 # bad input: error type and the argument named in the message
 # --------------------------------------------------------------------------
