@@ -39,7 +39,10 @@ in [a, b] iff f(b) >= 0.  h is a constant plus at most two exponentials, so h' h
 most one zero, found in closed form, and h has at most two zeros, each isolated on a
 monotone piece.  This decides the existence of a crossing exactly (up to the rounding
 of f at one point) and brackets the first one, which a safeguarded Newton iteration
-then polishes to the last bit.  A trajectory that only grazes the threshold is decided
+then polishes to the last bit.  In the common case (h >= 0 at the start and on a
+single interval) the Newton iteration runs first without the bracket: each step's f and
+f' give h = f' + g f, so an iterate that leaves the interval is seen, and the isolation
+is done only then; a crossing on the interval costs about half as much.  A trajectory that only grazes the threshold is decided
 by the sign of f at the end of its h >= 0 interval, where f is within a factor of
 e^{-g (b - t_peak)} of its peak, so peaks 1e-9 mV above or below threshold are never
 misclassified.  (This argument is the classical one for sums of exponentials used by
@@ -385,6 +388,46 @@ def _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi):
 
 
 @njit(cache=True)
+def _newton_from_zero(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi):
+    """The first crossing by ``_f_root``'s iteration from 0 without a bracket, or -1 if
+    it cannot be decided so (the caller then isolates the zeros of h).
+
+    Valid when h(0) >= 0 and the set where h >= 0 is one interval [0, z0] (z0 may be
+    inf).  Every evaluation gives h too (h = f' + g f).  An iterate with f < 0 and
+    h >= 0 lies in [0, z0], where f increases while negative, so f < 0 on [0, x]; an
+    iterate with f >= 0 and h >= 0 closes a bracket whose only sign change is the
+    first crossing (up-crossings need h >= 0).  An iterate beyond z0 (h < 0) gives
+    up.  Inside [0, z0] the iterates are those ``_f_root`` makes on the bracket [0, z0]
+    (Newton from the left stays below the root where V is concave, as on a PSP's
+    rise), so the root is the same, without the 5-7 Newton steps that locate z0."""
+    lo = 0.0
+    hi = math.inf
+    x = 0.0
+    for _ in range(100):
+        fx, d = _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, x)
+        if d + g * fx < 0.0:
+            return -1.0
+        if fx >= 0.0:
+            hi = x
+        else:
+            lo = x
+        if hi < math.inf and hi - lo <= 1e-14 * hi:
+            return hi
+        if d > 0.0:
+            step = fx / d
+            xn = x - step
+            if lo < xn <= hi:
+                if abs(step) <= 1e-14 * xn:
+                    return xn
+                x = xn
+                continue
+        if hi == math.inf:
+            return -1.0
+        x = 0.5 * (lo + hi)
+    return -1.0
+
+
+@njit(cache=True)
 def first_crossing(g, k, se, si, vr, vth, ib, v0, ie0, ii0):
     """Time (ms, > 0) of the first threshold crossing from state (v0 < v_th, ie0, ii0)
     with no further input, or inf if V never reaches v_th.  See the module docstring.
@@ -430,6 +473,14 @@ def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be,
         d1, s1, d2, s2 = d2, s2, d1, s1
     if d2 == 0.0:
         s2 = 0.0
+    h0 = c + d1 + d2
+    # The common case first: h >= 0 at 0 and on a single interval [0, z0] (h has no
+    # minimum below 0 after which it turns positive again, which needs d1 < 0 < d2 and
+    # c >= 0).  Newton on f from 0 then needs no zero of h (see _newton_from_zero).
+    if h0 >= 0.0 and (c < 0.0 or not (d1 < 0.0 < d2)):
+        r = _newton_from_zero(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi)
+        if r >= 0.0:
+            return r
     # Breakpoints: the zeros of h on (0, inf), at most one on each piece where h is
     # monotone, (0, tc) and (tc, inf) (h tends to c).  They are found only as the walk
     # below needs them: usually the first interval where h >= 0 holds the crossing.
@@ -441,7 +492,6 @@ def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be,
             tcc = math.log(arg) / (s2 - s1)
             if tcc > 0.0:
                 tc = tcc
-    h0 = c + d1 + d2
     if tc < math.inf:
         htc = _h(c, d1, s1, d2, s2, tc)
         if (h0 < 0.0) != (htc < 0.0):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import eventsnn as ev
 from eventsnn.models import first_crossing, first_crossing_coef, psi, v_at
+from eventsnn import models as M
 
 mp.mp.dps = 50
 INF = math.inf
@@ -428,3 +429,35 @@ def test_first_crossing_coef_equals_closed_form(state):
     assert (a == INF) == (b == INF)
     if a < INF:
         assert abs(a - b) <= 1e-11 * max(1.0, a)
+
+
+@pytest.mark.parametrize("v0,ie0,crosses", [(15.0, 30.0, True), (10.0, 80.0, True),
+                                            (15.0, 5.0, False), (12.0, 10.0, False)])
+def test_newton_from_zero_is_the_bracketed_newton(v0, ie0, crosses):
+    """The common-case root search (Newton on f from 0, no zero of h located first) makes
+    the iterates of the bracketed search on [0, z0] and so returns its root bitwise, in
+    both forms; a PSP that stays below threshold makes it give up (-1), leaving the
+    decision to the full isolation.  Regression: with no bracket yet (hi = inf) its
+    bracket-width stop returned inf for every crossing."""
+    g, k, se, vr, vth, ib = 0.05, 0.05, 0.2, 0.0, 20.0, 18.0
+    c = k * ib - g * (vth - vr)
+    assert c < 0.0 < c + k * ie0         # h(0) >= 0, one zero z0
+    d1 = k * ie0
+    z0 = math.log(-d1 / c) / se          # h = c + d1 e^{-se t} = 0
+    cf = _coef_form((g, k, se, 0.0, vr, ib, v0, ie0, 0.0), vth)
+    c0, a, _, be, _, bi, si = cf
+    for form in (False, True):
+        args = (form, g, k, se, 0.0, vr, vth, ib, v0, ie0, 0.0, c0, a, be, bi)
+        r = M._newton_from_zero(*args)
+        if crosses:
+            assert M._f(*args, z0)[0] >= 0.0
+            assert r == M._f_root(*args, 0.0, z0)
+            assert 0.0 < r < z0
+        else:
+            assert M._f(*args, z0)[0] < 0.0
+            assert r == -1.0
+    full = first_crossing(g, k, se, 0.0, vr, vth, ib, v0, ie0, 0.0)
+    assert (full < INF) == crosses
+    if crosses:
+        assert full == M._newton_from_zero(False, g, k, se, 0.0, vr, vth, ib, v0, ie0, 0.0,
+                                           c0, a, be, bi)
