@@ -366,25 +366,7 @@ def _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi):
     when the Newton correction is below 1e-14 relative (quadratic convergence: the error
     is then far below 1e-13 ms) or the bracket is that tight, and returns the corrected
     point."""
-    x = lo
-    for _ in range(100):
-        fx, d = _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, x)
-        if fx >= 0.0:
-            hi = x
-        else:
-            lo = x
-        if hi - lo <= 1e-14 * hi:
-            return hi
-        if d > 0.0:
-            step = fx / d
-            xn = x - step
-            if lo < xn <= hi:
-                if abs(step) <= 1e-14 * xn:
-                    return xn
-                x = xn
-                continue
-        x = 0.5 * (lo + hi)
-    return hi
+    return _newton(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi, False)
 
 
 @njit(cache=True)
@@ -400,12 +382,19 @@ def _newton_from_zero(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi
     up.  Inside [0, z0] the iterates are those ``_f_root`` makes on the bracket [0, z0]
     (Newton from the left stays below the root where V is concave, as on a PSP's
     rise), so the root is the same, without the 5-7 Newton steps that locate z0."""
-    lo = 0.0
-    hi = math.inf
-    x = 0.0
+    return _newton(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, 0.0, math.inf,
+                   True)
+
+
+@njit(cache=True)
+def _newton(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi, free):
+    """The iteration of ``_f_root`` (free False: hi is a bracket) and of
+    ``_newton_from_zero`` (free True: hi may be inf, and an iterate where h < 0, or a
+    step it cannot take, gives up with -1)."""
+    x = lo
     for _ in range(100):
         fx, d = _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, x)
-        if d + g * fx < 0.0:
+        if free and d + g * fx < 0.0:
             return -1.0
         if fx >= 0.0:
             hi = x
@@ -424,7 +413,7 @@ def _newton_from_zero(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi
         if hi == math.inf:
             return -1.0
         x = 0.5 * (lo + hi)
-    return -1.0
+    return -1.0 if free else hi
 
 
 @njit(cache=True)
