@@ -953,6 +953,16 @@ def is_shared(weights) -> bool:
     return weights.ndim == 1 and weights.shape[0] > 1 and weights.strides[0] == 0
 
 
+def _kernel_weights(weights):
+    """(array, mask): the weights as the kernels read them, weight j of a row being
+    ``array[j & mask]``.  A shared weight (``is_shared``) is a one-element array with
+    mask 0; otherwise the weights themselves (a writable copy of a read-only array)
+    with mask -1 (all bits set)."""
+    if is_shared(weights):
+        return np.array(weights[:1]), 0
+    return (weights if weights.flags.writeable else np.array(weights)), -1
+
+
 def shared_weights(weight, nnz, dtype=WEIGHT):
     """One weight (mV) shared by ``nnz`` synapses: a read-only array of length nnz that
     stores a single value (``is_shared``); a plain array for nnz <= 1."""

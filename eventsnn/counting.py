@@ -304,10 +304,8 @@ def _fanouts(net):
     for pr in net.projections:
         pre_off = pr.pre.offset if isinstance(pr.pre, Population) else offs[id(pr.pre)]
         ip = np.ascontiguousarray(pr.csr.indptr, np.int64)
-        w = pr.weights
-        shared = cx.is_shared(w)
-        nz = _row_nonzero(ip, np.ascontiguousarray(pr.csr.indices),
-                          np.ascontiguousarray(w[:1] if shared else w), 0 if shared else -1)
+        w, wm = cx._kernel_weights(pr.weights)
+        nz = _row_nonzero(ip, np.ascontiguousarray(pr.csr.indices), np.ascontiguousarray(w), wm)
         stored[pre_off:pre_off + pr.pre.size] += np.diff(ip)
         eff[pre_off:pre_off + pr.pre.size] += nz
         dense[pre_off:pre_off + pr.pre.size] += pr.post.size

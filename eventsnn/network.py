@@ -697,9 +697,7 @@ class Network:
             indptr_l.append(np.ascontiguousarray(pr.csr.indptr, dtype=np.int64))
             idx_l.append(np.ascontiguousarray(pr.csr.indices, dtype=np.int32))
             # one shared weight: a one-element array (the kernels read weight j & 0)
-            w = pr.csr.weights
-            w_l.append(np.array(w[:1]) if cx.is_shared(w) else
-                       (w if w.flags.writeable else np.array(w)))
+            w_l.append(cx._kernel_weights(pr.csr.weights)[0])
             d_l.append(empty if pr.csr.delays is None else pr.csr.delays)
         proj_sign = np.array([_sign(pr.csr.weights, pr.plasticity) for pr in projs], dtype=np.int8)
         R = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,

@@ -73,6 +73,7 @@ from ..models import (P_DE, P_DI, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF, P_VREST
                       bias_kernel, psi)
 from ..results import OpCounts, Result, Spikes
 from .event import _record  # the event engine's growable spike record
+from .event import _weight_mask
 from .event import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
                     C_SYN_SRC, C_THRESH, NCOUNT, _prop)
 from .rng import exp_step, next_exponential, seed_streams
@@ -264,8 +265,7 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
             off = proj_post_off[pr]
             idx = idx_l[pr]
             w = w_l[pr]
-            # one shared weight is a one-element array (see engine.event.run_kernel)
-            wm = 0 if w.shape[0] < indptr_l[pr][indptr_l[pr].shape[0] - 1] else -1
+            wm = _weight_mask(w, indptr_l[pr])     # (one shared weight: 0)
             nd = 0
             for j in range(b, gend):
                 n = off + idx[j]

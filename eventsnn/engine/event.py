@@ -708,6 +708,13 @@ def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs):
 
 
 @njit(cache=True, inline="always")
+def _weight_mask(w, indptr):
+    """The mask of a projection's kernel weights (``connectivity._kernel_weights``) from
+    their length: 0 for one shared weight (fewer weights than synapses), else -1."""
+    return _ZERO if w.shape[0] < indptr[indptr.shape[0] - 1] else _ZERO - 1
+
+
+@njit(cache=True, inline="always")
 def _pop_of(n, pop_off):
     """Population of neuron n by binary search in the population offsets (a few entries,
     in cache): the per-neuron table ``neuron_pop`` is a cache miss in a large network."""
@@ -1618,8 +1625,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
         wa = w_l[q]
         idx_addr[q] = ia.ctypes.data
         w_addr[q] = wa.ctypes.data
-        ip = indptr_l[q]
-        w_mask[q] = 0 if wa.shape[0] < ip[ip.shape[0] - 1] else -1
+        w_mask[q] = _weight_mask(wa, indptr_l[q])
     npop = P.shape[0]
     # most pushes one spike causes: one delivery per projection of its group + 1
     pmax = _ZERO
