@@ -26,7 +26,7 @@ from .engine.queue import new_queue, reserve
 from .engine.rng import seed_streams
 from . import plasticity as PLM
 from .models import LIF, P_ADAPT, P_C, P_FRAME, P_G, P_HASEXP, P_SE, P_SI, P_VINF, P_VTH
-from .results import OpCounts, Result, Spikes, StateSamples
+from .results import OpCounts, Result, Spikes, StateSamples, _spike_order
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
 
@@ -948,8 +948,8 @@ class Network:
         spT, spN, spn = pl["SP"]
         times = spT[n_sp_before:spn[0]].copy()
         ids = spN[n_sp_before:spn[0]].copy()
-        order = np.lexsort((ids, times))
-        spikes = Spikes(times[order], ids[order])
+        order = _spike_order(times, ids)
+        spikes = Spikes(times, ids) if order is None else Spikes(times[order], ids[order])
         self._all_spikes.append(spikes)
         if status == E.MAX_EVENTS:
             self.t = float(info[1])
