@@ -25,14 +25,17 @@ def bench(case, build, duration, warm=None, **extra):
     ``warm``, if given, builds a small copy of the case, which is run for 1 ms first, so
     that loading (or, on a cold cache, compiling) the Numba kernels is timed apart, as
     ``jit_s``, and ``sim_s`` measures the simulation alone (as the figures of NEST and
-    Brian2 exclude their start-up and compilation).  Peak RSS includes the compiler's."""
+    Brian2 exclude their start-up and compilation).  ``build_s`` includes
+    ``Network.prepare`` (the run plan).  Peak RSS includes the compiler's."""
     jit_s = None
     if warm is not None:
         t = time.perf_counter()
         warm().run(1.0)
         jit_s = round(time.perf_counter() - t, 3)
     t0 = time.perf_counter()
-    net = build()
+    # building includes the run plan (Network.prepare), as NEST's and Brian2's
+    # figures exclude theirs from the simulation time
+    net = build().prepare()
     t1 = time.perf_counter()
     res = net.run(duration)
     t2 = time.perf_counter()

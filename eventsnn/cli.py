@@ -162,7 +162,7 @@ def run_case(case, n=None, duration=1000.0, seed=1, *, dt=0.1, clock=False, repo
     from .analysis import cv_isi
     show = _show_progress(quiet)
     t0 = time.perf_counter()
-    net = build_case(case, n, seed)
+    net = build_case(case, n, seed).prepare()
     t1 = time.perf_counter()
     bar = Progress(f"{case}: event-driven", 1.0, show)
     res = run_event(net, duration, bar)

@@ -23,7 +23,7 @@ def main():
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    net = brunel(args.n, seed=args.seed)
+    net = brunel(args.n, seed=args.seed).prepare()
     t1 = time.perf_counter()
     res = net.run(args.duration)
     t2 = time.perf_counter()

@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--plot", default="op_counting.png", help="PNG path ('' to skip)")
     args = ap.parse_args()
 
-    net = build_case(args.case, args.n, args.seed)
+    net = build_case(args.case, args.n, args.seed).prepare()
     t0 = time.perf_counter()
     res = net.run(args.duration)                         # exact, event-driven
     t1 = time.perf_counter()

@@ -16,7 +16,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    net = sparse_lowrate(args.n, seed=args.seed)
+    net = sparse_lowrate(args.n, seed=args.seed).prepare()
     t1 = time.perf_counter()
     res = net.run(args.duration)
     t2 = time.perf_counter()

@@ -381,6 +381,28 @@ def test_split_run_is_bitwise_identical(kind):
 
 
 @pytest.mark.parametrize("kind", ["exp_poisson", "delta_drive"])
+def test_prepare_changes_no_result_and_fixes_the_structure(kind):
+    """``Network.prepare`` builds the run plan ahead of the first run: the same spikes,
+    counts (its queue work counted in the first run) and states as without it; calling
+    it twice is harmless; afterwards the network can no longer grow."""
+    T = 60.0
+    net1, _ = _build(kind, 5, T)
+    r = net1.run(T)
+    net2, _ = _build(kind, 5, T)
+    assert net2.prepare() is net2
+    net2.prepare()
+    assert net2.t == 0.0 and net2.counts == type(net2.counts)()
+    with pytest.raises(RuntimeError, match="prepared"):
+        net2.population(3, ev.LIF())
+    r2 = net2.run(T)
+    assert len(r.spikes) > 10
+    assert np.array_equal(r2.spikes.times, r.spikes.times) and np.array_equal(r2.spikes.ids, r.spikes.ids)
+    assert r2.counts == r.counts
+    for f in ("v", "i_exc", "i_inh"):
+        assert np.array_equal(getattr(r2.states, f), getattr(r.states, f)), f
+
+
+@pytest.mark.parametrize("kind", ["exp_poisson", "delta_drive"])
 def test_seed_determinism(kind):
     T = 100.0
     a, _ = _build(kind, 5, T)
