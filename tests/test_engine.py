@@ -380,6 +380,51 @@ def test_split_run_is_bitwise_identical(kind):
     assert net3.counts == r.counts
 
 
+def _wheel_net(seed):
+    """Poisson and spike-train sources that are not fused (two delays each), so their
+    spikes queue on the source wheel, into an exp-synapse network."""
+    net = ev.Network(seed=seed)
+    m = ev.LIF(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=8.0, v_rest=0.0, v_th=20.0, v_reset=10.0,
+               t_ref=2.0, i_bias=5.0)
+    pop = net.population(80, m, v_init=(0.0, 19.0))
+    ps = net.poisson_source(40, np.linspace(5.0, 900.0, 40))
+    rng = np.random.default_rng(seed)
+    st_t = np.round(rng.uniform(0.0, 150.0, 300), 1)         # 0.1 ms grid: ties
+    sts = net.spike_source(st_t, rng.integers(0, 6, 300), n=6)
+    for d in (0.5, 1.25):
+        net.connect(ps, pop, ev.fixed_indegree(3), weight=4.0, delay=d)
+        net.connect(sts, pop, ev.fixed_indegree(1), weight=5.0, delay=d)
+    net.connect(pop, pop, ev.fixed_probability(0.1), weight=lambda rng, n: rng.uniform(-8.0, 5.0, n),
+                delay=1.0)
+    net.record_state(np.array([0, 9, 41]), np.linspace(0.0, 150.0, 31)[1:])
+    return net
+
+
+@pytest.mark.parametrize("size", [dict(wheel_width=0.0, wheel_buckets=1),
+                                  dict(wheel_width=2.0 ** -9, wheel_buckets=64),
+                                  dict(wheel_width=4.0, wheel_buckets=1024)])
+def test_source_wheel_changes_no_result(size, monkeypatch):
+    """Source spikes on the source wheel (engine.queue) or in the heap come out in the
+    same (time, sequence) order: no wheel, a tiny wheel whose horizon (1/8 ms) sends most
+    spikes to the heap, and a coarse one with many spikes per bucket give bitwise the
+    spikes, counts and states of the default; also run in two pieces."""
+    import eventsnn.network as NW
+    net0 = _wheel_net(3)
+    ref = net0.run(150.0)
+    assert len(ref.spikes) > 100 and ref.counts.source_spikes > 500
+    assert net0._plan["Q"][19][0] > 0.0          # the default has a wheel
+    monkeypatch.setattr(NW, "_wheel_size", lambda *a: dict(size))
+    for pieces in ((150.0,), (61.3, 88.7)):
+        net = _wheel_net(3)
+        rs_ = [net.run(d) for d in pieces]
+        assert net._plan["Q"][19][0] == size["wheel_width"]
+        sp = net.spikes
+        assert np.array_equal(sp.times, ref.spikes.times) and np.array_equal(sp.ids, ref.spikes.ids)
+        assert net.counts == ref.counts
+        v = np.concatenate([r.states.v for r in rs_])
+        assert np.array_equal(v, ref.states.v)
+
+
 @pytest.mark.parametrize("kind", ["exp_poisson", "delta_drive"])
 def test_prepare_changes_no_result_and_fixes_the_structure(kind):
     """``Network.prepare`` builds the run plan ahead of the first run: the same spikes,

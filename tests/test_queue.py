@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from eventsnn.engine.queue import (QLHEAD, QLT, QN, lane_last, lane_pop, lane_push, lane_room,
-                                   new_queue, next_event, pop, push, queue_length, reserve)
+from eventsnn.engine.queue import (QLHEAD, QLT, QN, QWS, lane_last, lane_pop, lane_push,
+                                   lane_room, new_queue, next_event, pop, push, queue_length,
+                                   reserve, wheel_head, wheel_pop, wheel_push)
 
 
 def _push_all(Q, items):
@@ -127,3 +128,109 @@ def test_lane_push_without_room_raises_instead_of_overwriting():
     with pytest.raises(RuntimeError, match="room was not reserved"):
         lane_push(Q, 0, 2.0, 99, 0)
     assert queue_length(Q) == 64 and lane_last(Q, 0) == 1.0
+
+
+# ----------------------------------------------------------------------- source wheel
+
+def _pop_any(Q):
+    """The next event of heap, wheel and lanes together, as (t, seq, payload)."""
+    t, src = next_event(Q)
+    if src == -2:
+        return wheel_pop(Q)
+    if src < 0:
+        t, seq, kind, a, b, c = pop(Q)
+        return t, seq, a
+    return lane_pop(Q, src)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 12),
+       st.sampled_from([(2.0 ** -3, 4), (0.5, 8), (1.0, 64)]),
+       st.lists(st.tuples(st.integers(0, 11), st.sampled_from([0.0, 0.05, 0.125, 0.3, 1.0, 2.5,
+                                                                6.0, 40.0]),
+                          st.booleans(), st.booleans()), min_size=1, max_size=300))
+def test_wheel_heap_and_lanes_pop_in_time_then_sequence_order(nsrc, size, ops):
+    """Source spikes on the wheel (at most one pending per source, as the engine keeps
+    them; those beyond its horizon go to the heap, as ``_queue_source`` does), other
+    events in the heap and in a lane, pops interleaved: exactly heapq's (time, sequence)
+    order.  Small wheels with few buckets exercise the horizon, spikes that fall into or
+    before the open bucket, and its compaction."""
+    width, nb = size
+    Q = new_queue(1, nlanes=1, lane_capacity=1, n_sources=nsrc, wheel_width=width,
+                  wheel_buckets=nb)
+    pending = set()
+    ref, out, want = [], [], []
+    now = 0.0
+    seq = 0
+    for s, dt, lane, do_pop in ops:
+        t = now + dt
+        s %= nsrc
+        if s not in pending:
+            # a source spike: the wheel, or the heap beyond its horizon
+            if not wheel_push(Q, s, t, seq):
+                Q = reserve(Q, 1)
+                push(Q, t, seq, 2, s, 0, t)
+            pending.add(s)
+            heapq.heappush(ref, (t, seq, s, "src"))
+        elif lane and t >= lane_last(Q, 0):
+            Q = reserve(Q, 0, 1)
+            lane_push(Q, 0, t, seq, -1)
+            heapq.heappush(ref, (t, seq, -1, "lane"))
+        else:
+            Q = reserve(Q, 1)
+            push(Q, t, seq, 1, -1, 0, t)
+            heapq.heappush(ref, (t, seq, -1, "heap"))
+        seq += 1
+        if do_pop:
+            got = _pop_any(Q)
+            exp = heapq.heappop(ref)
+            out.append(tuple(got))
+            want.append(exp[:3])
+            if exp[3] == "src":
+                pending.discard(exp[2])
+            now = max(now, got[0])
+        assert queue_length(Q) == len(ref)
+    while ref:
+        got = _pop_any(Q)
+        exp = heapq.heappop(ref)
+        out.append(tuple(got))
+        want.append(exp[:3])
+    assert out == want
+    assert next_event(Q) == (np.inf, -1) and queue_length(Q) == 0
+
+
+def test_wheel_opens_buckets_in_time_order_and_reports_its_horizon():
+    Q = new_queue(64, n_sources=4, wheel_width=0.5, wheel_buckets=4)   # horizon: 2 ms
+    assert wheel_head(Q) == (np.inf, 0)
+    assert wheel_push(Q, 0, 1.7, 10) and wheel_push(Q, 1, 0.2, 11) and wheel_push(Q, 2, 1.6, 12)
+    assert not wheel_push(Q, 3, 2.0, 13)        # bucket 4: beyond the horizon, unchanged
+    assert queue_length(Q) == 3
+    assert wheel_head(Q) == (0.2, 11)
+    assert tuple(wheel_pop(Q)) == (0.2, 11, 1)
+    # bucket 3 (1.5 <= t < 2.0) opens sorted by time: 1.6 before 1.7
+    assert wheel_head(Q) == (1.6, 12) and Q[QWS][0] == 3
+    # a spike before the open bucket joins its sorted unread part
+    assert wheel_push(Q, 1, 0.9, 14)
+    assert [tuple(wheel_pop(Q)) for _ in range(3)] == [(0.9, 14, 1), (1.6, 12, 2), (1.7, 10, 0)]
+    assert wheel_head(Q) == (np.inf, 0) and queue_length(Q) == 0
+
+
+def test_no_wheel_sends_every_spike_to_the_heap():
+    Q = new_queue(64, n_sources=3)
+    assert not wheel_push(Q, 0, 1.0, 0)
+    assert queue_length(Q) == 0 and next_event(Q) == (np.inf, -1)
+
+
+@pytest.mark.parametrize("kw", [dict(wheel_width=0.3), dict(wheel_width=-1.0),
+                                dict(wheel_buckets=6), dict(wheel_buckets=0)])
+def test_bad_wheel_sizes_are_refused(kw):
+    with pytest.raises(ValueError, match="wheel_"):
+        new_queue(64, n_sources=2, **kw)
+
+
+def test_reserve_keeps_the_wheel():
+    Q = new_queue(64, n_sources=2, wheel_width=1.0, wheel_buckets=8)
+    wheel_push(Q, 1, 3.5, 0)
+    Q2 = reserve(Q, 1000)
+    assert all(a is b for a, b in zip(Q2[13:], Q[13:])) and len(Q2) == len(Q)
+    assert wheel_head(Q2) == (3.5, 0)

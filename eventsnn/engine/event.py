@@ -60,7 +60,7 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from .fexp import exp as fexp
 from .hints import load_float64, load_int32, prefetch, prefetch_addr, prefetch_l2
 from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, lane_last, lane_pop, lane_push,
-                    lane_room, lane_slot, next_event, pop, push, reserve)
+                    lane_room, lane_slot, next_event, pop, push, reserve, wheel_pop, wheel_push)
 from .rng import exp_step, next_exponential
 
 # Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
@@ -1376,10 +1376,10 @@ def _fused_lane(s, SRC, RE):
 @njit(cache=True, _nrt=False)
 def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                pop_off, ST, isdirty, w_mask, cnt):
-    """Pop the next event, from lane ``src`` (>= 0) or else from the heap, count it, and
-    start loading what the coming deliveries will touch: the rows of lane events a few
-    places behind (``_lane_prefetch``), the state lines of the next candidate, and for
-    a heap delivery the next queued row (``_prefetch_next``).  A fused source spike is
+    """Pop the next event, from lane ``src`` (>= 0), the source wheel (-2) or the heap,
+    count it, and start loading what the coming deliveries will touch: the rows of lane
+    events a few places behind (``_lane_prefetch``), the state lines of the next
+    candidate, and for a heap delivery the next queued row (``_prefetch_next``).  A fused source spike is
     returned as the lane event that delivers it.  Returns (t, seq, kind, a, b, c, fs),
     fs the fused source (-1 if the event was not one)."""
     if src >= 0:
@@ -1389,6 +1389,12 @@ def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_p
         c = 0.0
         if lane_pf[src] != 0:
             _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
+    elif src == -2:
+        # a source spike from the source wheel (as queued by _queue_source)
+        t, seq, a = wheel_pop(Q)
+        kind = SOURCE
+        b = _ZERO
+        c = t
     else:
         t, seq, kind, a, b, c = pop(Q)
         _prefetch_cand(Q, ST)
@@ -1501,6 +1507,10 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             kind = LANE
             a = Q[QLA][lane_slot(Q, src, Q[QLHEAD][src])]
             b = src
+        elif src == -2:
+            kind = SOURCE
+            a = _ZERO
+            b = _ZERO
         else:
             kind = Q[QKIND][0]
             a = Q[QA][0]
@@ -1909,8 +1919,15 @@ def _queue_source(s, ts, SRC, Q, cnt):
     at its arrival time to be delivered."""
     if SRC[7][s] >= 0:
         _qpush(Q, cnt, ts + SRC[8][s], FUSED, s, _ZERO, ts)
-    else:
-        _qpush(Q, cnt, ts, SOURCE, s, _ZERO, ts)
+        return
+    # on the source wheel (engine.queue), or in the heap if beyond its horizon, with the
+    # next sequence number either way
+    sc = Q[7]
+    seq = sc[0]
+    sc[0] = seq + 1
+    if not wheel_push(Q, s, ts, seq):
+        push(Q, ts, seq, SOURCE, s, _ZERO, ts)
+    cnt[C_PUSH] += 1
 
 
 @njit(cache=True)

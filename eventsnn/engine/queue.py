@@ -9,8 +9,10 @@ is deterministic.  The queue is a tuple of plain arrays ``Q``::
     Q[6] [number of events in the heap]    Q[7] [next sequence number]
     Q[8] lane time (ms)   Q[9] lane sequence   Q[10] lane payload
     Q[11] events popped per lane   Q[12] events pushed per lane
+    Q[13] .. Q[19] the source wheel (below)
 
-Memory: 48 bytes per event in the heap, 24 per event in a lane.
+Memory: 48 bytes per event in the heap, 24 per event in a lane, 32 per source and 8
+per wheel bucket.
 
 Lanes hold the events that arrive in time order anyway: the deliveries of one
 homogeneous delay d, pushed when their spikes are emitted.  Spikes are emitted in
@@ -18,9 +20,21 @@ time order (except late-found spikes of driven neurons, which the engine queues 
 heap instead), so the deliveries of one delay form a FIFO.  A lane is a ring buffer
 (the ring index of an event is its push count modulo the capacity, a power of two):
 pushing and popping is O(1) and touches memory in order, and what comes next is known,
-so the engine loads what the next deliveries need before they are due.  The next event
-is the smallest (time, sequence) among the heap's top and the lanes' heads, which is
-the order a single heap would give.
+so the engine loads what the next deliveries need before they are due.
+
+The *source wheel* holds the next spike of each source (``wheel_push``), at most one per
+source: a timing wheel of buckets of width w (a power of two, in ms, so that the bucket
+of a time is exact), each a list threaded through the sources; the earliest non-empty
+bucket is gathered and sorted by (time, sequence) when it is reached (``wheel_head``).
+Why: the 10^5 Poisson sources of the 10^6-neuron case made the heap 17 levels deep,
+mostly with source spikes due far ahead, and a pop and a push of a source spike cost
+about 0.8 us (the lower levels are cache misses); in the wheel they cost a list insert
+and a share of sorting a small bucket, and the heap keeps only the neurons' candidates.
+A spike beyond the wheel's horizon goes to the heap instead.
+
+The next event is the smallest (time, sequence) among the heap's top, the wheel's head
+and the lanes' heads.  Sequence numbers are unique, so this is the order a single heap
+would give, whichever structure holds an event.
 
 Why plain arrays and no growth inside ``push``: a queue that grows itself must keep
 its columns in a container (typed list) that the caller re-reads on every access,
@@ -32,25 +46,44 @@ reference counting (it was a quarter of the run time of a large network).  Here
 than write past the end.  The pushes and pops are compiled without reference
 counting (``_nrt=False``): they only read and write the arrays they are given.
 """
+import math
+
 import numpy as np
 from numba import njit
 
 QT, QC, QSEQ, QKIND, QA, QB, QN, QSC, QLT, QLSQ, QLA, QLHEAD, QLTAIL = range(13)
+# the source wheel: per source its pending spike's time (ms), sequence and the next
+# source in its bucket's list; the buckets' list heads; the open bucket's sources in
+# (time, sequence) order; [open bucket, read position, count, sources in lists]; [w, 1/w]
+QWT, QWSQ, QWNX, QWHEAD, QWB, QWS, QWW = range(13, 20)
 
 
-def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256):
-    """An empty queue with room for ``capacity`` heap events and ``nlanes`` lanes of
-    ``lane_capacity`` events each (rounded up to a power of two)."""
+def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
+              n_sources: int = 0, wheel_width: float = 0.0, wheel_buckets: int = 1):
+    """An empty queue with room for ``capacity`` heap events, ``nlanes`` lanes of
+    ``lane_capacity`` events each (rounded up to a power of two) and a source wheel for
+    ``n_sources`` sources of ``wheel_buckets`` buckets (a power of two) of width
+    ``wheel_width`` ms (a power of two; 0: no wheel, sources go to the heap)."""
     capacity = max(int(capacity), 64)
     cap = 64
     while cap < lane_capacity:
         cap *= 2
     nl = int(nlanes) * cap
+    nb = int(wheel_buckets)
+    if nb < 1 or nb & (nb - 1):
+        raise ValueError(f"wheel_buckets={wheel_buckets!r}; need a power of two")
+    w = float(wheel_width)
+    if w < 0.0 or (w > 0.0 and math.frexp(w)[0] != 0.5):
+        raise ValueError(f"wheel_width={wheel_width!r}; need 0 or a power of two (ms)")
+    ns = int(n_sources)
     return (np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
             np.empty(capacity, np.int64), np.empty(capacity, np.int64),
             np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
             np.empty(nl), np.empty(nl, np.int64), np.empty(nl, np.int64),
-            np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64))
+            np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64),
+            np.zeros(ns), np.zeros(ns, np.int64), np.full(ns, -1, np.int64),
+            np.full(nb, -1, np.int64), np.zeros(ns, np.int64), np.zeros(4, np.int64),
+            np.array([w, 1.0 / w if w > 0.0 else 0.0]))
 
 
 @njit(cache=True)
@@ -77,7 +110,7 @@ def reserve(Q, need, lane_need=0):
     """Q itself if it has room for ``need`` more heap events and ``lane_need`` more
     events in every lane, else a copy in which the part short of room has at least
     twice the capacity (the counters Q[6], Q[7], Q[11], Q[12] are shared, not copied)."""
-    T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt = Q
+    T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt = Q[:13]
     cap = T.shape[0]
     n = hn[0]
     if n + need > cap:
@@ -104,7 +137,7 @@ def reserve(Q, need, lane_need=0):
                 LSQ2[k2] = LSQ[k]
                 LA2[k2] = LA[k]
         LT, LSQ, LA = LT2, LSQ2, LA2
-    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt)
+    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt) + Q[13:]
 
 
 @njit(cache=True, _nrt=False)
@@ -216,13 +249,19 @@ def lane_push(Q, q, t, seq, a):
 @njit(cache=True, _nrt=False)
 def next_event(Q):
     """(t, src) of the earliest event by (time, sequence): src -1 for the heap's top,
-    else the lane whose head it is; t is inf if nothing is queued."""
+    -2 for the source wheel's head, else the lane whose head it is; t is inf if nothing
+    is queued."""
     t = np.inf
     sq = 0
     src = -1
     if Q[QN][0] > 0:
         t = Q[QT][0]
         sq = Q[QSEQ][0]
+    tw, sqw = wheel_head(Q)
+    if tw < t or (tw == t and sqw < sq):
+        t = tw
+        sq = sqw
+        src = -2
     lh = Q[QLHEAD]
     lt = Q[QLTAIL]
     nl = lh.shape[0]
@@ -253,5 +292,105 @@ def lane_pop(Q, q):
 
 
 def queue_length(Q) -> int:
-    """Number of events held (heap and lanes)."""
-    return int(Q[QN][0]) + int((Q[QLTAIL] - Q[QLHEAD]).sum())
+    """Number of events held (heap, lanes and source wheel)."""
+    ws = Q[QWS]
+    return int(Q[QN][0]) + int((Q[QLTAIL] - Q[QLHEAD]).sum()) + int(ws[2] - ws[1] + ws[3])
+
+
+# ----------------------------------------------------------------------- source wheel
+
+@njit(cache=True, _nrt=False)
+def _wheel_before(WT, WSQ, s, r):
+    """Is source s's pending spike before source r's, by (time, sequence)?"""
+    return WT[s] < WT[r] or (WT[s] == WT[r] and WSQ[s] < WSQ[r])
+
+
+@njit(cache=True, _nrt=False)
+def wheel_push(Q, s, t, seq):
+    """Put source s's next spike (t ms, sequence seq) on the wheel; False (and nothing
+    changed) if t lies beyond the wheel's horizon or there is no wheel: the caller then
+    queues it in the heap.  A source has at most one spike pending."""
+    w = Q[QWW]
+    if w[0] <= 0.0:
+        return False
+    WT, WSQ, WNX, WHEAD, WB, WS = Q[QWT], Q[QWSQ], Q[QWNX], Q[QWHEAD], Q[QWB], Q[QWS]
+    nb = WHEAD.shape[0]
+    # exact: w is a power of two
+    bb = np.int64(math.floor(t * w[1]))
+    b = WS[0]
+    if bb - b >= nb:
+        return False
+    WT[s] = t
+    WSQ[s] = seq
+    if bb > b:
+        k = bb & (nb - 1)
+        WNX[s] = WHEAD[k]
+        WHEAD[k] = s
+        WS[3] += 1
+        return True
+    # in (or before) the open bucket: insert into its sorted unread part
+    i0 = WS[1]
+    n = WS[2]
+    if n >= WB.shape[0]:
+        # compact the unread part to the front (the read part is done)
+        for i in range(i0, n):
+            WB[i - i0] = WB[i]
+        n -= i0
+        i0 = 0
+        WS[1] = 0
+    i = n
+    while i > i0 and _wheel_before(WT, WSQ, s, WB[i - 1]):
+        WB[i] = WB[i - 1]
+        i -= 1
+    WB[i] = s
+    WS[2] = n + 1
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def wheel_head(Q):
+    """(t, seq) of the wheel's earliest spike, (inf, 0) if it holds none.  Opens the next
+    non-empty bucket when the open one is used up: its list is gathered and sorted by
+    (time, sequence) (insertion sort: a bucket holds a few tens of spikes)."""
+    WS = Q[QWS]
+    WT, WSQ, WB = Q[QWT], Q[QWSQ], Q[QWB]
+    if WS[1] < WS[2]:
+        s = WB[WS[1]]
+        return WT[s], WSQ[s]
+    if WS[3] == 0:
+        return np.inf, np.int64(0)
+    WNX, WHEAD = Q[QWNX], Q[QWHEAD]
+    nb = WHEAD.shape[0]
+    b = WS[0] + 1
+    while WHEAD[b & (nb - 1)] < 0:
+        b += 1
+    k = b & (nb - 1)
+    s = WHEAD[k]
+    WHEAD[k] = -1
+    n = 0
+    while s >= 0:
+        # insertion into the sorted prefix WB[:n]
+        i = n
+        while i > 0 and _wheel_before(WT, WSQ, s, WB[i - 1]):
+            WB[i] = WB[i - 1]
+            i -= 1
+        WB[i] = s
+        n += 1
+        s = WNX[s]
+    WS[0] = b
+    WS[1] = 0
+    WS[2] = n
+    WS[3] -= n
+    s = WB[0]
+    return WT[s], WSQ[s]
+
+
+@njit(cache=True, _nrt=False)
+def wheel_pop(Q):
+    """Remove the wheel's earliest spike, which ``wheel_head`` has found; returns (t,
+    seq, source)."""
+    WS = Q[QWS]
+    i = WS[1]
+    s = Q[QWB][i]
+    WS[1] = i + 1
+    return Q[QWT][s], Q[QWSQ][s], s
