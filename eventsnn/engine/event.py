@@ -59,7 +59,7 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 
 from .fexp import exp as fexp
 from .hints import load_float64, load_int32, prefetch, prefetch_addr, prefetch_l2
-from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, lane_last, lane_pop, lane_push,
+from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, QWB, QWS, lane_last, lane_pop, lane_push,
                     lane_room, lane_slot, next_event, pop, push, reserve, wheel_pop, wheel_push)
 from .rng import exp_step, next_exponential
 
@@ -327,6 +327,23 @@ def _prefetch_cand(Q, ST):
     usually after a few lane events."""
     if Q[QN][0] > 0 and Q[QKIND][0] == CAND:
         prefetch(ST, Q[QA][0])
+
+
+@njit(cache=True, _nrt=False)
+def _prefetch_wheel(Q, SRC, RE):
+    """Start loading what the source wheel's next spike will read when it pops: its
+    source's row pointers (``_emit``) and its kind, rate, random stream and fusion entry
+    (``_next_source``), random lines in arrays of 10^5 sources that each cost a cache
+    miss otherwise."""
+    WS = Q[QWS]
+    if WS[1] < WS[2]:
+        s = Q[QWB][WS[1]]
+        node = SRC[0] + s
+        _emit_prefetch(node, _pop_of(node, RE[13]), RE)
+        prefetch_l2(SRC[1], s)
+        prefetch_l2(SRC[2], s)
+        prefetch_l2(SRC[5], s)
+        prefetch_l2(SRC[7], s)
 
 
 # how far ahead in its lane an event's row pointers and its rows' targets and weights
@@ -1395,6 +1412,7 @@ def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_p
         kind = SOURCE
         b = _ZERO
         c = t
+        _prefetch_wheel(Q, SRC, RE)
     else:
         t, seq, kind, a, b, c = pop(Q)
         _prefetch_cand(Q, ST)
