@@ -9,7 +9,7 @@ is deterministic.  The queue is a tuple of plain arrays ``Q``::
     Q[6] [number of events in the heap]    Q[7] [next sequence number]
     Q[8] lane time (ms)   Q[9] lane sequence   Q[10] lane payload
     Q[11] events popped per lane   Q[12] events pushed per lane
-    Q[13] .. Q[19] the source wheel (below)
+    Q[13] .. Q[19] the source wheel (below)   Q[20] [lane capacity]
 
 Memory: 48 bytes per event in the heap, 24 per event in a lane, 32 per source and 8
 per wheel bucket.
@@ -56,6 +56,9 @@ QT, QC, QSEQ, QKIND, QA, QB, QN, QSC, QLT, QLSQ, QLA, QLHEAD, QLTAIL = range(13)
 # source in its bucket's list; the buckets' list heads; the open bucket's sources in
 # (time, sequence) order; [open bucket, read position, count, sources in lists]; [w, 1/w]
 QWT, QWSQ, QWNX, QWHEAD, QWB, QWS, QWW = range(13, 20)
+# the capacity of every lane, a power of two, kept apart so that finding an event's
+# slot needs no integer division (several per event otherwise)
+QLCAP = 20
 
 
 def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
@@ -83,7 +86,7 @@ def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
             np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64),
             np.zeros(ns), np.zeros(ns, np.int64), np.full(ns, -1, np.int64),
             np.full(nb, -1, np.int64), np.zeros(ns, np.int64), np.zeros(4, np.int64),
-            np.array([w, 1.0 / w if w > 0.0 else 0.0]))
+            np.array([w, 1.0 / w if w > 0.0 else 0.0]), np.array([cap], np.int64))
 
 
 @njit(cache=True)
@@ -118,8 +121,9 @@ def reserve(Q, need, lane_need=0):
         T, C, SQ = _grown(T, n, new), _grown(C, n, new), _grown(SQ, n, new)
         K, A, B = _grown(K, n, new), _grown(A, n, new), _grown(B, n, new)
     nl = lh.shape[0]
+    lc = Q[QLCAP]
     if nl > 0 and not lane_room(Q, lane_need):
-        lcap = LT.shape[0] // nl
+        lcap = lc[0]
         most = 0
         for q in range(nl):
             most = max(most, lt[q] - lh[q])
@@ -137,7 +141,8 @@ def reserve(Q, need, lane_need=0):
                 LSQ2[k2] = LSQ[k]
                 LA2[k2] = LA[k]
         LT, LSQ, LA = LT2, LSQ2, LA2
-    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt) + Q[13:]
+        lc = np.array([new], np.int64)
+    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt) + Q[13:20] + (lc,)
 
 
 @njit(cache=True, _nrt=False)
@@ -206,7 +211,7 @@ def lane_room(Q, need):
     nl = lh.shape[0]
     if nl == 0:
         return True
-    cap = Q[QLT].shape[0] // nl
+    cap = Q[QLCAP][0]
     for q in range(nl):
         if lt[q] - lh[q] + need > cap:
             return False
@@ -216,7 +221,7 @@ def lane_room(Q, need):
 @njit(cache=True, _nrt=False)
 def lane_slot(Q, q, i):
     """Array index of event number i (a push count) of lane q."""
-    cap = Q[QLT].shape[0] // Q[QLHEAD].shape[0]
+    cap = Q[QLCAP][0]
     return q * cap + (i & (cap - 1))
 
 
@@ -237,7 +242,7 @@ def lane_push(Q, q, t, seq, a):
     lh = Q[QLHEAD]
     lt = Q[QLTAIL]
     i = lt[q]
-    if i - lh[q] >= Q[QLT].shape[0] // lh.shape[0]:
+    if i - lh[q] >= Q[QLCAP][0]:
         raise RuntimeError("event lane full: room was not reserved (internal error)")
     k = lane_slot(Q, q, i)
     Q[QLT][k] = t
@@ -268,7 +273,7 @@ def next_event(Q):
     if nl > 0:
         LT = Q[QLT]
         LSQ = Q[QLSQ]
-        cap = LT.shape[0] // nl
+        cap = Q[QLCAP][0]
         for q in range(nl):
             i = lh[q]
             if i < lt[q]:
