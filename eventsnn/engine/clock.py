@@ -73,9 +73,8 @@ from ..models import (P_DE, P_DI, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF, P_VREST
                       bias_kernel, psi)
 from ..results import OpCounts, Result, Spikes
 from .event import _record  # the event engine's growable spike record
-from .event import _weight_mask
 from .event import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
-                    C_SYN_SRC, C_THRESH, NCOUNT, _prop)
+                    C_SYN_SRC, C_THRESH, NCOUNT, _prop, _weight_mask)
 from .rng import exp_step, next_exponential, seed_streams
 
 __all__ = ["ClockEngine", "run_clock", "UPDATE_COST", "UPDATE_COST_DELTA"]

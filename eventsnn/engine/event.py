@@ -59,8 +59,9 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 
 from .fexp import exp as fexp
 from .hints import load_float64, load_int32, prefetch, prefetch_addr, prefetch_l2
-from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, QWB, QWS, lane_last, lane_pop, lane_push,
-                    lane_room, lane_slot, next_event, pop, push, reserve, wheel_pop, wheel_push)
+from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, lane_last, lane_pop, lane_push,
+                    lane_room, lane_slot, next_event, pop, push, reserve, wheel_next_source,
+                    wheel_pop, wheel_push)
 from .rng import exp_step, next_exponential
 
 # Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
@@ -335,9 +336,8 @@ def _prefetch_wheel(Q, SRC, RE):
     source's row pointers (``_emit``) and its kind, rate, random stream and fusion entry
     (``_next_source``), random lines in arrays of 10^5 sources that each cost a cache
     miss otherwise."""
-    WS = Q[QWS]
-    if WS[1] < WS[2]:
-        s = Q[QWB][WS[1]]
+    s = wheel_next_source(Q)
+    if s >= 0:
         node = SRC[0] + s
         _emit_prefetch(node, _pop_of(node, RE[13]), RE)
         prefetch_l2(SRC[1], s)
@@ -1396,8 +1396,9 @@ def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_p
     """Pop the next event, from lane ``src`` (>= 0), the source wheel (-2) or the heap,
     count it, and start loading what the coming deliveries will touch: the rows of lane
     events a few places behind (``_lane_prefetch``), the state lines of the next
-    candidate, and for a heap delivery the next queued row (``_prefetch_next``).  A fused source spike is
-    returned as the lane event that delivers it.  Returns (t, seq, kind, a, b, c, fs),
+    candidate or source spike, and for a heap delivery the next queued row
+    (``_prefetch_next``).  A fused source spike is returned as the lane event that
+    delivers it.  Returns (t, seq, kind, a, b, c, fs),
     fs the fused source (-1 if the event was not one)."""
     if src >= 0:
         t, seq, a = lane_pop(Q, src)
@@ -1937,15 +1938,13 @@ def _queue_source(s, ts, SRC, Q, cnt):
     at its arrival time to be delivered."""
     if SRC[7][s] >= 0:
         _qpush(Q, cnt, ts + SRC[8][s], FUSED, s, _ZERO, ts)
-        return
-    # on the source wheel (engine.queue), or in the heap if beyond its horizon, with the
-    # next sequence number either way
-    sc = Q[7]
-    seq = sc[0]
-    sc[0] = seq + 1
-    if not wheel_push(Q, s, ts, seq):
-        push(Q, ts, seq, SOURCE, s, _ZERO, ts)
-    cnt[C_PUSH] += 1
+    elif wheel_push(Q, s, ts, Q[7][0]):
+        # on the source wheel (engine.queue), with the sequence number _qpush would give
+        Q[7][0] += 1
+        cnt[C_PUSH] += 1
+    else:
+        # beyond the wheel's horizon
+        _qpush(Q, cnt, ts, SOURCE, s, _ZERO, ts)
 
 
 @njit(cache=True)

@@ -305,9 +305,17 @@ def queue_length(Q) -> int:
 # ----------------------------------------------------------------------- source wheel
 
 @njit(cache=True, _nrt=False)
-def _wheel_before(WT, WSQ, s, r):
-    """Is source s's pending spike before source r's, by (time, sequence)?"""
-    return WT[s] < WT[r] or (WT[s] == WT[r] and WSQ[s] < WSQ[r])
+def _wheel_insert(WT, WSQ, WB, i0, n, s):
+    """Insert source s into WB[i0:n], sorted by its spike's (time, sequence), making
+    WB[i0:n + 1]."""
+    i = n
+    while i > i0:
+        r = WB[i - 1]
+        if WT[r] < WT[s] or (WT[r] == WT[s] and WSQ[r] < WSQ[s]):
+            break
+        WB[i] = r
+        i -= 1
+    WB[i] = s
 
 
 @njit(cache=True, _nrt=False)
@@ -343,11 +351,7 @@ def wheel_push(Q, s, t, seq):
         n -= i0
         i0 = 0
         WS[1] = 0
-    i = n
-    while i > i0 and _wheel_before(WT, WSQ, s, WB[i - 1]):
-        WB[i] = WB[i - 1]
-        i -= 1
-    WB[i] = s
+    _wheel_insert(WT, WSQ, WB, i0, n, s)
     WS[2] = n + 1
     return True
 
@@ -374,12 +378,7 @@ def wheel_head(Q):
     WHEAD[k] = -1
     n = 0
     while s >= 0:
-        # insertion into the sorted prefix WB[:n]
-        i = n
-        while i > 0 and _wheel_before(WT, WSQ, s, WB[i - 1]):
-            WB[i] = WB[i - 1]
-            i -= 1
-        WB[i] = s
+        _wheel_insert(WT, WSQ, WB, 0, n, s)
         n += 1
         s = WNX[s]
     WS[0] = b
@@ -388,6 +387,15 @@ def wheel_head(Q):
     WS[3] -= n
     s = WB[0]
     return WT[s], WSQ[s]
+
+
+@njit(cache=True, _nrt=False)
+def wheel_next_source(Q):
+    """The source of the earliest unread spike of the open bucket (after a pop: the
+    wheel's next spike), -1 if that bucket is used up (only ``wheel_head`` opens the
+    next); for prefetching."""
+    WS = Q[QWS]
+    return Q[QWB][WS[1]] if WS[1] < WS[2] else np.int64(-1)
 
 
 @njit(cache=True, _nrt=False)
