@@ -698,30 +698,51 @@ def _wants_test(mode, u, tgt, thr):
 
 
 @njit(cache=True, inline="always")
-def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs):
+def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs, g, se, si, huge):
     """Is frame neuron n (leaky, exp channels) certainly unable to reach vth after t?
+    Returns (rejected, ceiling): the ceiling is an upper bound (mV) on V after t.
 
-    The quick-reject bound of ``_cross_general``, V(s) <= max(V(t), v_inf, v_reset if
-    refractory) + k (I_exc^+ psi_max_exc + I_inh^+ psi_max_inh) for s >= t, evaluated
-    from the frame coefficients (a = e^{-g (t - tf)}, ee/ei = e^{-s (t - tf)}, ce/ci =
-    k psi_max / k_x; see ``_undriven_targets``), with a margin of 1e-10 of the terms'
-    magnitudes.  The threshold test at the end of the instant computes the same bound
-    with a different rounding (a division by 1/a, the currents divided out) and after
-    the other inputs of the instant, which only lower it or change it by rounding
-    (inhibition; an excitatory input tests again), so a neuron this rejects is one that
-    test would find no crossing for, which is why skipping it changes nothing.  A
-    non-finite state is never rejected (the test reports it).
+    Two of the rejects of ``_cross_coef``, which the threshold test at the end of the
+    instant would apply, evaluated here while the target's state line is in the cache
+    rather than marking it for that test:
+
+    * the quick bound of ``_cross_general``, V(s) <= max(V(t), v_inf, v_reset if
+      refractory) + k (I_exc^+ psi_max_exc + I_inh^+ psi_max_inh) for s >= t, from the
+      frame coefficients (a = e^{-g (t - tf)}, ee/ei = e^{-s (t - tf)}, ce/ci = k
+      psi_max / k_x; see ``_undriven_targets``), with a margin of 1e-10 of the terms'
+      magnitudes;
+    * if that fails, outside the refractory period: the peak of the trajectory without
+      its inhibitory part (``_peak_reject``, the same call as ``_cross_coef``'s), which
+      rejects most of the neurons the quick bound lets through (3.8 of 4.8 million
+      threshold tests per 200 ms of the 10^6-neuron case).
+
+    The test at the end of the instant computes the same bounds with a different
+    rounding (a division by 1/a) and after the other inputs of the instant.  Those only
+    lower them or change them by rounding: an inhibitory input lowers V and, outside the
+    refractory period, moves its coefficient from the inhibitory term to the e^{-g s}
+    one, leaving the peak bound's trajectory as it was; an excitatory input tests again.
+    So a neuron this rejects is one that test would find no crossing for, which is why
+    skipping it changes no spike.  A non-finite state, or coefficients of ``huge`` or
+    more (whose physical currents the test checks), is never rejected.
     """
     ua = ST[n, _SV] * a
     xe = ST[n, _SIE] * ee
     xi = ST[n, _SII] * ei
     v = b + ua + xe + xi
     lo = max(v, vinf)
-    if _refractory(t, ST[n, _SREF]):
+    refr = _refractory(t, ST[n, _SREF])
+    if refr:
         lo = max(lo, vreset)
     bnd = lo + max(xe * ce, 0.0) + max(xi * ci, 0.0)
     ceil = bnd + 1e-10 * (abs(ua) + abs(xe) + abs(xi) + vth_abs)
-    return math.isfinite(v) and ceil < vth, ceil
+    if not math.isfinite(v):
+        return False, ceil
+    if ceil < vth:
+        return True, ceil
+    if (not refr and (g - se) * xe > 0.0 and (g - si) * xi <= 0.0
+            and abs(ua) + abs(xe) + abs(xi) < huge):
+        return _peak_reject(g, se, vinf, v, ua + xi, xe, vth, ceil)
+    return False, ceil
 
 
 @njit(cache=True, inline="always")
@@ -883,8 +904,11 @@ def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, c
     vth_abs = abs(vth) + abs(b)
     a = 1.0 / ainv
     ee = fexp(-se * (t - tf))
-    ei = fexp(-P[p, P_SI] * (t - tf))
-    ci = P[p, P_K] * P[p, P_PSII] / P[p, P_KI] if P[p, P_KI] != 0.0 else 0.0
+    si = P[p, P_SI]
+    ei = fexp(-si * (t - tf))
+    ki = P[p, P_KI]
+    ci = P[p, P_K] * P[p, P_PSII] / ki if ki != 0.0 else 0.0
+    huge = 1e290 * min(1.0, abs(ke), abs(ki) if ki != 0.0 else 1.0)
     vinf_b = P[p, P_VREST] + P[p, P_K] * P[p, P_IBIAS] / g
     vreset = P[p, P_VRESET]
     ce = P[p, P_K] * P[p, P_PSIE] / ke
@@ -908,7 +932,8 @@ def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, c
         if m < vth:
             continue
         if ST[nu, _STGT] == math.inf:
-            ok, cl = _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b, vreset, vth, vth_abs)
+            ok, cl = _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b, vreset, vth, vth_abs, g, se,
+                            si, huge)
             if ok:
                 ST[nu, _STL] = cl
                 continue
@@ -1003,7 +1028,7 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
                     continue
                 if XC is not None:
                     ok, cl = _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b, vreset, vth,
-                                    vth_abs)
+                                    vth_abs, g, se, si, huge)
                     if ok:
                         ST[nu, _STL] = cl
                         continue
