@@ -989,6 +989,58 @@ def test_row_bound_test_keeps_psps_near_threshold(rel):
     np.testing.assert_allclose(r.spikes.times, ref_t, rtol=0, atol=1e-9)
 
 
+def _peak_weight(p, v0, peak):
+    """The excitatory weight (mV) whose PSP, added to a neuron at v0 (mV) with no bias,
+    makes its trajectory peak at ``peak`` (mV): bisection on the closed-form maximum of
+    v(s) = a e^{-g s} + b e^{-se s}."""
+    g, se, k = 1.0 / p["tau_m"], 1.0 / p["tau_syn_exc"], 1.0 / p["tau_m"]
+
+    def vmax(w):
+        b = k * w / (g - se)
+        a = v0 - b
+        ts = math.log(-(se * b) / (g * a)) / (se - g)
+        return a * math.exp(-g * ts) + b * math.exp(-se * ts) if ts > 0 else v0
+
+    lo, hi = 0.0, 1000.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if vmax(mid) < peak else (lo, mid)
+    return hi
+
+
+@pytest.mark.parametrize("rel", [1e-6, 1e-9, -1e-9, -1e-6])
+@pytest.mark.parametrize("inh", [None, "before", "after"])
+def test_peak_reject_in_the_row_keeps_crossings_near_threshold(rel, inh):
+    """A target whose quick-reject bound (``_below``) reaches v_th is tested in the row
+    against the peak of its trajectory without inhibition (``_peak_reject``) and skipped
+    when that stays below v_th.  Neurons at v0 = 12 mV (decaying, so the quick bound
+    max(V, v_inf) + PSP peak is far too high) get one excitatory input whose trajectory
+    peaks within 1e-9 or 1e-6 relative of v_th: above it must fire, below it must not,
+    at the slow reference simulator's time; with an inhibitory input at the same instant,
+    queued before or after it (which the row rejected first), the reference decides."""
+    p = dict(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=10.0, v_rest=0.0, v_th=20.0, v_reset=10.0,
+             t_ref=2.0, i_bias=0.0)
+    v0, t_in = 12.0, 0.5
+    w = _peak_weight(p, v0 * math.exp(-t_in / p["tau_m"]), p["v_th"] * (1.0 + rel))
+    net = ev.Network(seed=0)
+    pop = net.population(1, ev.LIF(**p), v_init=v0)
+    if inh is None:
+        times, ids, pre, post, ws = [0.0], [0], [0], [0], [w]
+    else:
+        # sources fire in id order at one instant: the first row is delivered first
+        times, ids, pre, post = [0.0, 0.0], [0, 1], [0, 1], [0, 0]
+        ws = [w, -1e-7] if inh == "after" else [-1e-7, w]
+    src = net.spike_source(times, ids, n=len(ids))
+    net.connect(src, pop, ev.from_lists(pre, post, ws, n_pre=len(ids), n_post=1), delay=t_in)
+    r = net.run(60.0)
+    ref_t, ref_i = rs.simulate(1, p, times, ids, pre, post, ws, [t_in] * len(ids), [], [], [],
+                               [], 60.0, v0=np.array([v0]))
+    if inh is None:
+        assert (len(r.spikes.times) > 0) == (rel > 0)
+    np.testing.assert_array_equal(r.spikes.ids, ref_i)
+    np.testing.assert_allclose(r.spikes.times, ref_t, rtol=0, atol=1e-9)
+
+
 def test_ceiling_bounds_every_later_potential():
     """Leaky exp-synapse neurons in the frame representation keep a *ceiling* (in the
     t_last column, unused by frame neurons): an upper bound on V at every later time,
