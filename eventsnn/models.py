@@ -339,6 +339,10 @@ def _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, t):
     exponentials and no expm1 (for rates apart, where its cancellation is bounded; see
     ``first_crossing_coef``)."""
     if cf:
+        if t == 0.0:
+            # every e^{-s 0} is 1, which fexp returns exactly: the same values without
+            # the three exponentials (Newton from 0 starts here, once per test)
+            return c0 + a + be + bi, -g * a - se * be - si * bi
         e = fexp(-g * t)
         f = c0 + a * e
         d = -g * a * e
