@@ -1417,7 +1417,7 @@ def _fused_lane(s, SRC, RE):
 
 @njit(cache=True, _nrt=False)
 def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
-               pop_off, ST, isdirty, w_mask, cnt):
+               pop_off, ST, isdirty, w_mask, cnt, lane_later=False):
     """Pop the next event, from lane ``src`` (>= 0), the source wheel (-2) or the heap,
     count it, and start loading what the coming deliveries will touch: the rows of lane
     events a few places behind (``_lane_prefetch``), the state lines of the next
@@ -1430,7 +1430,7 @@ def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_p
         kind = LANE
         b = src
         c = 0.0
-        if lane_pf[src] != 0:
+        if lane_pf[src] != 0 and not lane_later:
             _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
     elif src == -2:
         # a source spike from the source wheel (as queued by _queue_source)
@@ -1578,7 +1578,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             return X_SLOW, ndirty, t_cur, pops, fj, _ZERO, _ZERO
         t, seq, kind, a, b, c, fs = _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr,
                                                proj_post_off, proj_post_pop, pop_off, ST,
-                                               isdirty, w_mask, cnt)
+                                               isdirty, w_mask, cnt, True)
         pops += 1
         t_cur = t
         if kind == DELIVER or kind == LANE:
@@ -1620,6 +1620,8 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             if heap_row:
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty, w_mask)
+            elif src >= 0 and lane_pf[src] != 0:
+                _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
             if fs >= 0:
                 _next_source(fs, c, SRC, Q, cnt)
         elif kind == CAND:
