@@ -341,12 +341,12 @@ def _wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane):
 
 def _cand_wheel_size(n_neurons):
     """Bucket width (ms, a power of two), bucket count and pool size of the candidate
-    wheel (``engine.queue``): about 32 candidates per bucket at an assumed 5 candidates
+    wheel (``engine.queue``): about 8 candidates per bucket at an assumed 5 candidates
     per neuron per second (the 10^6-neuron case makes 4), a horizon of at least 64 ms
     (later crossings go to the heap), and room for n_neurons + 16 entries, at most
     2**15 (more go to the heap).  Performance only: any size gives the same results."""
     rate = 0.005 * n_neurons            # candidates per ms
-    width = 2.0 ** int(np.clip(np.round(np.log2(32.0 / rate)), -12, 2)) if rate > 0 else 4.0
+    width = 2.0 ** int(np.clip(np.round(np.log2(8.0 / rate)), -12, 2)) if rate > 0 else 4.0
     buckets = 64
     while buckets * width < 64.0 and buckets < 2 ** 16:
         buckets *= 2

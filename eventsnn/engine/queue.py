@@ -42,7 +42,7 @@ moves its open bucket to the current time when the next candidate comes, so that
 quiet spell longer than the horizon does not send every later candidate to the heap.
 In the 10^6-neuron case (about 4 million candidates per simulated second) a pop from
 the heap's 13 levels, each a dependent load and an unpredictable branch, cost about
-0.2 us; from the wheel a share of sorting a bucket of some 32 entries.
+0.2 us; from the wheel a share of sorting a bucket of some 8 entries.
 
 The next event is the smallest (time, sequence) among the heap's top, the wheels' heads
 and the lanes' heads.  Sequence numbers are unique, so this is the order a single heap
