@@ -339,20 +339,6 @@ def _wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane):
     return dict(wheel_width=width, wheel_buckets=buckets)
 
 
-def _cand_wheel_size(n_neurons):
-    """Bucket width (ms, a power of two), bucket count and pool size of the candidate
-    wheel (``engine.queue``): about 8 candidates per bucket at an assumed 5 candidates
-    per neuron per second (the 10^6-neuron case makes 4), a horizon of at least 64 ms
-    (later crossings go to the heap), and room for n_neurons + 16 entries, at most
-    2**15 (more go to the heap).  Performance only: any size gives the same results."""
-    rate = 0.005 * n_neurons            # candidates per ms
-    width = 2.0 ** int(np.clip(np.round(np.log2(8.0 / rate)), -12, 2)) if rate > 0 else 4.0
-    buckets = 64
-    while buckets * width < 64.0 and buckets < 2 ** 16:
-        buckets *= 2
-    return dict(cand_width=width, cand_buckets=buckets, cand_pool=min(n_neurons + 16, 2 ** 15))
-
-
 class Network:
     """An event-driven network of LIF populations, sources and CSR projections.
 
@@ -853,8 +839,7 @@ class Network:
         # source, the samples and two bookkeeping events (the run kernel grows it)
         n_rec = len(self._records[0][1]) if self._records else 0
         Q = new_queue(N + int(SRC[1].shape[0]) + n_rec + 16, nlanes=nl, n_sources=S_tot,
-                      **_wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane),
-                      **_cand_wheel_size(N))
+                      **_wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane))
         cnt = np.zeros(E.NCOUNT, np.int64)
         # bookkeeping events
         driven = [d[0] for d in drives]

@@ -425,35 +425,6 @@ def test_source_wheel_changes_no_result(size, monkeypatch):
         assert np.array_equal(v, ref.states.v)
 
 
-@pytest.mark.parametrize("fast", [None, True])
-@pytest.mark.parametrize("size", [dict(cand_width=0.0, cand_buckets=1, cand_pool=0),
-                                  dict(cand_width=1.0, cand_buckets=64, cand_pool=2),
-                                  dict(cand_width=2.0 ** -9, cand_buckets=64, cand_pool=500),
-                                  dict(cand_width=4.0, cand_buckets=1024, cand_pool=500)])
-def test_candidate_wheel_changes_no_result(size, fast, monkeypatch):
-    """Candidates on the candidate wheel (engine.queue) or in the heap come out in the
-    same (time, sequence) order: no wheel, a pool of two entries (most candidates go to
-    the heap), a horizon of 1/8 ms and a coarse wheel with many candidates per bucket
-    give bitwise the spikes, counts (stale candidates included) and states of the
-    default, in the general and the fast loop, whole and in two pieces."""
-    import eventsnn.network as NW
-    net0 = _wheel_net(5)
-    ref = net0.run(150.0)
-    assert len(ref.spikes) > 100 and ref.counts.stale_candidates > 20
-    assert net0._plan["Q"][27][0] > 0.0          # the default has a candidate wheel
-    monkeypatch.setattr(NW, "_cand_wheel_size", lambda n: dict(size))
-    for pieces in ((150.0,), (61.3, 88.7)):
-        net = _wheel_net(5)
-        net._fast_path = fast
-        rs_ = [net.run(d) for d in pieces]
-        assert net._plan["Q"][27][0] == size["cand_width"]
-        sp = net.spikes
-        assert np.array_equal(sp.times, ref.spikes.times) and np.array_equal(sp.ids, ref.spikes.ids)
-        assert net.counts == ref.counts
-        v = np.concatenate([r.states.v for r in rs_])
-        assert np.array_equal(v, ref.states.v)
-
-
 @pytest.mark.parametrize("kind", ["exp_poisson", "delta_drive"])
 def test_prepare_changes_no_result_and_fixes_the_structure(kind):
     """``Network.prepare`` builds the run plan ahead of the first run: the same spikes,

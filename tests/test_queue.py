@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from eventsnn.engine.queue import (QCNX, QCS, QLHEAD, QLT, QN, QWS, cand_head, cand_next, cand_pop,
-                                   cand_push, lane_last, lane_pop, lane_push, lane_room,
-                                   new_queue, next_event, pop, push, queue_length, reserve,
-                                   wheel_head, wheel_pop, wheel_push)
+from eventsnn.engine.queue import (QLHEAD, QLT, QN, QWS, lane_last, lane_pop, lane_push,
+                                   lane_room, new_queue, next_event, pop, push, queue_length,
+                                   reserve, wheel_head, wheel_pop, wheel_push)
 
 
 def _push_all(Q, items):
@@ -138,8 +137,6 @@ def _pop_any(Q):
     t, src = next_event(Q)
     if src == -2:
         return wheel_pop(Q)
-    if src == -3:
-        return cand_pop(Q)
     if src < 0:
         t, seq, kind, a, b, c = pop(Q)
         return t, seq, a
@@ -237,88 +234,3 @@ def test_reserve_keeps_the_wheel():
     Q2 = reserve(Q, 1000)
     assert all(a is b for a, b in zip(Q2[13:], Q[13:])) and len(Q2) == len(Q)
     assert wheel_head(Q2) == (3.5, 0)
-
-
-# -------------------------------------------------------------------- candidate wheel
-
-@settings(max_examples=80, deadline=None)
-@given(st.integers(0, 6),
-       st.sampled_from([(2.0 ** -3, 4), (0.5, 8), (1.0, 64), (0.0, 1)]),
-       st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.0, 0.05, 0.125, 0.3, 1.0, 2.5,
-                                                                6.0, 40.0]),
-                          st.booleans(), st.booleans()), min_size=1, max_size=300))
-def test_candidate_wheel_and_heap_pop_in_time_then_sequence_order(npool, size, ops):
-    """Candidates on the candidate wheel (several per neuron allowed, as superseded ones
-    stay queued; into the heap when the pool is used up or beyond the horizon, as
-    ``engine.event._schedule`` does), other events in the heap, pops interleaved:
-    exactly heapq's (time, sequence) order, and every pool entry returns to the pool.
-    Tiny pools, few buckets and jumps of 40 ms exercise the pool's end, the horizon, the
-    open bucket and an empty wheel that moves on to the current time."""
-    width, nb = size
-    Q = new_queue(1, cand_width=width, cand_buckets=nb, cand_pool=npool)
-    ref, out, want = [], [], []
-    now = 0.0
-    seq = 0
-    for n, dt, cand, do_pop in ops:
-        t = now + dt
-        if cand:
-            if not cand_push(Q, n, t, seq, now):
-                Q = reserve(Q, 1)
-                push(Q, t, seq, 1, n, 0, 0.0)
-        else:
-            Q = reserve(Q, 1)
-            push(Q, t, seq, 0, n, 0, 0.0)
-        heapq.heappush(ref, (t, seq, n))
-        seq += 1
-        if do_pop:
-            got = _pop_any(Q)
-            out.append(tuple(got))
-            want.append(heapq.heappop(ref))
-            now = max(now, got[0])
-        assert queue_length(Q) == len(ref)
-    while ref:
-        out.append(tuple(_pop_any(Q)))
-        want.append(heapq.heappop(ref))
-    assert out == want
-    assert next_event(Q) == (np.inf, -1) and queue_length(Q) == 0
-    # the free list holds every entry again
-    free, e = set(), Q[QCS][4]
-    while e >= 0:
-        free.add(int(e))
-        e = Q[QCNX][e]
-    assert free == set(range(npool))
-
-
-def test_candidate_wheel_pool_horizon_and_empty_wheel():
-    Q = new_queue(64, cand_width=0.5, cand_buckets=4, cand_pool=3)    # horizon: 2 ms
-    assert cand_head(Q) == (np.inf, 0) and cand_next(Q) == -1
-    assert cand_push(Q, 7, 1.2, 0, 0.0) and cand_push(Q, 8, 0.7, 1, 0.0)
-    assert not cand_push(Q, 9, 2.0, 2, 0.0)          # beyond the horizon: unchanged
-    assert cand_push(Q, 7, 0.7, 3, 0.0)              # a second entry of neuron 7
-    assert not cand_push(Q, 5, 0.1, 4, 0.0)          # the pool (3) is used up
-    assert queue_length(Q) == 3
-    assert cand_head(Q) == (0.7, 1) and cand_next(Q) == 8
-    assert [tuple(cand_pop(Q)) for _ in range(2)] == [(0.7, 1, 8), (0.7, 3, 7)]
-    assert cand_head(Q) == (1.2, 0)
-    assert tuple(cand_pop(Q)) == (1.2, 0, 7)
-    # empty: a candidate far beyond the old horizon still goes on the wheel, whose open
-    # bucket moves to just before the current time's
-    assert cand_push(Q, 4, 101.0, 5, 100.0) and Q[QCS][0] == 199
-    assert cand_push(Q, 3, 100.25, 6, 100.0)
-    assert [tuple(cand_pop(Q)) for _ in range(2) if cand_head(Q)[0] < np.inf] == \
-        [(100.25, 6, 3), (101.0, 5, 4)]
-
-
-@pytest.mark.parametrize("kw", [dict(cand_width=0.3), dict(cand_width=float("nan")),
-                                dict(cand_buckets=3), dict(cand_pool=-1)])
-def test_bad_candidate_wheel_sizes_are_refused(kw):
-    with pytest.raises(ValueError, match="cand_"):
-        new_queue(64, **kw)
-
-
-def test_reserve_keeps_the_candidate_wheel():
-    Q = new_queue(64, cand_width=1.0, cand_buckets=8, cand_pool=4)
-    cand_push(Q, 2, 3.5, 0, 0.0)
-    Q2 = reserve(Q, 1000)
-    assert all(a is b for a, b in zip(Q2[13:], Q[13:])) and len(Q2) == len(Q)
-    assert cand_head(Q2) == (3.5, 0)

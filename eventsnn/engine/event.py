@@ -59,9 +59,9 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 
 from .fexp import exp as fexp
 from .hints import load_float64, load_int32, prefetch, prefetch_addr, prefetch_l2
-from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, cand_next, cand_pop, cand_push,
-                    lane_last, lane_pop, lane_push, lane_room, lane_slot, next_event, pop, push,
-                    reserve, wheel_next_source, wheel_pop, wheel_push)
+from .queue import (QA, QB, QKIND, QLA, QLHEAD, QLTAIL, QN, lane_last, lane_pop, lane_push,
+                    lane_room, lane_slot, next_event, pop, push, reserve, wheel_next_source,
+                    wheel_pop, wheel_push)
 from .rng import exp_step, next_exponential
 
 # Event kinds, modes and _ZERO are np.int64, not int: Numba types a global int as a
@@ -148,8 +148,8 @@ def _make_room(Q, SP, need, nspk):
 
 
 @njit(cache=True, _nrt=False)
-def _schedule(n, tc, S, Q, cnt, now):
-    """Neuron n's next crossing is now (``now`` ms) at tc (inf: none).
+def _schedule(n, tc, S, Q, cnt):
+    """Neuron n's next crossing is now at tc (inf: none).
 
     A queue entry is pushed only when the crossing moved earlier than the entry the
     neuron already has; if it moved later, that earlier entry re-schedules itself
@@ -159,16 +159,7 @@ def _schedule(n, tc, S, Q, cnt, now):
     V, IE, II, TL, REF, CSEQ, CT, TGT, frame_tf, TH = S
     TGT[n] = tc
     if tc < CT[n]:
-        # on the candidate wheel (engine.queue) with the sequence number _qpush would
-        # give, or, beyond its horizon, in the heap
-        sc = Q[7]
-        seq = sc[0]
-        if cand_push(Q, n, tc, seq, now):
-            sc[0] = seq + 1
-            cnt[C_PUSH] += 1
-        else:
-            seq = _qpush(Q, cnt, tc, CAND, n, _ZERO, 0.0)
-        CSEQ[n] = seq
+        CSEQ[n] = _qpush(Q, cnt, tc, CAND, n, _ZERO, 0.0)
         CT[n] = tc
         cnt[C_CAND] += 1
 
@@ -337,14 +328,6 @@ def _prefetch_cand(Q, ST):
     usually after a few lane events."""
     if Q[QN][0] > 0 and Q[QKIND][0] == CAND:
         prefetch(ST, Q[QA][0])
-
-
-@njit(cache=True, _nrt=False)
-def _prefetch_cand_wheel(Q, ST):
-    """``_prefetch_cand`` for the candidate wheel's next entry."""
-    n = cand_next(Q)
-    if n >= 0:
-        prefetch(ST, n)
 
 
 @njit(cache=True, _nrt=False)
@@ -666,7 +649,7 @@ def _spike(P, p, n, t, S, RE, Q, SP, cnt, XC):
                             vth, P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                             V[n], IE[n], II[n], t, tr)
     _emit(n, p, t, RE, Q, cnt)
-    _schedule(n, tc, S, Q, cnt, t)
+    _schedule(n, tc, S, Q, cnt)
 
 
 @njit(cache=True, inline="always")
@@ -1400,7 +1383,7 @@ def _candidate(n, seq, t, P, pop_off, S, Q, cnt, dirty, ndirty, isdirty, XC):
     if TGT[n] != t:
         # the trajectory changed since this entry was queued: crossing is later
         if TGT[n] < math.inf:
-            _schedule(n, TGT[n], S, Q, cnt, t)
+            _schedule(n, TGT[n], S, Q, cnt)
         return ndirty
     p = _pop_of(n, pop_off)
     if XC is not None and P[p, P_FRAME] == 0.0:
@@ -1435,12 +1418,11 @@ def _fused_lane(s, SRC, RE):
 @njit(cache=True, _nrt=False)
 def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                pop_off, ST, isdirty, w_mask, cnt, lane_later=False):
-    """Pop the next event, from lane ``src`` (>= 0), the source wheel (-2), the candidate
-    wheel (-3) or the heap, count it, and start loading what the coming deliveries will
-    touch: the rows of lane events a few places behind (``_lane_prefetch``; with
-    ``lane_later`` the caller does that after delivering the event's rows), the state
-    lines of the next candidate or source spike, and for a heap delivery the next
-    queued row (``_prefetch_next``).  A fused source spike is returned as the lane event that
+    """Pop the next event, from lane ``src`` (>= 0), the source wheel (-2) or the heap,
+    count it, and start loading what the coming deliveries will touch: the rows of lane
+    events a few places behind (``_lane_prefetch``), the state lines of the next
+    candidate or source spike, and for a heap delivery the next queued row
+    (``_prefetch_next``).  A fused source spike is returned as the lane event that
     delivers it.  Returns (t, seq, kind, a, b, c, fs),
     fs the fused source (-1 if the event was not one)."""
     if src >= 0:
@@ -1457,13 +1439,6 @@ def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_p
         b = _ZERO
         c = t
         _prefetch_wheel(Q, SRC, RE)
-    elif src == -3:
-        # a candidate from the candidate wheel (as queued by _schedule)
-        t, seq, a = cand_pop(Q)
-        kind = CAND
-        b = _ZERO
-        c = 0.0
-        _prefetch_cand_wheel(Q, ST)
     else:
         t, seq, kind, a, b, c = pop(Q)
         _prefetch_cand(Q, ST)
@@ -1564,7 +1539,7 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 if act == F_SPIKE:
                     _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt, XC)
                 else:
-                    _schedule(n, tc, S, Q, cnt, t_cur)
+                    _schedule(n, tc, S, Q, cnt)
                 j += 1
             ndirty = _ZERO
             fj = _ZERO
@@ -1578,10 +1553,6 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
             b = src
         elif src == -2:
             kind = SOURCE
-            a = _ZERO
-            b = _ZERO
-        elif src == -3:
-            kind = CAND
             a = _ZERO
             b = _ZERO
         else:
@@ -1650,10 +1621,6 @@ def _fast_events(P, neuron_pop, RX, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, ren
                 _prefetch_next(Q, _ONE, RE, idx_addr, w_addr, proj_post_off, proj_post_pop,
                                pop_off, ST, isdirty, w_mask)
             elif src >= 0 and lane_pf[src] != 0:
-                # the lane's look-ahead loads, after this event's rows: issued before
-                # them, the next row's ~100 state-line misses took the line-fill buffers
-                # that this row's own loads (from L2) then waited for; after them they
-                # overlap the following events (measured: -7 % on the 10^6 case)
                 _lane_prefetch(Q, src, RE, idx_addr, w_addr, proj_post_off, ST, w_mask)
             if fs >= 0:
                 _next_source(fs, c, SRC, Q, cnt)
@@ -1815,7 +1782,7 @@ def run_kernel(P, neuron_pop, R, RE, SRC, D, S, ST, Q, SP, cnt, sweep_dt, renorm
                 if act == F_SPIKE:
                     _spike(P, _pop_of(n, pop_off), n, t_cur, S, RE, Q, SP, cnt, XC)
                 else:
-                    _schedule(n, tc, S, Q, cnt, t_cur)
+                    _schedule(n, tc, S, Q, cnt)
                 j += 1
             ndirty = _ZERO
             fj = _ZERO
@@ -2057,7 +2024,7 @@ def init_candidates(P, neuron_pop, S, Q, cnt, XC):
                                 V[n], IE[n], II[n], TL[n], REF[n])
         else:
             tc = math.inf
-        _schedule(n, tc, S, Q, cnt, 0.0)
+        _schedule(n, tc, S, Q, cnt)
 
 
 @njit(cache=True)
@@ -2085,4 +2052,4 @@ def reschedule(P, neuron_pop, S, Q, cnt, n0, n1, t):
                                       P[p, P_PSIE], P[p, P_PSII], v, ie, ii, t, REF[n])
             if frame:
                 TL[n] = ceil
-        _schedule(n, tc, S, Q, cnt, t)
+        _schedule(n, tc, S, Q, cnt)

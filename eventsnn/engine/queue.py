@@ -10,10 +10,9 @@ is deterministic.  The queue is a tuple of plain arrays ``Q``::
     Q[8] lane time (ms)   Q[9] lane sequence   Q[10] lane payload
     Q[11] events popped per lane   Q[12] events pushed per lane
     Q[13] .. Q[19] the source wheel (below)   Q[20] [lane capacity]
-    Q[21] .. Q[28] the candidate wheel (below)
 
 Memory: 48 bytes per event in the heap, 24 per event in a lane, 32 per source and 8
-per wheel bucket, 40 per entry of the candidate wheel's pool.
+per wheel bucket.
 
 Lanes hold the events that arrive in time order anyway: the deliveries of one
 homogeneous delay d, pushed when their spikes are emitted.  Spikes are emitted in
@@ -33,18 +32,7 @@ about 0.8 us (the lower levels are cache misses); in the wheel they cost a list 
 and a share of sorting a small bucket, and the heap keeps only the neurons' candidates.
 A spike beyond the wheel's horizon goes to the heap instead.
 
-The *candidate wheel* does the same for the neurons' predicted threshold crossings
-(``cand_push``), which made up nearly all of the heap's events once the source spikes
-had left it: the same buckets, threaded through a pool of entries (a free list), since
-a neuron's superseded candidates stay queued until they pop.  Crossings beyond its
-horizon, and candidates that find the pool used up, go to the heap.  An empty wheel
-moves its open bucket to the current time when the next candidate comes, so that a
-quiet spell longer than the horizon does not send every later candidate to the heap.
-In the 10^6-neuron case (about 4 million candidates per simulated second) a pop from
-the heap's 13 levels, each a dependent load and an unpredictable branch, cost about
-0.2 us; from the wheel a share of sorting a bucket of some 8 entries.
-
-The next event is the smallest (time, sequence) among the heap's top, the wheels' heads
+The next event is the smallest (time, sequence) among the heap's top, the wheel's head
 and the lanes' heads.  Sequence numbers are unique, so this is the order a single heap
 would give, whichever structure holds an event.
 
@@ -71,56 +59,34 @@ QWT, QWSQ, QWNX, QWHEAD, QWB, QWS, QWW = range(13, 20)
 # the capacity of every lane, a power of two, kept apart so that finding an event's
 # slot needs no integer division (several per event otherwise)
 QLCAP = 20
-# the candidate wheel: the source wheel's arrays for a pool of entries (time, sequence,
-# next entry in a bucket's list or in the free list; the bucket heads; the open
-# bucket; [open bucket, read position, count, entries in lists, free list head];
-# [w, 1/w]) and the neuron of each entry
-QCT, QCSQ, QCNX, QCHEAD, QCB, QCS, QCW, QCN = range(21, 29)
-
-
-def _wheel_arrays(name_w, name_b, width, buckets, n):
-    """The arrays of a wheel of ``buckets`` buckets of ``width`` ms for n slots (see
-    the module notes), after checking the sizes."""
-    nb = int(buckets)
-    if nb < 1 or nb & (nb - 1):
-        raise ValueError(f"{name_b}={buckets!r}; need a power of two")
-    w = float(width)
-    if not (w >= 0.0) or (w > 0.0 and math.frexp(w)[0] != 0.5):
-        raise ValueError(f"{name_w}={width!r}; need 0 or a power of two (ms)")
-    return (np.zeros(n), np.zeros(n, np.int64), np.full(n, -1, np.int64),
-            np.full(nb, -1, np.int64), np.zeros(n, np.int64), np.zeros(5, np.int64),
-            np.array([w, 1.0 / w if w > 0.0 else 0.0]))
 
 
 def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
-              n_sources: int = 0, wheel_width: float = 0.0, wheel_buckets: int = 1,
-              cand_width: float = 0.0, cand_buckets: int = 1, cand_pool: int = 0):
+              n_sources: int = 0, wheel_width: float = 0.0, wheel_buckets: int = 1):
     """An empty queue with room for ``capacity`` heap events, ``nlanes`` lanes of
-    ``lane_capacity`` events each (rounded up to a power of two), a source wheel for
+    ``lane_capacity`` events each (rounded up to a power of two) and a source wheel for
     ``n_sources`` sources of ``wheel_buckets`` buckets (a power of two) of width
-    ``wheel_width`` ms (a power of two; 0: no wheel, sources go to the heap), and a
-    candidate wheel of ``cand_buckets`` buckets of ``cand_width`` ms (the same rules)
-    with room for ``cand_pool`` candidates (more go to the heap)."""
+    ``wheel_width`` ms (a power of two; 0: no wheel, sources go to the heap)."""
     capacity = max(int(capacity), 64)
     cap = 64
     while cap < lane_capacity:
         cap *= 2
     nl = int(nlanes) * cap
-    src_wheel = _wheel_arrays("wheel_width", "wheel_buckets", wheel_width, wheel_buckets,
-                              int(n_sources))
-    npool = int(cand_pool)
-    if npool < 0:
-        raise ValueError(f"cand_pool={cand_pool!r}; need an int >= 0")
-    cand_wheel = _wheel_arrays("cand_width", "cand_buckets", cand_width, cand_buckets, npool)
-    # every entry starts in the free list: 0 -> 1 -> ... -> npool - 1
-    cand_wheel[2][:-1] = np.arange(1, npool)
-    cand_wheel[5][4] = 0 if npool > 0 else -1
+    nb = int(wheel_buckets)
+    if nb < 1 or nb & (nb - 1):
+        raise ValueError(f"wheel_buckets={wheel_buckets!r}; need a power of two")
+    w = float(wheel_width)
+    if w < 0.0 or (w > 0.0 and math.frexp(w)[0] != 0.5):
+        raise ValueError(f"wheel_width={wheel_width!r}; need 0 or a power of two (ms)")
+    ns = int(n_sources)
     return (np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
             np.empty(capacity, np.int64), np.empty(capacity, np.int64),
             np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
             np.empty(nl), np.empty(nl, np.int64), np.empty(nl, np.int64),
-            np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64)) \
-        + src_wheel + (np.array([cap], np.int64),) + cand_wheel + (np.zeros(npool, np.int64),)
+            np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64),
+            np.zeros(ns), np.zeros(ns, np.int64), np.full(ns, -1, np.int64),
+            np.full(nb, -1, np.int64), np.zeros(ns, np.int64), np.zeros(4, np.int64),
+            np.array([w, 1.0 / w if w > 0.0 else 0.0]), np.array([cap], np.int64))
 
 
 @njit(cache=True)
@@ -176,7 +142,7 @@ def reserve(Q, need, lane_need=0):
                 LA2[k2] = LA[k]
         LT, LSQ, LA = LT2, LSQ2, LA2
         lc = np.array([new], np.int64)
-    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt) + Q[13:20] + (lc,) + Q[21:29]
+    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt) + Q[13:20] + (lc,)
 
 
 @njit(cache=True, _nrt=False)
@@ -288,8 +254,8 @@ def lane_push(Q, q, t, seq, a):
 @njit(cache=True, _nrt=False)
 def next_event(Q):
     """(t, src) of the earliest event by (time, sequence): src -1 for the heap's top,
-    -2 for the source wheel's head, -3 for the candidate wheel's, else the lane whose
-    head it is; t is inf if nothing is queued."""
+    -2 for the source wheel's head, else the lane whose head it is; t is inf if nothing
+    is queued."""
     t = np.inf
     sq = 0
     src = -1
@@ -301,11 +267,6 @@ def next_event(Q):
         t = tw
         sq = sqw
         src = -2
-    tw, sqw = cand_head(Q)
-    if tw < t or (tw == t and sqw < sq):
-        t = tw
-        sq = sqw
-        src = -3
     lh = Q[QLHEAD]
     lt = Q[QLTAIL]
     nl = lh.shape[0]
@@ -336,11 +297,9 @@ def lane_pop(Q, q):
 
 
 def queue_length(Q) -> int:
-    """Number of events held (heap, lanes and the two wheels)."""
+    """Number of events held (heap, lanes and source wheel)."""
     ws = Q[QWS]
-    cs = Q[QCS]
-    return int(Q[QN][0]) + int((Q[QLTAIL] - Q[QLHEAD]).sum()) + int(ws[2] - ws[1] + ws[3]) \
-        + int(cs[2] - cs[1] + cs[3])
+    return int(Q[QN][0]) + int((Q[QLTAIL] - Q[QLHEAD]).sum()) + int(ws[2] - ws[1] + ws[3])
 
 
 # ----------------------------------------------------------------------- source wheel
@@ -360,13 +319,17 @@ def _wheel_insert(WT, WSQ, WB, i0, n, s):
 
 
 @njit(cache=True, _nrt=False)
-def _w_push(WT, WSQ, WNX, WHEAD, WB, WS, WW, s, t, seq):
-    """``wheel_push`` on the arrays of a wheel (slot s)."""
-    if WW[0] <= 0.0:
+def wheel_push(Q, s, t, seq):
+    """Put source s's next spike (t ms, sequence seq) on the wheel; False (and nothing
+    changed) if t lies beyond the wheel's horizon or there is no wheel: the caller then
+    queues it in the heap.  A source has at most one spike pending."""
+    w = Q[QWW]
+    if w[0] <= 0.0:
         return False
+    WT, WSQ, WNX, WHEAD, WB, WS = Q[QWT], Q[QWSQ], Q[QWNX], Q[QWHEAD], Q[QWB], Q[QWS]
     nb = WHEAD.shape[0]
     # exact: w is a power of two
-    bb = np.int64(math.floor(t * WW[1]))
+    bb = np.int64(math.floor(t * w[1]))
     b = WS[0]
     if bb - b >= nb:
         return False
@@ -394,13 +357,18 @@ def _w_push(WT, WSQ, WNX, WHEAD, WB, WS, WW, s, t, seq):
 
 
 @njit(cache=True, _nrt=False)
-def _w_head(WT, WSQ, WNX, WHEAD, WB, WS):
-    """``wheel_head`` on the arrays of a wheel."""
+def wheel_head(Q):
+    """(t, seq) of the wheel's earliest spike, (inf, 0) if it holds none.  Opens the next
+    non-empty bucket when the open one is used up: its list is gathered and sorted by
+    (time, sequence) (insertion sort: a bucket holds a few tens of spikes)."""
+    WS = Q[QWS]
+    WT, WSQ, WB = Q[QWT], Q[QWSQ], Q[QWB]
     if WS[1] < WS[2]:
         s = WB[WS[1]]
         return WT[s], WSQ[s]
     if WS[3] == 0:
         return np.inf, np.int64(0)
+    WNX, WHEAD = Q[QWNX], Q[QWHEAD]
     nb = WHEAD.shape[0]
     b = WS[0] + 1
     while WHEAD[b & (nb - 1)] < 0:
@@ -422,31 +390,6 @@ def _w_head(WT, WSQ, WNX, WHEAD, WB, WS):
 
 
 @njit(cache=True, _nrt=False)
-def _w_pop(WT, WSQ, WB, WS):
-    """``wheel_pop`` on the arrays of a wheel; returns (t, seq, slot)."""
-    i = WS[1]
-    s = WB[i]
-    WS[1] = i + 1
-    return WT[s], WSQ[s], s
-
-
-@njit(cache=True, _nrt=False)
-def wheel_push(Q, s, t, seq):
-    """Put source s's next spike (t ms, sequence seq) on the wheel; False (and nothing
-    changed) if t lies beyond the wheel's horizon or there is no wheel: the caller then
-    queues it in the heap.  A source has at most one spike pending."""
-    return _w_push(Q[QWT], Q[QWSQ], Q[QWNX], Q[QWHEAD], Q[QWB], Q[QWS], Q[QWW], s, t, seq)
-
-
-@njit(cache=True, _nrt=False)
-def wheel_head(Q):
-    """(t, seq) of the wheel's earliest spike, (inf, 0) if it holds none.  Opens the next
-    non-empty bucket when the open one is used up: its list is gathered and sorted by
-    (time, sequence) (insertion sort: a bucket holds a few tens of spikes)."""
-    return _w_head(Q[QWT], Q[QWSQ], Q[QWNX], Q[QWHEAD], Q[QWB], Q[QWS])
-
-
-@njit(cache=True, _nrt=False)
 def wheel_next_source(Q):
     """The source of the earliest unread spike of the open bucket (after a pop: the
     wheel's next spike), -1 if that bucket is used up (only ``wheel_head`` opens the
@@ -459,62 +402,8 @@ def wheel_next_source(Q):
 def wheel_pop(Q):
     """Remove the wheel's earliest spike, which ``wheel_head`` has found; returns (t,
     seq, source)."""
-    return _w_pop(Q[QWT], Q[QWSQ], Q[QWB], Q[QWS])
-
-
-# -------------------------------------------------------------------- candidate wheel
-
-@njit(cache=True, _nrt=False)
-def cand_push(Q, n, t, seq, now):
-    """Put a candidate of neuron n (t ms, sequence seq; the time is ``now`` ms) on the
-    candidate wheel; False (and nothing changed) if there is no wheel, its pool is
-    used up or t lies beyond its horizon: the caller then queues it in the heap.  A
-    neuron may have several entries (superseded ones are dropped when popped, as in the
-    heap)."""
-    CS = Q[QCS]
-    e = CS[4]
-    if e < 0:
-        return False
-    CW = Q[QCW]
-    if CW[0] > 0.0 and CS[1] >= CS[2] and CS[3] == 0:
-        # an empty wheel moves its open bucket to just before now's, which no entry can
-        # precede; else one left empty for longer than its horizon (no candidates for
-        # a while) would send every later candidate to the heap
-        bn = np.int64(math.floor(now * CW[1])) - 1
-        if bn > CS[0]:
-            CS[0] = bn
-            CS[1] = 0
-            CS[2] = 0
-    CNX = Q[QCNX]
-    nxt = CNX[e]        # (the push overwrites the entry's link)
-    if not _w_push(Q[QCT], Q[QCSQ], CNX, Q[QCHEAD], Q[QCB], CS, CW, e, t, seq):
-        return False
-    CS[4] = nxt
-    Q[QCN][e] = n
-    return True
-
-
-@njit(cache=True, _nrt=False)
-def cand_head(Q):
-    """(t, seq) of the candidate wheel's earliest entry, (inf, 0) if it holds none (see
-    ``wheel_head``)."""
-    return _w_head(Q[QCT], Q[QCSQ], Q[QCNX], Q[QCHEAD], Q[QCB], Q[QCS])
-
-
-@njit(cache=True, _nrt=False)
-def cand_pop(Q):
-    """Remove the candidate wheel's earliest entry, which ``cand_head`` has found, and
-    return it to the pool; returns (t, seq, neuron)."""
-    CS = Q[QCS]
-    t, seq, e = _w_pop(Q[QCT], Q[QCSQ], Q[QCB], CS)
-    Q[QCNX][e] = CS[4]
-    CS[4] = e
-    return t, seq, Q[QCN][e]
-
-
-@njit(cache=True, _nrt=False)
-def cand_next(Q):
-    """The neuron of the candidate wheel's next entry in its open bucket, -1 if that
-    bucket is used up; for prefetching."""
-    CS = Q[QCS]
-    return Q[QCN][Q[QCB][CS[1]]] if CS[1] < CS[2] else np.int64(-1)
+    WS = Q[QWS]
+    i = WS[1]
+    s = Q[QWB][i]
+    WS[1] = i + 1
+    return Q[QWT][s], Q[QWSQ][s], s
