@@ -698,6 +698,13 @@ def _wants_test(mode, u, tgt, thr):
 
 
 @njit(cache=True, inline="always")
+def _huge(ke, ki):
+    """Frame coefficients below this keep V and the physical currents (coefficient /
+    k_x times a factor <= 1) finite; ke/ki are the channels' k_x (0 for delta)."""
+    return 1e290 * min(1.0, abs(ke) if ke != 0.0 else 1.0, abs(ki) if ki != 0.0 else 1.0)
+
+
+@njit(cache=True, inline="always")
 def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs, g, se, si, huge):
     """Is frame neuron n (leaky, exp channels) certainly unable to reach vth after t?
     Returns (rejected, ceiling): the ceiling is an upper bound (mV) on V after t.
@@ -908,7 +915,7 @@ def _exc_targets(P, p, t, j0, j1, off, ia, wa, dirty, ndirty, isdirty, ST, tf, c
     ei = fexp(-si * (t - tf))
     ki = P[p, P_KI]
     ci = P[p, P_K] * P[p, P_PSII] / ki if ki != 0.0 else 0.0
-    huge = 1e290 * min(1.0, abs(ke), abs(ki) if ki != 0.0 else 1.0)
+    huge = _huge(ke, ki)
     vinf_b = P[p, P_VREST] + P[p, P_K] * P[p, P_IBIAS] / g
     vreset = P[p, P_VRESET]
     ce = P[p, P_K] * P[p, P_PSIE] / ke
@@ -997,8 +1004,7 @@ def _undriven_targets(P, p, t, j0, j1, off, ia, wa, mode, dirty, ndirty, isdirty
         # per mV): the PSP peak of an exp channel, 1 for a delta one; raised a little
         # so that the rounding of the ceiling's sum never lowers it
         cwe = (P[p, P_K] * P[p, P_PSIE] if ke != 0.0 else 1.0) * (1.0 + 1e-12)
-    # physical currents are coefficients / k_x times a factor <= 1
-    huge = 1e290 * min(1.0, abs(ke) if ke != 0.0 else 1.0, abs(ki) if ki != 0.0 else 1.0)
+    huge = _huge(ke, ki)
     pending = mode == TEST_PENDING and (ke != 0.0 or ki != 0.0)
     ndisc = 0
     nthr = 0
@@ -1422,9 +1428,9 @@ def _pop_event(Q, src, lane_pf, SRC, RE, idx_addr, w_addr, proj_post_off, proj_p
     count it, and start loading what the coming deliveries will touch: the rows of lane
     events a few places behind (``_lane_prefetch``; with ``lane_later`` the caller does
     that after delivering the event's rows), the state lines of the next candidate or
-    source spike, and for a heap delivery the next queued row (``_prefetch_next``).  A fused source spike is returned as the lane event that
-    delivers it.  Returns (t, seq, kind, a, b, c, fs),
-    fs the fused source (-1 if the event was not one)."""
+    source spike, and for a heap delivery the next queued row (``_prefetch_next``).  A
+    fused source spike is returned as the lane event that delivers it.  Returns (t, seq,
+    kind, a, b, c, fs), fs the fused source (-1 if the event was not one)."""
     if src >= 0:
         t, seq, a = lane_pop(Q, src)
         kind = LANE
