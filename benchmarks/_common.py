@@ -11,10 +11,9 @@ def peak_rss_mb():
 
 
 def large_paths(net):
-    """``net`` made to compile the kernel variants that networks with populations over
-    2**15 neurons use (the fast loop, rows loaded ahead): for ``warm`` copies of large
-    cases.  Results never depend on these switches (tests/test_engine.py)."""
-    net._fast_path = True
+    """``net`` made to take the paths that networks with populations over 2**15 neurons
+    take (rows loaded ahead, sources not fused): for ``warm`` copies of large cases.
+    Results never depend on this switch (tests/test_engine.py)."""
     net._prefetch_pop = 0
     return net
 

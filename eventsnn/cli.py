@@ -133,9 +133,12 @@ def run_event(net, duration, progress=None, chunks=20):
     counts = parts[0].counts
     for p in parts[1:]:
         counts = counts + p.counts
-    spikes = Spikes(np.concatenate([p.spikes.times for p in parts]),
-                    np.concatenate([p.spikes.ids for p in parts]))
-    return Result(t0, net.t, spikes, counts, None, net.populations)
+    def cat(which):
+        return Spikes(np.concatenate([getattr(p, which).times for p in parts]),
+                      np.concatenate([getattr(p, which).ids for p in parts]))
+
+    return Result(t0, net.t, cat("spikes"), counts, None, net.populations,
+                  source_spikes=cat("source_spikes"))
 
 
 def run_clock_chunked(net, duration, dt, progress=None, chunks=20):

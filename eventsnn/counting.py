@@ -54,8 +54,10 @@ from numba import njit
 
 from . import connectivity as cx
 from ._validate import integer, real
-from .engine.rng import next_exponential as _nexp
-from .results import OpCounts
+from .engine.clock import ClockEngine
+from .models import P_DE, P_DI, P_FRAME
+from .plan import build_plan, is_network, synapse_bytes
+from .results import OpCounts, Result
 
 __all__ = ["EnergyTable", "OP_COSTS", "MEM_WORDS", "RunRecord", "Report", "record", "report",
            "neurobench_metrics", "source_spikes", "save_record", "load_record"]
@@ -192,74 +194,18 @@ class RunRecord:
         return self.t_stop - self.t_start
 
 
-@njit(cache=True)
-def _poisson_times(rng, rate, t_start, t_stop, out_t, out_s, idx):
-    """Spike times in (t_start, t_stop] of each Poisson stream, drawn exactly as the event
-    engine draws them (first spike 0 + E, then t + E); returns the number written, or -1
-    if the output arrays are too small."""
-    m = 0
-    for s in range(rate.shape[0]):
-        if rate[s] <= 0.0:
-            continue
-        t = 0.0 + _nexp(rng, s, rate[s])
-        while t <= t_stop:
-            if t > t_start:
-                if m == out_t.shape[0]:
-                    return -1
-                out_t[m] = t
-                out_s[m] = idx[s]
-                m += 1
-            t = t + _nexp(rng, s, rate[s])
-    return m
-
-
 def source_spikes(net, t_start: float = 0.0, t_stop: float | None = None):
-    """Spikes of the network's spike-train and Poisson sources in (t_start, t_stop] (ms).
+    """Spikes of the network's spike-train and Poisson sources in (t_start, t_stop] (ms;
+    a spike at t = 0 counts when t_start = 0), as the runs so far emitted them.
 
-    Poisson spikes are regenerated from the sources' own random streams, exactly as the
-    event and clock engines draw them.  Returns (times, node ids), node ids counting
-    after the neurons (source k of the i-th source group has id N + offset_i + k).
-    """
-    from .engine.rng import seed_streams
-    from .network import _STREAM_SOURCES, PoissonSource
+    Returns (times, node ids), node ids counting after the neurons (source k of the
+    network has node id N + k)."""
     t_stop = net.t if t_stop is None else t_stop
-    N = net.n_neurons
-    times, nodes = [], []
-    off = N
-    pois_rates, pois_ids = [], []
-    for s in net._sources:
-        ids = np.arange(off, off + s.size, dtype=np.int64)
-        if isinstance(s, PoissonSource):
-            pois_rates.append(s.rates / 1000.0)
-            pois_ids.append(ids)
-        else:
-            src_of = np.repeat(np.arange(s.size), np.diff(s.ptr))
-            m = (s.times > t_start) & (s.times <= t_stop)
-            if t_start == 0.0:
-                m |= s.times == 0.0
-            times.append(s.times[m])
-            nodes.append(ids[src_of[m]])
-        off += s.size
-    S_tot = off - N
-    if pois_rates:
-        rng = seed_streams(net.seed, _STREAM_SOURCES, S_tot)
-        rate = np.zeros(S_tot)
-        idx = np.arange(N, N + S_tot, dtype=np.int64)
-        for r, ids in zip(pois_rates, pois_ids):
-            rate[ids - N] = r
-        cap = int(rate.sum() * (t_stop - t_start) + 10 * math.sqrt(rate.sum() * t_stop + 1) + 64)
-        while True:
-            out_t = np.empty(cap)
-            out_s = np.empty(cap, np.int64)
-            m = _poisson_times(rng.copy(), rate, float(t_start), float(t_stop), out_t, out_s, idx)
-            if m >= 0:
-                break
-            cap *= 2
-        times.append(out_t[:m])
-        nodes.append(out_s[:m])
-    if not times:
-        return np.empty(0), np.empty(0, np.int64)
-    return np.concatenate(times), np.concatenate(nodes)
+    sp = net.source_spikes
+    m = (sp.times > t_start) & (sp.times <= t_stop)
+    if t_start == 0.0:
+        m |= sp.times == 0.0
+    return sp.times[m], sp.ids[m]
 
 
 @njit(cache=True)
@@ -287,48 +233,42 @@ def _row_nonzero(indptr, indices, weights, wm):
     return out
 
 
-def _fanouts(net):
+def _fanouts(plan):
     """Per node: non-zero dense entries, stored synapses and dense width of its rows."""
-    from .network import Population
-    N = net.n_neurons
-    S_tot = sum(s.size for s in net._sources)
-    eff = np.zeros(N + S_tot, np.int64)
-    stored = np.zeros(N + S_tot, np.int64)
-    dense = np.zeros(N + S_tot, np.int64)
-    offs = {}
-    off = N
-    for s in net._sources:
-        offs[id(s)] = off
-        off += s.size
+    n_nodes = plan.n_neurons + sum(g.size for g in plan.sources)
+    eff = np.zeros(n_nodes, np.int64)
+    stored = np.zeros(n_nodes, np.int64)
+    dense = np.zeros(n_nodes, np.int64)
     projs = []
-    for pr in net.projections:
-        pre_off = pr.pre.offset if isinstance(pr.pre, Population) else offs[id(pr.pre)]
+    for pr in plan.projections:
+        pre_off = pr.pre.node_off
         ip = np.ascontiguousarray(pr.csr.indptr, np.int64)
-        w, wm = cx._kernel_weights(pr.weights)
+        w, wm = cx._kernel_weights(pr.obj.weights if pr.obj is not None else pr.csr.weights)
         nz = _row_nonzero(ip, np.ascontiguousarray(pr.csr.indices), np.ascontiguousarray(w), wm)
         stored[pre_off:pre_off + pr.pre.size] += np.diff(ip)
         eff[pre_off:pre_off + pr.pre.size] += nz
         dense[pre_off:pre_off + pr.pre.size] += pr.post.size
         projs.append(dict(pre=pr.pre.name, post=pr.post.name, n_pre=pr.pre.size, n_post=pr.post.size,
-                          n_synapses=int(pr.n_synapses), n_nonzero=int(nz.sum())))
+                          n_synapses=int(pr.csr.nnz), n_nonzero=int(nz.sum())))
     return eff, stored, dense, projs
 
 
-def _footprint(net):
+def _footprint(plan):
     """Bytes the event engine holds for the network (NeuroBench "footprint")."""
-    syn = net.synapse_bytes()
-    n_drive = sum(d[0].size for d in net._drives)
-    S_tot = sum(s.size for s in net._sources)
-    st_times = sum(getattr(s, "times", np.empty(0)).nbytes for s in net._sources)
+    syn = synapse_bytes(plan.projections)
+    n_drive = sum(plan.groups[d[0]].size for d in plan.drives)
+    srcs = plan.sources
+    st_times = sum(g.times.nbytes for g in srcs if g.times is not None)
     out = {"synapses": int(syn["synapse_bytes"]), "row_pointers": int(syn["indptr_bytes"]),
-           "neuron_state": 64 * net.n_neurons, "drive_streams": 16 * n_drive,
-           "sources": 16 * S_tot + int(st_times), "parameters": 160 * len(net._pops)}
+           "neuron_state": 64 * plan.n_neurons, "drive_streams": 16 * n_drive,
+           "sources": 16 * sum(g.size for g in srcs) + int(st_times),
+           "parameters": 160 * len(plan.populations)}
     out["total"] = sum(out.values())
     return out
 
 
 def record(net, result=None, *, clock=None) -> RunRecord:
-    """Collect what a report needs from a network and one of its runs.
+    """Collect what a report needs from a network's run plan and one of its runs.
 
     Parameters
     ----------
@@ -341,36 +281,38 @@ def record(net, result=None, *, clock=None) -> RunRecord:
         A clock-engine result over the same interval, or a step dt (ms) to run the clock
         engine now over that interval (from the initial state), or None for the formula.
     """
-    from .models import P_DE, P_DI, P_FRAME
-    from .network import Network
-    from .results import Result
-    if not isinstance(net, Network):
+    if not is_network(net):
         raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
     if result is None:
         counts, t0, t1, spk = net.counts, 0.0, float(net.t), net.spikes
+        src = net.source_spikes
     elif isinstance(result, Result):
         counts, t0, t1, spk = result.counts, result.t_start, result.t_stop, result.spikes
+        src = result.source_spikes
+        if src is None:
+            raise ValueError("result has no source spikes (a clock-engine result?); pass an "
+                             "event-engine Result of net")
     else:
         raise TypeError(f"result must be an eventsnn.Result or None, got {type(result).__name__}")
+    # the network's plan, or (never run) the one it would get: build_plan changes nothing
+    plan = net.plan if net.plan is not None else build_plan(net)
     pops = []
-    for p in net._pops:
-        r = p.model.row()
+    for g in plan.populations:
+        r = g.obj.model.row()
         kind = "delta" if (r[P_DE] and r[P_DI]) else ("exp" if not (r[P_DE] or r[P_DI]) else "mixed")
-        pops.append(dict(name=p.name, size=p.size, representation="frame" if r[P_FRAME] else "general",
+        pops.append(dict(name=g.name, size=g.size, representation="frame" if r[P_FRAME] else "general",
                          synapses=kind))
-    from .network import PoissonSource
-    srcs = [dict(name=s.name, size=s.size, kind="poisson" if isinstance(s, PoissonSource) else "spike_train")
-            for s in net._sources]
-    eff, stored, dense, projs = _fanouts(net)
-    st, sn = source_spikes(net, t0, t1)
+    srcs = [dict(name=g.name, size=g.size, kind=g.kind) for g in plan.sources]
+    eff, stored, dense, projs = _fanouts(plan)
     node_group = np.repeat(np.arange(len(pops) + len(srcs), dtype=np.int32),
                            [p["size"] for p in pops] + [s["size"] for s in srcs])
     rec = RunRecord(counts=counts, t_start=float(t0), t_stop=float(t1), populations=pops, sources=srcs,
-                    projections=projs, n_drive_streams=sum(d[0].size for d in net._drives),
-                    footprint=_footprint(net), node_group=node_group, eff_fanout=eff,
+                    projections=projs, n_drive_streams=sum(plan.groups[d[0]].size for d in plan.drives),
+                    footprint=_footprint(plan), node_group=node_group, eff_fanout=eff,
                     stored_fanout=stored, dense_fanout=dense,
-                    spike_nodes=np.concatenate([np.asarray(spk.ids, np.int64), sn]),
-                    spike_times=np.concatenate([np.asarray(spk.times, np.float64), st]))
+                    spike_nodes=np.concatenate([np.asarray(spk.ids, np.int64), np.asarray(src.ids, np.int64)]),
+                    spike_times=np.concatenate([np.asarray(spk.times, np.float64),
+                                                np.asarray(src.times, np.float64)]))
     if clock is not None:
         if isinstance(clock, Result):
             if clock.dt is None:
@@ -381,7 +323,6 @@ def record(net, result=None, *, clock=None) -> RunRecord:
                                  f"({rec.t_start}, {rec.t_stop}] ms; they must be the same interval")
             rec.clock = {"dt": float(clock.dt), "counts": clock.counts}
         else:
-            from .engine.clock import ClockEngine
             dt = real("clock", clock, lo=0.0, lo_open=True)
             eng = ClockEngine(net, dt)
             if t0 > 0:

@@ -178,7 +178,7 @@ class LIF:
         else:
             r[P_VINF] = 0.0
         r[P_C] = r[P_K] * self.i_bias
-        # Frame representation (see engine.event): V = b(t) + A e^{-g t'} + B_e e^{-s_e t'}
+        # Frame representation (see the end of this module): V = b(t) + A e^{-g t'} + B_e e^{-s_e t'}
         # + B_i e^{-s_i t'}.  The coefficient of an input to an exp channel is
         # k/(g - s); to bound cancellation (factor <= 4) the frame is used only when
         # every exp channel has |g - s| >= max(g, s)/4.  Other populations keep the
@@ -193,8 +193,8 @@ class LIF:
         r[P_HASEXP] = 1.0 if (r[P_SE] > 0 or r[P_SI] > 0) else 0.0
         # peak of the unit-current PSP kernel psi(g, s, t) over t > 0, per channel (ms):
         # V(t) <= max(V0, v_inf) + k I_exc psi_max_exc, the engine's quick reject
-        r[P_PSIE] = _psi_max(r[P_G], r[P_SE])
-        r[P_PSII] = _psi_max(r[P_G], r[P_SI])
+        r[P_PSIE] = psi_max(r[P_G], r[P_SE])
+        r[P_PSII] = psi_max(r[P_G], r[P_SI])
         # the same peaks per unit of a frame neuron's channel coefficient (k psi_max / k_x)
         r[P_CE] = r[P_K] * r[P_PSIE] / r[P_KE] if r[P_KE] != 0.0 else 0.0
         r[P_CI] = r[P_K] * r[P_PSII] / r[P_KI] if r[P_KI] != 0.0 else 0.0
@@ -216,17 +216,6 @@ P_G, P_K, P_SE, P_SI, P_VREST, P_VTH, P_VRESET, P_TREF, P_IBIAS, P_DE, P_DI, P_V
 NPARAM = 24
 
 
-def _psi_max(g, s):
-    """max over t > 0 of psi(g, s, t) (ms); 0 for a delta channel (s = 0 there)."""
-    if s == 0.0:
-        return 0.0
-    if g == 0.0:
-        return 1.0 / s
-    if g == s:
-        return math.exp(-1.0) / g
-    t = math.log(s / g) / (s - g)
-    return (math.exp(-s * t) - math.exp(-g * t)) / (g - s)
-
 # ---------------------------------------------------------------------------
 # Closed-form propagation (general representation: V, I_exc, I_inh at t_last)
 # ---------------------------------------------------------------------------
@@ -241,6 +230,20 @@ def psi(g, s, t):
     if d > 0.0:
         return math.exp(-s * t) * (-math.expm1(-d * t)) / d
     return math.exp(-g * t) * (-math.expm1(d * t)) / (-d)
+
+
+@njit(cache=True)
+def psi_max(g, s):
+    """max over t > 0 of psi(g, s, t) (ms), the peak of the PSP of a unit current of
+    rate s: at t* = ln(s/g)/(s - g), 1/(e g) if g == s, 1/s for a non-leaky neuron (g =
+    0) and 0 for a delta channel (s = 0)."""
+    if s == 0.0:
+        return 0.0
+    if g == 0.0:
+        return 1.0 / s
+    if g == s:
+        return math.exp(-1.0) / g
+    return psi(g, s, math.log(s / g) / (s - g))
 
 
 @njit(cache=True, inline="always")
@@ -436,7 +439,7 @@ def first_crossing_coef(c0, a, g, be, se, bi, si):
     """``first_crossing`` for a trajectory given by its coefficients: V(t) - v_th = c0 +
     a e^{-g t} + be e^{-se t} + bi e^{-si t} (mV), with g > 0 and c0 + a + be + bi < 0.
 
-    This is the frame representation's own form (``engine.event``): no conversion to
+    This is the frame representation's own form (see ``frame_state``): no conversion to
     (V, I_exc, I_inh), and each evaluation costs three inline exponentials instead of
     the closed form's seven calls of exp and expm1.  Only for rates apart (the engine
     uses it where |g - s| >= max(g, s)/4): the terms then cancel by at most a factor of
@@ -538,3 +541,237 @@ def _interval(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, c, d1,
         if hi > 1e300:
             return -1.0
     return -1.0
+
+
+# ---------------------------------------------------------------------------
+# Propagation and threshold tests as the engine uses them, for both state
+# representations.  The engine (``eventsnn.engine``) stores a neuron's state and
+# decides when to call these; the arithmetic is here, in one place.
+#
+# *general*: (V, I_exc, I_inh) at the time of the last update, advanced with ``v_at``.
+# *frame* (every exp channel with |g - s| >= max(g, s)/4): V(t) = b(t) + U e^{-g (t -
+# t_f)} + B_e e^{-s_e (t - t_f)} + B_i e^{-s_i (t - t_f)} with a population-wide origin
+# t_f; U is constant between inputs, B_x = k_x * I_x(t_f) with k_x = k/(g - s_x) (0 for a
+# delta channel), b = v_inf (leaky) or c (t - t_f) (non-leaky, c = k i_bias).
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def refractory(t, ref_until):
+    """Is a neuron refractory until ``ref_until`` (ms) still refractory at t?
+
+    The interval is half-open, [t_spike, t_spike + t_ref): a delta input that arrives
+    exactly when it ends is applied.  NEST's iaf_psc_delta_ps does the same; the
+    reference files in tests/data contain such exact ties and only this choice matches.
+    """
+    return t < ref_until
+
+
+@njit(cache=True, inline="always")
+def frame_scale(g, vinf, c, tf, t):
+    """(1/a, b) of a frame at time t (ms), V = b + a U: a = e^{-g (t - tf)} and b = v_inf
+    for a leaky neuron; a = 1 and b = c (t - tf) (bias drift) for a non-leaky one."""
+    if g > 0.0:
+        return fexp(g * (t - tf)), vinf
+    return 1.0, c * (t - tf)
+
+
+@njit(cache=True)
+def cross_frame(g, vinf, c, vth, u, tf, ref):
+    """Next bias-driven crossing (ms) of a delta-synapse frame neuron with frame value u
+    (mV), or inf: the first t >= ref with b(t) + a(t) u = v_th."""
+    if g > 0.0:
+        dv = vth - vinf
+        if dv >= 0.0 or u >= 0.0:
+            return math.inf
+        # v_inf + u e^{-g (t - tf)} = v_th
+        return max(tf + math.log(u / dv) / g, ref)
+    if c <= 0.0:
+        return math.inf
+    return max(tf + (vth - u) / c, ref)
+
+
+@njit(cache=True, inline="always")
+def decay2(ie, ii, se, si, dt):
+    """Both synaptic currents (mV) after dt ms of free decay."""
+    if ie != 0.0:
+        ie *= math.exp(-se * dt)
+    if ii != 0.0:
+        ii *= math.exp(-si * dt)
+    return ie, ii
+
+
+@njit(cache=True)
+def propagate(g, k, se, si, vr, vreset, ib, v, ie, ii, t0, ref, t):
+    """State (V, I_exc, I_inh) at t >= t0 (ms) of a general neuron whose state at t0 is
+    (v, ie, ii) and which is refractory until ``ref`` (V clamped to v_reset)."""
+    if t <= t0:
+        return v, ie, ii
+    if ref >= t:
+        ie, ii = decay2(ie, ii, se, si, t - t0)
+        return vreset, ie, ii
+    if ref > t0:
+        ie, ii = decay2(ie, ii, se, si, ref - t0)
+        t0 = ref
+        v = vreset
+    dt = t - t0
+    v = v_at(g, k, se, si, vr, ib, v, ie, ii, dt)
+    ie, ii = decay2(ie, ii, se, si, dt)
+    return v, ie, ii
+
+
+@njit(cache=True, inline="always")
+def peak_reject(g, se, vinf, v0, a, b, vth, ceil):
+    """The tighter reject of the threshold tests: is F(s) = v_inf + a e^{-g s} + b
+    e^{-se s} (mV; F(0) = v0), the trajectory without its inhibitory part and so an
+    upper bound on V, below vth at every s >= 0?  Its maximum lies at F(0), at the zero
+    of F' (closed form) or at v_inf.  Rejects only with a rounding margin, so that a true
+    crossing is never dropped; returns (rejected, ceil lowered to that maximum plus its
+    margin)."""
+    fmax = max(v0, vinf)
+    arg = -(se * b) / (g * a) if g * a != 0.0 else -1.0
+    if arg > 0.0:
+        ts = math.log(arg) / (se - g)
+        if ts > 0.0:
+            fmax = max(fmax, vinf + a * fexp(-g * ts) + b * fexp(-se * ts))
+    marg = 1e-12 * (abs(vth) + abs(vinf) + abs(a) + abs(b))
+    return fmax < vth - marg, min(ceil, fmax + 100.0 * marg)
+
+
+@njit(cache=True)
+def cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, ref):
+    """(tc, ceil): the absolute time (ms) of the next crossing of a general neuron (inf
+    if none) and its *ceiling*, an upper bound (mV) on V(s) for every s >= t0 without
+    further input (inf if none was computed).
+
+    pse/psi_ are the peaks of the unit PSP kernels (ms).  Quick reject first: for a
+    leaky neuron V(t) <= max(V0, v_inf) + k (I_exc^+ pse + I_inh^+ psi_) for all t, so
+    a neuron whose bound stays below threshold needs no root search.  The ceiling is
+    the smaller of this bound and the tighter one below, each raised by a margin of
+    1e-10 of the magnitudes it was computed from, which covers their rounding."""
+    ceil = math.inf
+    if g > 0.0:
+        vinf = vr + k * ib / g
+        pe = k * max(ie, 0.0) * pse
+        pi = k * max(ii, 0.0) * psi_
+        bound = max(v, vreset if ref > t0 else v, vinf) + (pe + pi)
+        ceil = bound + 1e-10 * (abs(v) + abs(vinf) + abs(vreset) + pe + pi)
+        if bound < vth:
+            return math.inf, ceil
+    if ref > t0:
+        ie, ii = decay2(ie, ii, se, si, ref - t0)
+        t0 = ref
+        v = vreset
+    if g > 0.0 and se > 0.0 and se != g and ie > 0.0 and ii <= 0.0:
+        # Tighter reject.  Inhibition only lowers V, so V(t) <= F(t) = v_inf
+        # + a e^{-g t} + b e^{-s_e t} (the trajectory without I_inh), whose maximum is
+        # at F(0), at the zero of F' (closed form) or at v_inf.  Reject only with a
+        # rounding margin, so that a true crossing is never dropped.
+        vinf = vr + k * ib / g
+        b = k * ie / (g - se)
+        rej, ceil = peak_reject(g, se, vinf, v, v - vinf - b, b, vth, ceil)
+        if rej:
+            return math.inf, ceil
+    return t0 + first_crossing(g, k, se, si, vr, vth, ib, v, ie, ii), ceil
+
+
+@njit(cache=True)
+def cross_coef(g, se, si, vinf, vth, ce, ci, a, be, bi, t0):
+    """``cross_general`` for a leaky frame neuron, in the frame's own coefficients: its
+    trajectory from t0 on is V(t0 + s) = v_inf + a e^{-g s} + be e^{-se s} + bi e^{-si s}
+    (ms, mV), where t0 is the test time or, while refractory, the end of the refractory
+    period (V = v_reset = V(t0) until then).  Returns (tc, ceil) as ``cross_general``
+    does, with the same bounds: no conversion to currents, no division but one, and
+    ``first_crossing_coef`` for the root.
+
+    ce/ci are k psi_max / k_x (``P_CE``, ``P_CI``): the PSP peak per unit of a channel's
+    coefficient; (g - s) times a coefficient is k I, so its sign is the current's."""
+    v0 = vinf + a + be + bi
+    pe = max(be * ce, 0.0)
+    pi = max(bi * ci, 0.0)
+    bound = max(v0, vinf) + (pe + pi)
+    ceil = bound + 1e-10 * (abs(v0) + abs(vinf) + pe + pi)
+    if bound < vth:
+        return math.inf, ceil
+    if (g - se) * be > 0.0 and (g - si) * bi <= 0.0:
+        # Tighter reject: without its inhibitory part bi (e^{-si s} - e^{-g s}) <= 0 the
+        # trajectory is F(s) = v_inf + (a + bi) e^{-g s} + be e^{-se s}, whose maximum is
+        # at F(0), at the zero of F' or at v_inf (see cross_general).
+        rej, ceil = peak_reject(g, se, vinf, v0, a + bi, be, vth, ceil)
+        if rej:
+            return math.inf, ceil
+    return t0 + first_crossing_coef(vinf - vth, a, g, be, se, bi, si), ceil
+
+
+@njit(cache=True, inline="always")
+def huge_coef(ke, ki):
+    """Frame coefficients below this keep V and the physical currents (coefficient /
+    k_x times a factor <= 1) finite; ke/ki are the channels' k_x (0 for delta)."""
+    return 1e290 * min(1.0, abs(ke) if ke != 0.0 else 1.0, abs(ki) if ki != 0.0 else 1.0)
+
+
+@njit(cache=True, inline="always")
+def bound_reject(ua, xe, xi, b, refr, vinf, vreset, vth, vth_abs, ce, ci, g, se, si, huge):
+    """Is a leaky exp-synapse frame neuron whose trajectory from now on is V(s) = b + ua
+    e^{-g s} + xe e^{-se s} + xi e^{-si s} (mV; refractory: ``refr``) certainly unable to
+    reach vth?  Returns (rejected, ceiling), the ceiling an upper bound (mV) on V.
+
+    Two of the rejects of ``cross_coef``, as the engine's delivery rows apply them while
+    the target's state is in the cache:
+
+    * the quick bound of ``cross_general``, V(s) <= max(V(0), v_inf, v_reset if
+      refractory) + k (I_exc^+ psi_max_exc + I_inh^+ psi_max_inh), from the coefficients
+      (ce/ci = k psi_max / k_x), with a margin of 1e-10 of the terms' magnitudes;
+    * if that fails, outside the refractory period: the peak of the trajectory without
+      its inhibitory part (``peak_reject``).
+
+    A non-finite state, or coefficients of ``huge`` or more (whose physical currents only
+    the full test checks), is never rejected."""
+    v = b + ua + xe + xi
+    lo = max(v, vinf)
+    if refr:
+        lo = max(lo, vreset)
+    bnd = lo + max(xe * ce, 0.0) + max(xi * ci, 0.0)
+    ceil = bnd + 1e-10 * (abs(ua) + abs(xe) + abs(xi) + vth_abs)
+    if not math.isfinite(v):
+        return False, ceil
+    if ceil < vth:
+        return True, ceil
+    if (not refr and (g - se) * xe > 0.0 and (g - si) * xi <= 0.0
+            and abs(ua) + abs(xe) + abs(xi) < huge):
+        return peak_reject(g, se, vinf, v, ua + xi, xe, vth, ceil)
+    return False, ceil
+
+
+@njit(cache=True, inline="always")
+def frame_state(g, vinf, c, se, si, ke, ki, tf, t, u, be, bi):
+    """(V, I_exc, I_inh) (mV) at time t of a frame neuron with coefficients (u, be, bi)
+    and origin tf, ignoring refractoriness (V is the free trajectory's value)."""
+    ainv, b = frame_scale(g, vinf, c, tf, t)
+    dt = t - tf
+    v = b + u / ainv
+    ie = 0.0
+    ii = 0.0
+    if be != 0.0:
+        x = be * fexp(-se * dt)
+        v += x
+        ie = x / ke
+    if bi != 0.0:
+        x = bi * fexp(-si * dt)
+        v += x
+        ii = x / ki
+    return v, ie, ii
+
+
+@njit(cache=True, inline="always")
+def frame_u_for(g, vinf, c, se, si, tf, t, v, be, bi):
+    """The U coefficient (mV) that makes a frame neuron with channel coefficients (be,
+    bi) and origin tf have V(t) = v (its currents unchanged)."""
+    ainv, b = frame_scale(g, vinf, c, tf, t)
+    dt = t - tf
+    rest = v - b
+    if be != 0.0:
+        rest -= be * fexp(-se * dt)
+    if bi != 0.0:
+        rest -= bi * fexp(-si * dt)
+    return rest * ainv

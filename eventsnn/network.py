@@ -1,10 +1,12 @@
 """The user-facing network builder: populations, sources, projections, runs.
 
-A :class:`Network` is built in Python (validated objects), compiled once into flat
-arrays (the plan) at the first :meth:`Network.run`, and simulated by the jitted event
-loop in :mod:`eventsnn.engine.event`.  All run state (neuron states, queue, random
-streams, counters, time) lives in plain arrays in ``Network._state``, so a run can be
-continued exactly: ``run(T)`` equals ``run(T/2); run(T/2)`` bitwise.
+A :class:`Network` is built in Python (validated objects).  Its first run (or
+:meth:`Network.prepare`) builds the run plan (:func:`eventsnn.plan.build_plan`: flat
+arrays) and the initial run state; :func:`eventsnn.engine.loop.run_loop` simulates it.
+All run state (neuron states, queue, random streams, counters, time) lives in plain
+arrays (``engine.state.State``), so a run can be continued exactly: ``run(T)`` equals
+``run(T/2); run(T/2)`` bitwise, and a network can be copied, pickled or saved
+(:func:`eventsnn.save`) at any point between runs.
 
 Units: ms, mV, Hz.  Global neuron ids run over the neuron populations in the order
 they were created; sources are not neurons and have no global neuron id.
@@ -15,54 +17,22 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import types
-from numba.typed import List
 
 from . import connectivity as cx
+from . import counting
+from . import plasticity as PLM
 from ._dtypes import TIME
 from ._validate import boolean, integer, real
-from .engine import event as E
-from .engine.queue import new_queue, reserve
-from .engine.rng import seed_streams
-from . import plasticity as PLM
-from .models import LIF, P_ADAPT, P_C, P_FRAME, P_G, P_HASEXP, P_SE, P_SI, P_VINF, P_VTH
+from .engine.loop import MAX_EVENTS, NONFINITE, ROOM, grow, run_loop
+from .engine.queue import reserve
+from .engine.rng import STREAM_BUILD, STREAM_INIT
+from .engine.state import COL_CSEQ, F_TCUR, K_POPS, PlasticRun, neuron_block
+from .engine.threshold import reschedule
+from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
+from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
 from .results import OpCounts, Result, Spikes, StateSamples, _spike_order
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
-
-_STREAM_SOURCES, _STREAM_DRIVE, _STREAM_BUILD, _STREAM_INIT = 1, 2, 3, 4
-
-
-def _neuron_state(N, V, npop, theta=None):
-    """Neuron state as column views of one (N, 8) float64 array aligned to 64 bytes:
-    V, I_exc, I_inh, t_last, refractory end, candidate seq (int64), candidate time,
-    target crossing time.  One neuron's state fills exactly one cache line, so a
-    synaptic event touches one line instead of eight (64 bytes per neuron).  Returns
-    (S, st): the tuple of views the kernels unpack and the array itself."""
-    raw = np.zeros(N * 8 + 8)
-    off = (-raw.ctypes.data % 64) // 8
-    st = raw[off:off + N * 8].reshape(N, 8)
-    st[:, 0] = V
-    st[:, 4] = -np.inf
-    st[:, 5].view(np.int64)[:] = -1
-    st[:, 6] = np.inf
-    st[:, 7] = np.inf
-    th = np.zeros(N) if theta is None else np.ascontiguousarray(theta, dtype=np.float64)
-    return (st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4], st[:, 5].view(np.int64),
-            st[:, 6], st[:, 7], np.zeros(npop), th), st
-
-
-def _sign(w, rule=None):
-    """1 if all weights are >= 0, -1 if all are < 0, else 0 (the engine skips or
-    fuses threshold tests on such rows).  With a plasticity rule the bounds decide:
-    weights never leave them."""
-    if rule is not None:
-        return 1 if rule.w_min >= 0 else -1
-    if w.size == 0 or w.min() >= 0:
-        return 1
-    if w.max() < 0:
-        return -1
-    return 0
 
 
 class _Group:
@@ -100,10 +70,10 @@ class Population(_Group):
     def theta(self) -> np.ndarray:
         """Adaptive threshold offsets (mV, a copy): neuron i fires at v_th + theta[i]
         (see ``LIF.theta_plus``)."""
-        net = self.net
-        if not net._compiled:
+        st = self.net._state
+        if st is None:
             return self._theta0.copy()
-        return net._plan["S"][9][self.offset:self.offset + self.size].copy()
+        return st.neurons.theta[self.offset:self.offset + self.size].copy()
 
     def set_theta(self, theta):
         """Set the threshold offsets (mV, >= 0, scalar or one per neuron) at the
@@ -120,17 +90,19 @@ class Population(_Group):
             bad = a[~(np.isfinite(a) & (a >= 0))][0]
             raise ValueError(f"theta contains {float(bad)!r}; threshold offsets must be finite and >= 0 (mV)")
         net = self.net
-        if not net._compiled:
+        if net._state is None:
             self._theta0 = a.copy()
             return
-        pl = net._plan
-        pl["S"][9][self.offset:self.offset + self.size] = a
+        st = net._state
+        N = st.neurons
+        N.theta[self.offset:self.offset + self.size] = a
         if a.any():
-            pl["P"][self.index, P_ADAPT] = 1.0
+            N.adapt[self.index] = 1
         # at most one new candidate per neuron
-        pl["Q"] = reserve(pl["Q"], self.size)
-        E.reschedule(pl["P"], pl["neuron_pop"], pl["S"], pl["Q"], pl["cnt"],
-                     self.offset, self.offset + self.size, net.t)
+        st = net._state = st._replace(queue=reserve(st.queue, self.size))
+        A = net._plan.arrays
+        reschedule(A.pops.P, A.pops.pop_off, N, st.queue, st.cnt, self.offset,
+                   self.offset + self.size, net.t)
 
 
 class SpikeSource(_Group):
@@ -148,6 +120,8 @@ class PoissonSource(_Group):
     def __init__(self, net, size, name, rates):
         super().__init__(net, size, name)
         self.rates = rates
+
+
 
 
 @dataclass
@@ -171,28 +145,35 @@ class Projection:
     def n_synapses(self) -> int:
         return self.csr.nnz
 
-    def _pl_index(self):
-        """Row of this projection in the compiled plasticity table, or None."""
+    def _pl(self):
+        """(k, plastic plan, plastic state): this projection's row in the plasticity
+        table, or None before the first run and for a static projection."""
         net = self.pre.net
-        if self.plasticity is None or not net._compiled:
+        if self.plasticity is None or net._state is None:
             return None
-        return int(net._plan["PLS"][0][self.index])
+        PI = net._plan.arrays.plastic
+        return int(PI.proj_pl[self.index]), PI, net._state.plastic
+
+    def _elig(self, k, PI, TR):
+        return TR.elig[PI.elig_off[k]:PI.elig_off[k + 1]]
 
     def _sync(self):
         """Reward-modulated weights drift between events: integrate them up to now."""
-        k = self._pl_index()
-        if k is not None and self.plasticity.is_reward:
-            PLS = self.pre.net._plan["PLS"]
-            PLM.reward_sync_all(PLS[2], k, self.csr.weights, PLS[8][k], PLS[9], self.pre.net.t)
+        pl = self._pl()
+        if pl is not None and self.plasticity.is_reward:
+            k, PI, TR = pl
+            PLM.reward_sync_all(PI.PL, k, TR.learn, self.csr.weights, self._elig(k, PI, TR), TR.rw,
+                                self.pre.net.t)
 
     def _current_weights(self):
         """Weights now, without changing any state: reward-modulated weights are
         integrated into a copy (an observation must not perturb the run)."""
-        k = self._pl_index()
-        if k is not None and self.plasticity.is_reward:
-            PLS = self.pre.net._plan["PLS"]
+        pl = self._pl()
+        if pl is not None and self.plasticity.is_reward:
+            k, PI, TR = pl
             w = self.csr.weights.copy()
-            PLM.reward_sync_all(PLS[2], k, w, PLS[8][k].copy(), PLS[9], self.pre.net.t)
+            PLM.reward_sync_all(PI.PL, k, TR.learn, w, self._elig(k, PI, TR).copy(), TR.rw,
+                                self.pre.net.t)
             return w
         return self.csr.weights
 
@@ -215,14 +196,14 @@ class Projection:
         on = boolean("learning", on)
         if self.plasticity is None:
             raise ValueError("learning: this projection has no plasticity rule")
-        k = self._pl_index()
-        if k is not None and on != self._learning:
-            PLS = self.pre.net._plan["PLS"]
+        pl = self._pl()
+        if pl is not None and on != self._learning:
+            k, PI, TR = pl
             self._sync()
             if on and self.plasticity.is_reward:
                 # eligibility was frozen while learning was off: resume from now
-                PLS[8][k][:, 1] = self.pre.net.t
-            PLS[2][k, PLM.K_LEARN] = float(on)
+                self._elig(k, PI, TR)[:, 1] = self.pre.net.t
+            TR.learn[k] = float(on)
         self._learning = on
 
     def reward(self, amount: float):
@@ -232,45 +213,45 @@ class Projection:
         amount = real("amount", amount)
         if not isinstance(self.plasticity, PLM.RewardSTDP):
             raise ValueError("reward: this projection has no RewardSTDP rule")
-        k = self._pl_index()
-        if k is None:
+        pl = self._pl()
+        if pl is None:
             self._reward0 += amount
             return
+        k, PI, TR = pl
         self._sync()
-        rw = self.pre.net._plan["PLS"][9]
-        rw[k, 0] = self._level_now(k) + amount
-        rw[k, 1] = self.pre.net.t
+        TR.rw[k, 0] = self._level_now(k, PI, TR) + amount
+        TR.rw[k, 1] = self.pre.net.t
 
-    def _level_now(self, k):
+    def _level_now(self, k, PI, TR):
         """Reward level d(t) at the network's current time (row k of the table)."""
-        PLS = self.pre.net._plan["PLS"]
-        d, td = PLS[9][k]
-        itaud = PLS[2][k, PLM.K_ITAUD]
+        d, td = TR.rw[k]
+        itaud = PI.PL[k, PLM.K_ITAUD]
         return float(d * math.exp(-(self.pre.net.t - td) * itaud) if itaud > 0 else d)
 
     def reward_level(self) -> float:
         """The current reward level d(t) of a RewardSTDP projection."""
         if not isinstance(self.plasticity, PLM.RewardSTDP):
             raise ValueError("reward_level: this projection has no RewardSTDP rule")
-        k = self._pl_index()
-        if k is None:
+        pl = self._pl()
+        if pl is None:
             return self._reward0
-        return self._level_now(k)
+        return self._level_now(*pl)
 
     def traces(self) -> dict:
         """Plasticity traces at the network's current time: ``pre`` (n_pre, 2) and
         ``post`` (n_post, 2) arrays of (fast, slow) trace values, computed exactly."""
         if self.plasticity is None:
             raise ValueError("traces: this projection has no plasticity rule")
-        k = self._pl_index()
-        if k is None:
+        pl = self._pl()
+        if pl is None:
             return {"pre": np.zeros((self.pre.size, 2)), "post": np.zeros((self.post.size, 2))}
-        PLS = self.pre.net._plan["PLS"]
-        row = PLS[2][k]
+        k, PI, TR = pl
+        row = PI.PL[k]
         t = self.pre.net.t
         out = {}
-        for name, tr, (i1, i2) in (("pre", PLS[3][k], (PLM.K_IPLUS, PLM.K_IX)),
-                                   ("post", PLS[4][k], (PLM.K_IMINUS, PLM.K_IY))):
+        for name, tr, (i1, i2) in (("pre", TR.pre_tr[PI.pre_off[k]:PI.pre_off[k + 1]], (PLM.K_IPLUS, PLM.K_IX)),
+                                   ("post", TR.post_tr[PI.post_off[k]:PI.post_off[k + 1]],
+                                    (PLM.K_IMINUS, PLM.K_IY))):
             dt = t - tr[:, PLM.T_LAST]
             with np.errstate(invalid="ignore"):
                 v = np.stack([tr[:, 0] * np.exp(-dt * row[i1]), tr[:, 1] * np.exp(-dt * row[i2])], axis=1)
@@ -298,45 +279,22 @@ class Projection:
         if not self.csr.weights.flags.writeable:
             # one shared weight (a read-only view) becomes one weight per synapse
             self.csr.weights = np.array(a, dtype=np.float64)
-            if net._compiled:
-                net._plan["R"][9][self.index] = self.csr.weights
         else:
             self.csr.weights[:] = a
-        if net._compiled:
-            net._plan["R"][-1][self.index] = _sign(self.csr.weights, rule)
+        if net._plan is not None:
+            # the kernels read the weights through the plan (plastic ones write them)
+            net._plan.kernel["w"][self.index] = self.csr.weights
+            net._state.proj_sign[self.index] = _sign(self.csr.weights, rule)
 
     def to_scipy(self):
         """Weights as a scipy.sparse.csr_matrix of shape (len(pre), len(post)), at the
         network's current time.
 
         Several synapses between the same pair stay separate stored entries."""
-        k = self._pl_index()
-        if k is not None and self.plasticity.is_reward:
+        if self._pl() is not None and self.plasticity.is_reward:
             return cx.CSR(self.csr.indptr, self.csr.indices, self._current_weights(), self.csr.delays,
                           n_post=self.csr.n_post).to_scipy()
         return self.csr.to_scipy()
-
-
-def _wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane):
-    """Bucket width (ms, a power of two) and count of the source wheel (``engine.queue``):
-    about 32 spikes per bucket at the sources' total rate, and a horizon of some 16 mean
-    intervals of a source, beyond which a spike goes to the heap.  Performance only: any
-    size gives the same results."""
-    own = src_lane < 0          # fused sources queue in the heap
-    n = int(own.sum())
-    if n == 0:
-        return dict(wheel_width=0.0, wheel_buckets=1)
-    rate = float(src_rate[own & (src_kind == 1)].sum())           # spikes per ms
-    trains = np.flatnonzero(own & (src_kind == 0))
-    if trains.size and st_times.size:
-        cnt = int((st_ptr[trains + 1] - st_ptr[trains]).sum())
-        span = float(st_times.max() - st_times.min()) if cnt > 1 else 0.0
-        rate += cnt / max(span, 1.0)
-    width = 2.0 ** int(np.clip(np.round(np.log2(32.0 / rate)), -12, 6)) if rate > 0 else 1.0
-    buckets = 64
-    while buckets < n // 2 and buckets < 2 ** 16:
-        buckets *= 2
-    return dict(wheel_width=width, wheel_buckets=buckets)
 
 
 class Network:
@@ -349,29 +307,10 @@ class Network:
         Poisson sources and drives); the same seed gives bitwise the same run.
     """
 
-    #: run the common steps in the engine's fast loop (``engine.event._fast_events``):
-    #: None (default) for networks with a population of more than 2**15 neurons, whose
-    #: neuron state does not fit in a core's cache and whose rows' cache misses the
-    #: fast loop lets overlap (measured -15 % wall time at 2 * 10**5 neurons, no
-    #: change on Brunel's 10**4); True always, False never.  Results are bitwise the
-    #: same; the fast loop costs about 4 s of compilation on a cold start, which the
-    #: small networks (the main job) do without.
-    _fast_path = None
-
-    def _use_fast_loop(self):
-        """True or None, the ``fast`` argument of ``engine.event.run_kernel``."""
-        if self._fast_path is None:
-            big = max((p.size for p in self._pops), default=0) > 2 ** 15
-            return True if big else None
-        return True if self._fast_path else None
-
     # populations over this many neurons get their rows loaded ahead through the lanes
-    # (and sources into them are not fused); None: engine.event._PREFETCH_POP.  For
+    # (and sources into them are not fused); None: engine.deliver.PREFETCH_POP.  For
     # tests, which reach those paths with small networks; results do not depend on it.
     _prefetch_pop = None
-
-    def _pf_pop(self):
-        return E._PREFETCH_POP if self._prefetch_pop is None else int(self._prefetch_pop)
 
     def __init__(self, seed: int = 0):
         self.seed = integer("seed", seed, lo=0)
@@ -384,14 +323,39 @@ class Network:
         self._records: list[tuple] = []
         self._n = 0
         self._names = set()
-        self._compiled = False
+        self._plan = None
+        self._state = None
+        self._entry = None
+        self._cnt_mark = None
         self.t = 0.0
         self.counts = OpCounts()
         self._all_spikes = []
+        self._all_src_spikes = []
+        self._src_pending = Spikes(np.empty(0), np.empty(0, np.int64))
+        self._src_seen = 0
+
+    # ------------------------------------------------------------------ copying
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        d["_entry"] = None          # a compiled kernel: resolved again when needed
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        st = self._state
+        if st is not None:
+            # a copied state holds copies of views: make the neuron block one aligned
+            # block again and the candidate column a view of it
+            N = st.neurons
+            block = neuron_block(N.block.shape[0], 0.0)
+            block[:] = N.block
+            block[:, COL_CSEQ].view(np.int64)[:] = N.cseq
+            self._state = st._replace(neurons=N._replace(block=block,
+                                                          cseq=block[:, COL_CSEQ].view(np.int64)))
 
     # ------------------------------------------------------------------ building
     def _check_open(self, what):
-        if self._compiled:
+        if self._plan is not None:
             raise RuntimeError(f"cannot {what} after the network has run (or was prepared); "
                                f"build the whole network first")
 
@@ -440,7 +404,7 @@ class Network:
             if hi > model.v_th:
                 raise ValueError(f"v_init={v_init!r}: high={hi!r} exceeds v_th={model.v_th!r}; "
                                  f"draws from [low, high) must stay below threshold")
-            rng = np.random.default_rng([self.seed, _STREAM_INIT, len(self._pops)])
+            rng = np.random.default_rng([self.seed, STREAM_INIT, len(self._pops)])
             v = rng.uniform(lo, hi, n)
         else:
             v = np.asarray(v_init)
@@ -611,7 +575,7 @@ class Network:
             scalar_delay = np.ndim(delay) == 0 and not callable(delay)
             if scalar_delay:
                 d = self._check_delay(delay, from_source)
-            seed = int(np.random.SeedSequence([self.seed, _STREAM_BUILD, len(self._projs)]).generate_state(1)[0])
+            seed = int(np.random.SeedSequence([self.seed, STREAM_BUILD, len(self._projs)]).generate_state(1)[0])
             csr = cx.connect(rule, pre.size, post.size, weight, None if scalar_delay else delay,
                              seed=seed, same_population=pre is post, dtype=dtype)
             if not scalar_delay:
@@ -628,8 +592,9 @@ class Network:
                                  "per-synapse delays are not supported with plasticity")
             csr = csr.sort_by_delay()
         if plasticity is not None:
-            if cx.is_shared(csr.weights):
-                # plastic weights change one by one: give each synapse its own
+            if cx.is_shared(csr.weights) or not csr.weights.flags.writeable:
+                # plastic weights change one by one (the kernels write them in place):
+                # give each synapse its own
                 csr = cx.CSR(csr.indptr, csr.indices, np.array(csr.weights), csr.delays,
                              n_post=csr.n_post, check="none")
             if csr.nnz >= 2**31:
@@ -673,254 +638,14 @@ class Network:
         self._records.append((i, np.sort(t)))
 
     # ---------------------------------------------------------------- compiling
-    def _compile(self):
-        # a lazily applied drive can reveal a spike after later events were processed;
-        # plasticity needs every postsynaptic spike in time order, so the drive of a
-        # population with plastic inputs becomes a queued Poisson source
-        plastic_post = {id(pr.post) for pr in self._projs if pr.plasticity is not None}
-        lazy = [d for d in self._drives if id(d[0]) in plastic_post]
-        self._drives = [d for d in self._drives if id(d[0]) not in plastic_post]
-        for pop, rate, weight in lazy:
-            src = self.poisson_source(pop.size, rate, name=f"{pop.name}_drive{len(self._sources)}")
-            self.connect(src, pop, cx.one_to_one(), weight=weight, delay=0.0)
-        pops, srcs, projs = self._pops, self._sources, self._projs
-        N = self._n
-        npop = len(pops)
-        if npop == 0:
-            raise RuntimeError("the network has no neuron population")
-        P = np.stack([p.model.row() for p in pops])
-        pop_off = np.zeros(npop + 1, np.int64)
-        pop_off[1:] = np.cumsum([p.size for p in pops])
-        # int64 ids throughout: int32 and int64 arguments would compile two copies of
-        # each engine helper (see engine.event)
-        neuron_pop = np.repeat(np.arange(npop, dtype=np.int64), [p.size for p in pops])
-        S_tot = sum(s.size for s in srcs)
-        src_group_off = np.zeros(len(srcs) + 1, np.int64)
-        src_group_off[1:] = np.cumsum([s.size for s in srcs])
-        groups = list(pops) + list(srcs)
-        gidx = {id(g): k for k, g in enumerate(groups)}
-        goff = [p.offset for p in pops] + [N + int(o) for o in src_group_off[:-1]]
-        node_group = np.repeat(np.arange(len(groups), dtype=np.int32), [g.size for g in groups])
-        by_group = [[] for _ in groups]
-        for pr in projs:
-            by_group[gidx[id(pr.pre)]].append(pr.index)
-        grp_proj_ptr = np.zeros(len(groups) + 1, np.int64)
-        grp_proj_ptr[1:] = np.cumsum([len(b) for b in by_group])
-        grp_proj = np.array([q for b in by_group for q in b], dtype=np.int32)
-        proj_pre_off = np.array([goff[gidx[id(pr.pre)]] for pr in projs], dtype=np.int64)
-        proj_post_off = np.array([pr.post.offset for pr in projs], dtype=np.int64)
-        proj_post_pop = np.array([pr.post.index for pr in projs], dtype=np.int64)
-        proj_delay = np.array([-1.0 if pr.delay is None else pr.delay for pr in projs], dtype=np.float64)
-        indptr_l = List.empty_list(types.int64[::1])
-        idx_l = List.empty_list(types.int32[::1])
-        w_l = List.empty_list(types.float64[::1])
-        d_l = List.empty_list(types.float64[::1])
-        empty = np.empty(0, np.float64)
-        for pr in projs:
-            indptr_l.append(np.ascontiguousarray(pr.csr.indptr, dtype=np.int64))
-            idx_l.append(np.ascontiguousarray(pr.csr.indices, dtype=np.int32))
-            # one shared weight: a one-element array (the kernels read weight j & 0)
-            w_l.append(cx._kernel_weights(pr.csr.weights)[0])
-            d_l.append(empty if pr.csr.delays is None else pr.csr.delays)
-        proj_sign = np.array([_sign(pr.csr.weights, pr.plasticity) for pr in projs], dtype=np.int8)
-        R = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
-             proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign)
-        # what emitting a spike reads, as flat arrays (no typed list, so the kernels
-        # that fire neurons run without reference counting): every projection's row
-        # pointers in one array (8 bytes per presynaptic node and projection, a copy
-        # of the CSR's) and, with per-synapse delays, each row's first delay
-        row_ptr_off = np.zeros(len(projs) + 1, np.int64)
-        row_ptr_off[1:] = np.cumsum([len(ip) for ip in indptr_l])
-        row_ptr = np.concatenate([np.asarray(ip) for ip in indptr_l]) if projs else np.zeros(1, np.int64)
-        row_d0_off = np.full(len(projs), -1, np.int64)
-        d0_parts, n_d0 = [], 0
-        for k, pr in enumerate(projs):
-            if pr.csr.delays is not None:
-                ip = indptr_l[k]
-                first = np.minimum(ip[:-1], max(pr.csr.nnz - 1, 0))
-                d0_parts.append(pr.csr.delays[first] if pr.csr.nnz else np.zeros(len(ip) - 1))
-                row_d0_off[k] = n_d0
-                n_d0 += len(ip) - 1
-        row_d0 = np.concatenate(d0_parts) if d0_parts else np.zeros(1)
-        # lanes: the deliveries of each homogeneous delay form a FIFO (engine.queue); the
-        # projections of a group that share a lane, in projection order, per (group, lane)
-        lane_of = {}
-        for pr in projs:
-            if pr.delay is not None and pr.delay not in lane_of and len(lane_of) < E.MAX_LANES:
-                lane_of[pr.delay] = len(lane_of)
-        nl = len(lane_of)
-        proj_lane = np.array([lane_of.get(pr.delay, -1) if pr.delay is not None else -1
-                              for pr in projs], dtype=np.int64)
-        lane_delay = np.array(sorted(lane_of, key=lane_of.get), dtype=np.float64)
-        grp_lane = [[] for _ in range(len(groups) * nl)]
-        for g, b in enumerate(by_group):
-            for q in b:
-                if proj_lane[q] >= 0:
-                    grp_lane[g * nl + proj_lane[q]].append(q)
-        grp_lane_ptr = np.zeros(len(grp_lane) + 1, np.int64)
-        grp_lane_ptr[1:] = np.cumsum([len(x) for x in grp_lane])
-        grp_lane_proj = np.array([q for x in grp_lane for q in x], dtype=np.int32)
-        # first node id of every group (and the node count): a group found by binary
-        # search in this short array costs no cache miss, unlike node_group[node]
-        grp_off = np.array(goff + [N + S_tot], dtype=np.int64)
-        RE = (node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_delay, row_ptr, row_ptr_off,
-              row_d0, row_d0_off, proj_lane, lane_delay, grp_lane_ptr, grp_lane_proj, grp_off)
-        # sources
-        src_kind = np.zeros(S_tot, np.int32)
-        src_rate = np.zeros(S_tot, np.float64)
-        st_ptr_parts = [np.zeros(1, np.int64)]
-        st_times_parts = []
-        base = 0
-        for s, o in zip(srcs, src_group_off[:-1]):
-            sl = slice(int(o), int(o) + s.size)
-            if isinstance(s, PoissonSource):
-                src_kind[sl] = 1
-                src_rate[sl] = s.rates / 1000.0  # Hz -> 1/ms
-                st_ptr_parts.append(np.full(s.size, base, np.int64))
-            else:
-                st_ptr_parts.append(s.ptr[1:] + base)
-                st_times_parts.append(s.times)
-                base += int(s.ptr[-1])
-        st_ptr = np.concatenate(st_ptr_parts)
-        st_times = np.concatenate(st_times_parts) if st_times_parts else np.empty(0)
-        src_rng = seed_streams(self.seed, _STREAM_SOURCES, S_tot)
-        src_pos = np.zeros(S_tot, np.int64)
-        # a source whose projections share one delay and reach only small populations is
-        # fused (its spikes are queued at their arrival and delivered there, one queue
-        # entry each instead of two); sources into large populations go through the
-        # lanes, whose rows are loaded ahead
-        src_lane = np.full(S_tot, -1, np.int64)
-        src_dly = np.zeros(S_tot)
-        for s_, o in zip(srcs, src_group_off[:-1]):
-            out = [pr for pr in projs if pr.pre is s_]
-            ds = {pr.delay for pr in out}
-            if (len(ds) == 1 and None not in ds and out[0].delay in lane_of
-                    and all(pr.post.size <= self._pf_pop() for pr in out)):
-                src_lane[int(o):int(o) + s_.size] = lane_of[out[0].delay]
-                src_dly[int(o):int(o) + s_.size] = out[0].delay
-        SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_lane,
-               src_dly)
-        # lazy drives, grouped by population
-        drives = sorted(self._drives, key=lambda d: d[0].index)
-        pop_drv_ptr = np.zeros(npop + 1, np.int64)
-        for d in drives:
-            pop_drv_ptr[d[0].index + 1] += 1
-        pop_drv_ptr = np.cumsum(pop_drv_ptr)
-        drv_rate = np.array([d[1] / 1000.0 for d in drives], dtype=np.float64)
-        drv_w = np.array([d[2] for d in drives], dtype=np.float64)
-        drv_n = np.array([d[0].size for d in drives], dtype=np.int64)
-        drv_base = np.zeros(len(drives), np.int64)
-        if drives:
-            drv_base[1:] = np.cumsum(drv_n)[:-1]
-        drv_next = np.full(int(drv_n.sum()), np.inf)
-        # one stream per (drive, neuron): the k-th neuron of a drive has stream drv_base+k
-        drv_rng = seed_streams(self.seed, _STREAM_DRIVE, int(drv_n.sum()))
-        zero_rate = drv_rate <= 0
-        drv_rate_safe = np.where(zero_rate, 1.0, drv_rate)
-        E.init_drives(drv_next, drv_rng, drv_rate_safe, drv_base, drv_n, 0.0)
-        for k in np.nonzero(zero_rate)[0]:
-            drv_next[drv_base[k]:drv_base[k] + drv_n[k]] = np.inf
-        D = (pop_off, pop_drv_ptr, drv_rate_safe, drv_w, drv_base, drv_next, drv_rng)
-        # neuron state
-        V = np.empty(N)
-        for p in pops:
-            r = P[p.index]
-            sl = slice(p.offset, p.offset + p.size)
-            if r[P_FRAME]:
-                V[sl] = p.v_init - r[P_VINF] if r[P_G] > 0 else p.v_init
-            else:
-                V[sl] = p.v_init
-        theta = np.concatenate([p._theta0 for p in pops])
-        for p in pops:
-            if p._theta0.any():
-                P[p.index, P_ADAPT] = 1.0
-        S, ST = _neuron_state(N, V, npop, theta)
-        # room for what compiling queues: a candidate per neuron, a first spike per
-        # source, the samples and two bookkeeping events (the run kernel grows it)
-        n_rec = len(self._records[0][1]) if self._records else 0
-        Q = new_queue(N + int(SRC[1].shape[0]) + n_rec + 16, nlanes=nl, n_sources=S_tot,
-                      **_wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane))
-        cnt = np.zeros(E.NCOUNT, np.int64)
-        # bookkeeping events
-        driven = [d[0] for d in drives]
-        sweep_dt = math.inf
-        for p in driven:
-            for pr in projs:
-                if pr.pre is p and pr.csr.nnz:
-                    dmin = pr.delay if pr.delay is not None else float(pr.csr.delays.min())
-                    sweep_dt = min(sweep_dt, dmin)
-        # frame coefficients grow like e^{rate (t - t_f)}: move t_f before they can overflow
-        frame_rates = [max(P[p.index, P_G], P[p.index, P_SE], P[p.index, P_SI])
-                       for p in pops if P[p.index, P_FRAME]]
-        frame_rates = [r for r in frame_rates if r > 0]
-        renorm_dt = 100.0 / max(frame_rates) if frame_rates else math.inf
-        if sweep_dt < math.inf:
-            E._qpush(Q, cnt, sweep_dt, E.SWEEP, 0, 0, 0.0)
-        if renorm_dt < math.inf:
-            E._qpush(Q, cnt, renorm_dt, E.RENORM, 0, 0, 0.0)
-        E.init_sources(SRC, Q, cnt, 0.0)
-        # None when every population is a frame population with delta synapses: the
-        # kernels then leave out the exp-synapse and general threshold tests (compile time)
-        XC = None if all(r[P_FRAME] and not r[P_HASEXP] for r in P) else True
-        E.init_candidates(P, neuron_pop, S, Q, cnt, XC)
-        if self._records:
-            rec_ids, rec_t = self._records[0]
-            for k, tk in enumerate(rec_t):
-                E.push(Q, float(tk), -(2**62) + k, E.SAMPLE, k, 0, 0.0)
-                cnt[E.C_PUSH] += 1
-        else:
-            rec_ids, rec_t = np.empty(0, np.int64), np.empty(0)
-        samp_out = np.full((len(rec_t), len(rec_ids), 3), np.nan)
-        SP = (np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64))
-        PLS = self._compile_plasticity(projs, npop)
-        self._plan = dict(PLS=PLS, XC=XC, P=P, neuron_pop=neuron_pop, R=R, RE=RE, SRC=SRC, D=D, S=S, ST=ST, Q=Q,
-                          SP=SP,
-                          cnt=cnt,
-                          sweep_dt=float(sweep_dt), renorm_dt=float(renorm_dt),
-                          rec_ids=rec_ids.astype(np.int64), rec_t=rec_t, samp_out=samp_out,
-                          dirty=np.zeros(N, np.int64),
-                          isdirty=np.zeros((N + 63) // 64, np.uint64))
-        self._compiled = True
-
-    @staticmethod
-    def _compile_plasticity(projs, npop):
-        """Flat arrays of the plastic projections (rule table, traces, transpose index)."""
-        plastic = [pr for pr in projs if pr.plasticity is not None]
-        proj_pl = np.full(len(projs), -1, np.int32)
-        pl_proj = np.array([pr.index for pr in plastic], dtype=np.int32)
-        PL = np.zeros((len(plastic), PLM.NPL))
-        pre_tr_l = List.empty_list(types.float64[:, ::1])
-        post_tr_l = List.empty_list(types.float64[:, ::1])
-        tptr_l = List.empty_list(types.int64[::1])
-        tsyn_l = List.empty_list(types.int32[::1])
-        blk_l = List.empty_list(types.int32[::1])
-        elig_l = List.empty_list(types.float64[:, ::1])
-        rw = np.zeros((len(plastic), 2))
-        by_pop = [[] for _ in range(npop)]
-        for k, pr in enumerate(plastic):
-            proj_pl[pr.index] = k
-            PL[k] = pr.plasticity.table_row()
-            PL[k, PLM.K_LEARN] = float(pr._learning)
-            for lst, n in ((pre_tr_l, pr.pre.size), (post_tr_l, pr.post.size)):
-                tr = np.zeros((n, 4))
-                tr[:, PLM.T_LAST] = -np.inf
-                lst.append(tr)
-            tptr, tsyn, blk = PLM.build_transpose(np.ascontiguousarray(pr.csr.indptr, np.int64),
-                                                  np.ascontiguousarray(pr.csr.indices, np.int32),
-                                                  pr.post.size)
-            tptr_l.append(tptr)
-            tsyn_l.append(tsyn)
-            blk_l.append(blk)
-            elig_l.append(np.zeros((pr.csr.nnz if pr.plasticity.is_reward else 0, 2)))
-            rw[k, 0] = pr._reward0
-            by_pop[pr.post.index].append(k)
-        pop_pl_ptr = np.zeros(npop + 1, np.int64)
-        pop_pl_ptr[1:] = np.cumsum([len(b) for b in by_pop])
-        pop_pl = np.array([k for b in by_pop for k in b], dtype=np.int32)
-        return (proj_pl, pl_proj, PL, pre_tr_l, post_tr_l, tptr_l, tsyn_l, blk_l, elig_l, rw,
-                pop_pl_ptr, pop_pl, np.zeros(1, np.int64))
 
     # ------------------------------------------------------------------ running
+    @property
+    def plan(self):
+        """The run plan (:class:`eventsnn.plan.Plan`), built by :meth:`prepare` or the
+        first run; None before."""
+        return self._plan
+
     def prepare(self) -> "Network":
         """Build the run plan now (the flat arrays the kernels read, the initial queue:
         first source spikes and threshold crossings) instead of in the first ``run``.
@@ -936,12 +661,23 @@ class Network:
         Network
             self.
         """
-        if not self._compiled:
-            self._compile()
-            # the queue work of compiling (first source spikes, initial candidates,
+        if self._plan is None:
+            plan = build_plan(self, pf_pop=self._prefetch_pop)
+            self._state = initial_state(plan)
+            self._plan = plan
+            # the queue work of building (first source spikes, initial candidates,
             # samples) belongs to the first run
-            self._cnt_mark = np.zeros_like(self._plan["cnt"])
+            self._cnt_mark = np.zeros_like(self._state.cnt)
         return self
+
+    def _kernel(self, args):
+        """The compiled event loop for these arguments' types, resolved once per
+        network: typing the nested records costs about a millisecond per call in
+        Numba's dispatcher, and chunked runs (one per presented sample) call it often."""
+        if self._entry is None:
+            sig = tuple(run_loop.typeof_pyval(x) for x in args)
+            self._entry = run_loop.compile(sig)
+        return self._entry
 
     def run(self, duration: float, *, max_events: int = 10**9) -> Result:
         """Simulate ``duration`` ms more; may be called repeatedly (continues exactly).
@@ -952,61 +688,95 @@ class Network:
             Biological time to simulate (ms), finite and >= 0.
         max_events : int
             Guard against runaway activity: at most this many queue pops in this call,
-            else RuntimeError.
+            else RuntimeError (the state is kept: raise max_events and run again).
 
         Returns
         -------
         Result
-            Spikes in (t, t + duration], the counts of this call and state samples.
+            Spikes in (t, t + duration], the counts of this call, state samples and the
+            spikes of the sources.
         """
         duration = real("duration", duration, lo=0.0)
         max_events = integer("max_events", max_events, lo=1)
         self.prepare()
+        plan = self._plan
+        A = plan.arrays
         # work done between runs (threshold changes) belongs to the next run
         cnt_before = self._cnt_mark
-        pl = self._plan
         t0 = self.t
         t_end = t0 + duration
-        n_sp_before = int(pl["SP"][2][0])
-        info = np.zeros(2)
-        args = (pl["P"], pl["neuron_pop"], pl["R"], pl["RE"], pl["SRC"], pl["D"], pl["S"], pl["ST"], pl["Q"], pl["SP"],
-                pl["cnt"], pl["sweep_dt"], pl["renorm_dt"], pl["rec_ids"], pl["samp_out"], pl["dirty"],
-                pl["isdirty"], float(t_end), int(max_events), info,
-                pl["PLS"] if pl["PLS"][2].shape[0] > 0 else None, self._use_fast_loop(), pl["XC"],
-                int(self._pf_pop()))
-        if "entry" not in pl:
-            # Typing the nested tuples of arrays and typed lists costs about a
-            # millisecond per call in Numba's dispatcher; the argument types never
-            # change for a network, so resolve the compiled kernel once (chunked runs,
-            # e.g. one run per presented sample, call this thousands of times)
-            sig = tuple(E.run_kernel.typeof_pyval(x) for x in args)
-            pl["entry"] = E.run_kernel.compile(sig)
-        status, pl["Q"], pl["SP"] = pl["entry"](*args)
-        if status == E.NONFINITE:
+        st = self._state
+        n_sp_before = int(st.spikes.count[0])
+        st.cursor.i[K_POPS] = 0
+        st.cursor.f[F_TCUR] = -math.inf
+        info = np.zeros(4)
+        B = bind(plan, st)
+        xc = True if plan.xc else None
+        while True:
+            pls = PlasticRun(A.plastic, st.plastic) if plan.has_plastic else None
+            args = (A, B, st, float(t_end), int(max_events), info, xc, pls)
+            status = self._kernel(args)(*args)
+            if status != ROOM:
+                break
+            # the loop stopped for room: grow the queue and records, continue
+            st = self._state = grow(st, int(info[2]), int(info[3]))
+        if status == NONFINITE:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
                                      f"(check weights and parameters)")
-        # spikes of this call, also when it stopped at max_events (the kernel stops
-        # only between instants: everything up to info[1] is done and kept)
-        spT, spN, spn = pl["SP"]
-        times = spT[n_sp_before:spn[0]].copy()
-        ids = spN[n_sp_before:spn[0]].copy()
+        # spikes of this call, also when it stopped at max_events (the loop stops only
+        # between instants: everything up to info[1] is done and kept)
+        SP = st.spikes
+        times = SP.t[n_sp_before:SP.count[0]].copy()
+        ids = SP.n[n_sp_before:SP.count[0]].copy()
         order = _spike_order(times, ids)
         spikes = Spikes(times, ids) if order is None else Spikes(times[order], ids[order])
         self._all_spikes.append(spikes)
-        if status == E.MAX_EVENTS:
-            self.t = float(info[1])
+        t_stop = float(info[1]) if status == MAX_EVENTS else t_end
+        src_spikes = self._take_source_spikes(t_stop)
+        if status == MAX_EVENTS:
+            self.t = t_stop
             raise RuntimeError(f"run stopped after max_events={max_events} queue events at t={info[1]!r} ms "
                                f"(runaway activity?); raise max_events to continue")
         self.t = t_end
-        counts = OpCounts.from_array(pl["cnt"] - cnt_before)
-        self._cnt_mark = pl["cnt"].copy()
+        counts = OpCounts.from_array(st.cnt - cnt_before)
+        self._cnt_mark = st.cnt.copy()
         self.counts = self.counts + counts
         states = None
-        if len(pl["rec_t"]):
-            m = (pl["rec_t"] > t0) & (pl["rec_t"] <= t_end) if t0 > 0 else pl["rec_t"] <= t_end
-            so = pl["samp_out"][m]
-            states = StateSamples(pl["rec_t"][m], pl["rec_ids"], so[..., 0], so[..., 1], so[..., 2])
-        return Result(t0, t_end, spikes, counts, states, self.populations)
+        rec_t = A.samples.times
+        if len(rec_t):
+            m = (rec_t > t0) & (rec_t <= t_end) if t0 > 0 else rec_t <= t_end
+            so = st.samp[m]
+            states = StateSamples(rec_t[m], A.samples.ids, so[..., 0], so[..., 1], so[..., 2])
+        return Result(t0, t_end, spikes, counts, states, self.populations, source_spikes=src_spikes)
+
+    def _take_source_spikes(self, t_stop):
+        """The source spikes with times <= t_stop not yet reported, sorted by (time,
+        node).  Sources record each spike when it is drawn, which may be after the run
+        that contains it ends: those wait here for the next run."""
+        RS = self._state.src_spikes
+        k = int(RS.count[0])
+        t = np.concatenate([self._src_pending.times, RS.t[self._src_seen:k]])
+        n = np.concatenate([self._src_pending.ids, RS.n[self._src_seen:k]])
+        self._src_seen = k
+        later = t > t_stop
+        self._src_pending = Spikes(t[later], n[later])
+        t, n = t[~later], n[~later]
+        order = np.lexsort((n, t))
+        out = Spikes(t[order], n[order])
+        self._all_src_spikes.append(out)
+        return out
+
+    def report(self, result: Result | None = None, *, dt: float = 0.1, clock=None, energy=None,
+               inferences: int = 1):
+        """Operation counts of one run (``result``) or of the whole history (None), set
+        beside a clock-driven simulator with step ``dt`` (ms), a dense ANN of the same
+        layers, NeuroBench figures and an energy estimate (see :mod:`eventsnn.counting`).
+
+        ``clock``: None (formula), a step (ms) to run the clock engine, or a
+        clock-engine Result of the same interval.  ``print(report)`` gives a table;
+        ``report.as_dict()`` / ``to_json()`` the data."""
+        return counting.report(counting.record(self, result, clock=clock), dt=dt, energy=energy,
+                               inferences=inferences)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -1029,22 +799,21 @@ class Network:
     @property
     def spikes(self) -> Spikes:
         """All spikes of all runs so far, sorted by (time, id)."""
-        if not self._all_spikes:
-            return Spikes(np.empty(0), np.empty(0, np.int64))
-        return Spikes(np.concatenate([s.times for s in self._all_spikes]),
-                      np.concatenate([s.ids for s in self._all_spikes]))
+        return _concat(self._all_spikes)
+
+    @property
+    def source_spikes(self) -> Spikes:
+        """All spikes of all sources so far, sorted by (time, node id); node ids count
+        after the neurons (source k of the network is node N + k)."""
+        return _concat(self._all_src_spikes)
 
     def synapse_bytes(self) -> dict:
-        """Bytes of connectivity: total, per synapse (targets + weights [+ delays]) and row pointers."""
-        syn = sum(pr.csr.indices.nbytes + pr.csr._weight_bytes() +
-                  (0 if pr.csr.delays is None else pr.csr.delays.nbytes) for pr in self._projs)
-        ptr = sum(pr.csr.indptr.nbytes for pr in self._projs)
-        nnz = self.n_synapses
-        pl_syn = sum(4 * pr.csr.nnz + 4 * ((pr.csr.nnz >> PLM.BLOCK_SHIFT) + 2) +
-                     (16 * pr.csr.nnz if pr.plasticity.is_reward else 0)
-                     for pr in self._projs if pr.plasticity is not None)
-        pl_neuron = sum(32 * (pr.pre.size + pr.post.size) + 8 * (pr.post.size + 1)
-                        for pr in self._projs if pr.plasticity is not None)
-        return {"synapse_bytes": syn, "indptr_bytes": ptr,
-                "bytes_per_synapse": syn / nnz if nnz else 0.0,
-                "plasticity_synapse_bytes": pl_syn, "plasticity_neuron_bytes": pl_neuron}
+        """Bytes of connectivity: total, per synapse (targets + weights [+ delays]), row
+        pointers and plasticity structures (:func:`eventsnn.plan.synapse_bytes`)."""
+        return synapse_bytes(self._projs)
+
+
+def _concat(runs):
+    if not runs:
+        return Spikes(np.empty(0), np.empty(0, np.int64))
+    return Spikes(np.concatenate([s.times for s in runs]), np.concatenate([s.ids for s in runs]))

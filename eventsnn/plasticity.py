@@ -32,7 +32,7 @@ bounds [w_min, w_max]; it never leaves them.
 
 Simultaneous spikes.  All presynaptic arrivals at time t are processed before any
 postsynaptic spike at t (a postsynaptic spike is decided after all inputs of its
-instant, see :mod:`eventsnn.engine.event`).  So a pair with t_post == t_pre + delay
+instant, see :mod:`eventsnn.engine.threshold`).  So a pair with t_post == t_pre + delay
 counts as pre-before-post (potentiation) and is not also depressed; the result does
 not depend on the order in which simultaneous events were queued.
 
@@ -88,14 +88,16 @@ import numpy as np
 from numba import njit
 
 from ._validate import real
+from .engine.hints import load_float64, load_int32, store_float64
+from .engine.state import C_TRACE, C_WUPD
 
 __all__ = ["STDP", "Triplet", "Vogels", "RewardSTDP", "PlasticityRule"]
 
 # parameter table columns of one plastic projection
 (K_REWARD, K_IPLUS, K_IMINUS, K_IX, K_IY, K_A2P, K_A3P, K_A2M, K_A3M, K_CPRE, K_MUP, K_MUM,
- K_EMIN, K_EMAX, K_SIGN, K_PRERESET, K_POSTRESET, K_CENTRED, K_ITAUC, K_ITAUD, K_LEARN,
- K_WMIN, K_WMAX) = range(23)
-NPL = 23
+ K_EMIN, K_EMAX, K_SIGN, K_PRERESET, K_POSTRESET, K_CENTRED, K_ITAUC, K_ITAUD,
+ K_WMIN, K_WMAX) = range(22)
+NPL = 22
 
 # trace record columns: pre (r1, r2, t_last, -), post (o1, o2, t_last, -)
 T_FAST, T_SLOW, T_LAST = 0, 1, 2
@@ -141,7 +143,6 @@ class PlasticityRule(ABC):
         r[K_SIGN] = sign
         r[K_EMIN], r[K_EMAX] = e
         r[K_WMIN], r[K_WMAX] = self.w_min, self.w_max
-        r[K_LEARN] = 1.0
         return r
 
     @abstractmethod
@@ -432,15 +433,16 @@ def build_transpose(indptr, idx, n_post):
 
 
 @njit(cache=True, inline="always")
-def _row_of(indptr, blk, s):
-    """Presynaptic row of synapse s: binary search between two lookup entries
-    (usually zero or one step)."""
-    b = s >> BLOCK_SHIFT
+def _row_of(row_ptr, r0, blk, b0, s):
+    """Presynaptic row of synapse s of a projection whose row pointers start at
+    ``row_ptr[r0]`` and row lookup at ``blk[b0]``: binary search between two lookup
+    entries (usually zero or one step)."""
+    b = b0 + (s >> BLOCK_SHIFT)
     lo = blk[b]
     hi = blk[b + 1]
     while lo < hi:
         mid = (lo + hi + 1) >> 1
-        if indptr[mid] <= s:
+        if row_ptr[r0 + mid] <= s:
             lo = mid
         else:
             hi = mid - 1
@@ -529,68 +531,88 @@ def _jump(tr, i, ifast, slow_t, reset, t):
     tr[i, T_LAST] = t
 
 
-@njit(cache=True)
-def reward_sync_row(PL, k, w, elig, rw, j0, j1, t):
-    """Bring the weights of synapses j0..j1 of reward projection k up to time t
-    (before they are delivered).  Counted with the eligibility update that follows
-    (``pre_update``): one weight update per synapse and event."""
-    if PL[k, K_LEARN] == 0.0:
+@njit(cache=True, _nrt=False)
+def reward_sync_row(PL, k, learn, wa, elig, e0, rw, j0, j1, t):
+    """Bring the weights of synapses j0..j1 of reward projection k (weights at address
+    ``wa``, eligibilities from ``elig[e0]``) up to time t (before they are delivered).
+    Counted with the eligibility update that follows (``pre_update``): one weight update
+    per synapse and event."""
+    if learn[k] == 0.0:
         return
     sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
     d = rw[k, 0]
     td = rw[k, 1]
     for s in range(j0, j1):
-        e, c = _reward_integrate(sign * w[s], elig[s, 0], elig[s, 1], t, d, td,
+        q = e0 + s
+        e, c = _reward_integrate(sign * load_float64(wa, s), elig[q, 0], elig[q, 1], t, d, td,
                                  PL[k, K_ITAUC], PL[k, K_ITAUD], emin, emax)
-        w[s] = _to_w(e, sign, wmin, wmax)
-        elig[s, 0] = c
-        elig[s, 1] = t
+        store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+        elig[q, 0] = c
+        elig[q, 1] = t
 
 
-@njit(cache=True)
-def reward_sync_all(PL, k, w, elig, rw, t):
-    """Bring every synapse of reward projection k up to time t (before the reward
-    level changes, or on copies when the weights are read).  Not counted: it is
-    bookkeeping of the lazy integration, not a plasticity event."""
-    reward_sync_row(PL, k, w, elig, rw, 0, w.shape[0], t)
+def reward_sync_all(PL, k, learn, w, elig, rw, t):
+    """Bring every synapse of reward projection k up to time t (before the reward level
+    changes, or on copies when the weights are read); ``w`` and ``elig`` are that
+    projection's arrays (contiguous).  Not counted: it is bookkeeping of the lazy
+    integration, not a plasticity event."""
+    reward_sync_row(PL, k, learn, w.ctypes.data, elig, 0, rw, 0, w.shape[0], t)
 
 
-@njit(cache=True)
-def pre_update(PL, k, row, t, idx, w, pre_tr, post_tr, elig, rw, j0, j1, cnt, c_trace, c_wupd):
-    """A presynaptic spike of ``row`` arrives at synapses j0..j1 at time t (after
-    they were delivered): depression from the postsynaptic fast traces, then the
-    presynaptic traces jump."""
+@njit(cache=True, _nrt=False)
+def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt):
+    """A presynaptic spike of ``row`` of plastic projection k arrives at synapses j0..j1
+    at time t (after they were delivered): depression from the postsynaptic fast traces,
+    then the presynaptic traces jump.  Targets and weights at addresses ``ia`` and
+    ``wa``; ``TR`` the traces and eligibilities (``PlasticState``), ``PO`` (pre, post)
+    trace offsets of the projection, ``e0`` its first eligibility."""
+    pre_tr = TR.pre_tr
+    post_tr = TR.post_tr
+    elig = TR.elig
+    i = PO[0] + row
+    o0 = PO[1]
     im = PL[k, K_IMINUS]
-    r2t = _trace(pre_tr[row, T_SLOW], pre_tr[row, T_LAST], PL[k, K_IX], t)
-    if PL[k, K_LEARN] != 0.0:
+    r2t = _trace(pre_tr[i, T_SLOW], pre_tr[i, T_LAST], PL[k, K_IX], t)
+    if learn[k] != 0.0:
         amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
         cpre = PL[k, K_CPRE]
         mu = PL[k, K_MUM]
         sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
         reward = PL[k, K_REWARD] != 0.0
         for s in range(j0, j1):
-            j = idx[s]
+            j = o0 + load_int32(ia, s)
             o1 = _trace(post_tr[j, T_FAST], post_tr[j, T_LAST], im, t)
             if reward:
                 # synapse already synced to t by reward_sync_row; the rule feeds c
-                elig[s, 0] += -o1 * amp + cpre
+                elig[e0 + s, 0] += -o1 * amp + cpre
             else:
-                e = sign * w[s]
+                e = sign * load_float64(wa, s)
                 e = _clip_e(e - _fdep(e, emin, emax, mu) * o1 * amp + cpre, emin, emax)
-                w[s] = _to_w(e, sign, wmin, wmax)
-        cnt[c_wupd] += j1 - j0
-    _jump(pre_tr, row, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
-    cnt[c_trace] += 1
+                store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+        cnt[C_WUPD] += j1 - j0
+    _jump(pre_tr, i, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
+    cnt[C_TRACE] += 1
 
 
-@njit(cache=True)
-def post_update(PL, k, j, t, indptr, w, pre_tr, post_tr, tptr, tsyn, blk, elig, rw,
-                cnt, c_trace, c_wupd):
-    """Postsynaptic neuron j (local id) of plastic projection k fires at t:
-    potentiation of its incoming synapses (transpose index), then its traces jump."""
-    tl = post_tr[j, T_LAST]
-    o2t = _trace(post_tr[j, T_SLOW], tl, PL[k, K_IY], t)
-    if PL[k, K_LEARN] != 0.0:
+@njit(cache=True, _nrt=False)
+def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, cnt):
+    """Postsynaptic neuron j (local id) of plastic projection k fires at t: potentiation
+    of its incoming synapses (transpose index ``PI``, the ``Plastic`` plan record), then
+    its traces jump.  The projection's row pointers start at ``row_ptr[r0]``, its
+    weights at address ``wa``."""
+    pre_tr = TR.pre_tr
+    post_tr = TR.post_tr
+    elig = TR.elig
+    rw = TR.rw
+    pre0 = PI.pre_off[k]
+    jj = PI.post_off[k] + j
+    tp0 = PI.tptr_off[k]
+    ts0 = PI.tsyn_off[k]
+    b0 = PI.blk_off[k]
+    e0 = PI.elig_off[k]
+    tl = post_tr[jj, T_LAST]
+    o2t = _trace(post_tr[jj, T_SLOW], tl, PL[k, K_IY], t)
+    if learn[k] != 0.0:
         amp0 = PL[k, K_A2P] + PL[k, K_A3P] * o2t
         ip = PL[k, K_IPLUS]
         mu = PL[k, K_MUP]
@@ -600,24 +622,25 @@ def post_update(PL, k, j, t, indptr, w, pre_tr, post_tr, tptr, tsyn, blk, elig, 
         d = rw[k, 0]
         td = rw[k, 1]
         nupd = 0
-        for q in range(tptr[j], tptr[j + 1]):
-            s = tsyn[q]
-            i = _row_of(indptr, blk, s)
+        for q in range(PI.tptr[tp0 + j], PI.tptr[tp0 + j + 1]):
+            s = np.int64(PI.tsyn[ts0 + q])
+            i = pre0 + _row_of(row_ptr, r0, PI.blk, b0, s)
             tpre = pre_tr[i, T_LAST]
             if centred and not (tpre > tl):
                 continue  # this presynaptic spike already paired with an earlier post spike
             r1 = _trace(pre_tr[i, T_FAST], tpre, ip, t)
             nupd += 1
             if reward:
-                e, c = _reward_integrate(sign * w[s], elig[s, 0], elig[s, 1], t, d, td,
-                                         PL[k, K_ITAUC], PL[k, K_ITAUD], emin, emax)
-                w[s] = _to_w(e, sign, wmin, wmax)
-                elig[s, 0] = c + r1 * amp0
-                elig[s, 1] = t
+                e, c = _reward_integrate(sign * load_float64(wa, s), elig[e0 + s, 0],
+                                         elig[e0 + s, 1], t, d, td, PL[k, K_ITAUC],
+                                         PL[k, K_ITAUD], emin, emax)
+                store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+                elig[e0 + s, 0] = c + r1 * amp0
+                elig[e0 + s, 1] = t
             else:
-                e = sign * w[s]
+                e = sign * load_float64(wa, s)
                 e = _clip_e(e + _fpot(e, emin, emax, mu) * r1 * amp0, emin, emax)
-                w[s] = _to_w(e, sign, wmin, wmax)
-        cnt[c_wupd] += nupd
-    _jump(post_tr, j, PL[k, K_IMINUS], o2t, PL[k, K_POSTRESET] != 0.0, t)
-    cnt[c_trace] += 1
+                store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+        cnt[C_WUPD] += nupd
+    _jump(post_tr, jj, PL[k, K_IMINUS], o2t, PL[k, K_POSTRESET] != 0.0, t)
+    cnt[C_TRACE] += 1

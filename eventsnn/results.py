@@ -61,26 +61,6 @@ class OpCounts:
     def __add__(self, other: "OpCounts") -> "OpCounts":
         return OpCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
-    def report(self, net, duration: float | None = None, *, dt: float = 0.1, clock=None, energy=None,
-               inferences: int = 1):
-        """Report of these counts beside a clock-driven simulator with step ``dt`` (ms), a
-        dense ANN of the same layers, NeuroBench figures and an energy estimate (see
-        :mod:`eventsnn.counting`).
-
-        ``self`` must be the counts of ``net``'s whole history (``net.counts``, interval
-        (0, net.t]); for one run use ``Result.report``.  ``clock``: None (formula), a step
-        (ms) to run the clock engine, or a clock-engine Result of the same interval.
-        ``print(report)`` gives a table; ``report.as_dict()`` / ``to_json()`` the data.
-        """
-        from . import counting
-        if self != net.counts:
-            raise ValueError("these counts are not net.counts (the whole history of net); "
-                             "for the counts of one run use result.report(net)")
-        if duration is not None and abs(duration - net.t) > 1e-9 * max(1.0, net.t):
-            raise ValueError(f"duration={duration!r} ms but net has run {net.t!r} ms")
-        return counting.report(counting.record(net, None, clock=clock), dt=dt, energy=energy,
-                               inferences=inferences)
-
 
 @dataclass(frozen=True)
 class Spikes:
@@ -98,7 +78,7 @@ def _spike_order(times, ids):
 
     The engine records spikes in time order but for ties within an instant (recorded in
     the order their tests ran) and for spikes of driven neurons found late (see
-    ``engine.event``), so a linear check usually saves the sort: for the 2.6 million
+    ``engine.deliver``), so a linear check usually saves the sort: for the 2.6 million
     spikes of the 10^6-neuron case ``np.lexsort`` takes 0.6 s (4 % of the run), the
     check 10 ms.
     """
@@ -145,6 +125,10 @@ class Result:
     dt : float or None
         Step (ms) of a clock-driven run (``eventsnn.engine.clock``); None for the exact
         event-driven engine.
+    source_spikes : Spikes or None
+        Spikes of the spike-train and Poisson sources in the interval (t = 0 included in
+        the first run), sorted by (time, node); node ids count after the neurons (source
+        k of the network is node N + k).  The counts of ``eventsnn.counting`` use them.
     """
 
     t_start: float
@@ -154,13 +138,7 @@ class Result:
     states: StateSamples | None
     populations: dict
     dt: float | None = None
-
-    def report(self, net, *, dt: float = 0.1, clock=None, energy=None, inferences: int = 1):
-        """Operation-count report of this run of ``net`` (see ``OpCounts.report`` and
-        :mod:`eventsnn.counting`)."""
-        from . import counting
-        return counting.report(counting.record(net, self, clock=clock), dt=dt, energy=energy,
-                               inferences=inferences)
+    source_spikes: Spikes | None = None
 
     def spikes_of(self, population) -> Spikes:
         """Spikes of one population (object or name), ids local to the population."""

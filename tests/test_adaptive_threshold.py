@@ -101,7 +101,7 @@ def test_reschedule_pushes_are_counted_in_the_next_run():
     r2 = net.run(100.0)
     total = r1.counts + r2.counts
     assert total == net.counts
-    assert net.counts.queue_pushes == net.counts.queue_pops + int(net._plan["Q"][6][0])
+    assert net.counts.queue_pushes == net.counts.queue_pops + int(net._state.queue.n[0])
 
 
 @pytest.mark.parametrize("bad, exc", [(-1.0, ValueError), (np.nan, ValueError), (np.inf, ValueError),

@@ -315,7 +315,7 @@ def test_plastic_network_is_refused_before_anything_changes():
     n_src = len(net._sources)
     with pytest.raises(ValueError, match="plastic projections"):
         ClockEngine(net, 0.1)
-    assert not net._compiled and len(net._sources) == n_src
+    assert net.plan is None and len(net._sources) == n_src
 
 
 @pytest.mark.parametrize("duration,exc,needle", [

@@ -408,16 +408,16 @@ def test_source_wheel_changes_no_result(size, monkeypatch):
     same (time, sequence) order: no wheel, a tiny wheel whose horizon (1/8 ms) sends most
     spikes to the heap, and a coarse one with many spikes per bucket give bitwise the
     spikes, counts and states of the default; also run in two pieces."""
-    import eventsnn.network as NW
+    import eventsnn.plan as PL
     net0 = _wheel_net(3)
     ref = net0.run(150.0)
     assert len(ref.spikes) > 100 and ref.counts.source_spikes > 500
-    assert net0._plan["Q"][19][0] > 0.0          # the default has a wheel
-    monkeypatch.setattr(NW, "_wheel_size", lambda *a: dict(size))
+    assert net0._state.queue.w_width[0] > 0.0          # the default has a wheel
+    monkeypatch.setattr(PL, "_wheel_size", lambda *a: dict(size))
     for pieces in ((150.0,), (61.3, 88.7)):
         net = _wheel_net(3)
         rs_ = [net.run(d) for d in pieces]
-        assert net._plan["Q"][19][0] == size["wheel_width"]
+        assert net._state.queue.w_width[0] == size["wheel_width"]
         sp = net.spikes
         assert np.array_equal(sp.times, ref.spikes.times) and np.array_equal(sp.ids, ref.spikes.ids)
         assert net.counts == ref.counts
@@ -861,8 +861,8 @@ def test_every_drive_arrival_fires_when_it_must():
     in one delivery (the delivery loop returns to the kernel for each such spike and
     resumes at the same target).  The arrival times are recomputed here from the
     drive streams' seeds, independently of the engine."""
+    from eventsnn.engine.rng import STREAM_DRIVE as _STREAM_DRIVE
     from eventsnn.engine.rng import next_exponential, seed_streams
-    from eventsnn.network import _STREAM_DRIVE
     seed, n, rate_hz, T = 11, 12, 600.0, 200.0
     net = ev.Network(seed=seed)
     m = ev.LIF(tau_m=20.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_rest=0.0, v_th=20.0,
@@ -969,7 +969,7 @@ def test_row_bound_test_keeps_psps_near_threshold(rel):
     (at the reference simulator's time), one below must not.  Neuron 1 gets two inputs
     of 0.6 of that PSP at the same instant (each rejected alone, firing together) and
     neuron 2 the same two inputs 0.25 ms apart."""
-    from eventsnn.models import _psi_max
+    from eventsnn.models import psi_max as _psi_max
     p = dict(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=10.0, v_rest=0.0, v_th=20.0, v_reset=10.0,
              t_ref=2.0, i_bias=0.0)
     w = p["v_th"] * (1.0 + rel) / (_psi_max(1.0 / 20.0, 1.0 / 5.0) / 20.0)
@@ -1049,22 +1049,23 @@ def test_ceiling_bounds_every_later_potential():
     every neuron without a pending crossing has a ceiling at or above the maximum of its
     own trajectory over the next 300 ms (closed form on a 0.01 ms grid; v_reset while
     refractory), and most ceilings are below threshold, so the cache is in use."""
-    from eventsnn.engine import event as E
+    from eventsnn.engine.threshold import frame_state_of
     from eventsnn.models import P_G, P_K, P_SE, P_SI, P_VINF, P_VRESET, P_VTH
     net = sparse_lowrate(3000, seed=3)
     s = np.arange(0.0, 300.0, 0.01)
     for T in (37.3, 80.0, 151.0):
         net.run(T - net.t)
-        pl = net._plan
-        ST, P, S, t = pl["ST"], pl["P"], pl["S"], net.t
+        A = net.plan.arrays
+        N = net._state.neurons
+        ST, P, t = N.block, A.pops.P, net.t
         used = 0
         checked = 0
         for n in range(net.n_neurons):
-            p = int(pl["neuron_pop"][n])
+            p = int(np.searchsorted(A.pops.pop_off, n, side="right") - 1)
             if ST[n, 7] != INF:
                 continue            # a pending crossing: the ceiling is not read
             t0 = max(t, ST[n, 4])   # the trajectory is free after the refractory period
-            v0, ie0, ii0 = E._frame_state(P, p, n, t0, S)
+            v0, ie0, ii0 = frame_state_of(P, p, n, t0, N)
             g, k, se, si, vinf = P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VINF]
             be, bi = k * ie0 / (g - se), k * ii0 / (g - si)
             v = vinf + (v0 - vinf - be - bi) * np.exp(-g * s) + be * np.exp(-se * s) \
@@ -1089,12 +1090,11 @@ def _per_synapse(net):
     return n
 
 
-@pytest.mark.parametrize("fast", [False, True], ids=["general", "fast"])
 @pytest.mark.parametrize("kind", ["sparse_lowrate", "brunel", "cuba"])
-def test_shared_weight_equals_per_synapse_weights(kind, fast):
+def test_shared_weight_equals_per_synapse_weights(kind):
     """A scalar weight is stored once (4 bytes per synapse, the target id, instead of 12):
     the network runs bitwise as with one stored weight per synapse (spikes, counts,
-    final state), in both loops and in the clock engine."""
+    final state), also with rows loaded ahead, and in the clock engine."""
     from eventsnn.engine.clock import ClockEngine
     make = {"sparse_lowrate": lambda: sparse_lowrate(2000, seed=2), "brunel": lambda: brunel(600, seed=2),
             "cuba": lambda: cuba(800, seed=2)}[kind]
@@ -1102,13 +1102,13 @@ def test_shared_weight_equals_per_synapse_weights(kind, fast):
     assert _per_synapse(b) == len(b.projections)
     assert 4.0 <= a.synapse_bytes()["bytes_per_synapse"] < 4.01    # (+ 8 bytes per projection)
     assert b.synapse_bytes()["bytes_per_synapse"] == 12.0
-    a._fast_path = b._fast_path = fast
+    a._prefetch_pop = b._prefetch_pop = 10
     ra, rb = a.run(60.0), b.run(60.0)
     assert len(ra.spikes) > 20
     np.testing.assert_array_equal(ra.spikes.times, rb.spikes.times)
     np.testing.assert_array_equal(ra.spikes.ids, rb.spikes.ids)
     assert ra.counts == rb.counts
-    assert np.array_equal(a._plan["ST"], b._plan["ST"], equal_nan=True)
+    assert np.array_equal(a._state.neurons.block, b._state.neurons.block, equal_nan=True)
     if kind != "sparse_lowrate":
         c, d = make(), make()
         _per_synapse(d)
@@ -1137,11 +1137,11 @@ def test_set_weights_turns_a_shared_weight_into_per_synapse_weights():
     np.testing.assert_array_equal(out[0].ids, out[1].ids)
 
 
-# ============================================================================ fast loop vs general loop
+# ============================================================================ stopping for room
 
 def _t_ref0_drive_net(seed, T_rec):
-    """Driven frame neurons with t_ref = 0: their rows have no room bound, so they
-    take the general loop while the rest takes the fast one."""
+    """Driven frame neurons with t_ref = 0: a row into them can fire any number of
+    its targets, each of which needs room in the queue."""
     net = ev.Network(seed=seed)
     m = ev.LIF(tau_m=20.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_rest=0.0, v_th=20.0, v_reset=10.0,
                t_ref=0.0)
@@ -1152,8 +1152,8 @@ def _t_ref0_drive_net(seed, T_rec):
     return net, pop
 
 
-FAST_CASES = {
-    "exp_poisson": _exp_poisson_net,            # per-synapse delays (general loop), exp rows
+ROOM_CASES = {
+    "exp_poisson": _exp_poisson_net,            # per-synapse delays, exp rows
     "delta_drive": _delta_drive_net,            # driven delta rows, SWEEP, SAMPLE
     "t_ref0_drive": _t_ref0_drive_net,
     "sparse_lowrate": lambda seed, T: (sparse_lowrate(3000, seed=seed), None),
@@ -1162,51 +1162,82 @@ FAST_CASES = {
 }
 
 
-@pytest.mark.parametrize("kind", list(FAST_CASES))
-def test_fast_loop_equals_general_loop(kind):
-    """The run kernel's fast loop (``_fast_events``) and its general loop give bitwise
-    the same spikes, samples, counts and final state, also when the fast run is split
-    into uneven pieces.  (These networks are small: by default they would take the
-    general loop, so both are forced.)"""
+def _grow_minimally(S, need, nspk):
+    """``engine.loop.grow`` that adds only the room asked for to the heap and the spike
+    records (lanes double as usual), so that the event loop stops for room again and
+    again: in rows, threshold tests, sweeps, samples and at the end of runs."""
+    from eventsnn.engine.queue import reserve
+    from eventsnn.engine.state import SpikeRecord
+    Q = S.queue
+    n = int(Q.n[0])
+    if n + need > Q.t.shape[0]:
+        Q = Q._replace(**{f: np.concatenate([getattr(Q, f)[:n], np.empty(need, getattr(Q, f).dtype)])
+                          for f in ("t", "aux", "seq", "kind", "a", "b")})
+
+    def rec(R):
+        i = int(R.count[0])
+        if i + nspk <= R.t.shape[0]:
+            return R
+        return SpikeRecord(np.concatenate([R.t[:i], np.empty(nspk)]),
+                           np.concatenate([R.n[:i], np.empty(nspk, np.int64)]), R.count)
+
+    return S._replace(queue=reserve(Q, 0, nspk), spikes=rec(S.spikes), src_spikes=rec(S.src_spikes))
+
+
+@pytest.mark.parametrize("kind", list(ROOM_CASES))
+def test_stopping_for_room_anywhere_changes_nothing(kind, monkeypatch):
+    """The event loop never allocates: when the queue or a spike record is full it stores
+    its position and returns, the driver grows the arrays, and the loop continues where
+    it stopped (in a row, a threshold test, a sweep, a sample or the drive at the end of
+    a run).  With arrays that grow by only what is asked for (it then stops thousands of
+    times), and in uneven pieces, spikes, samples, counts and the final state are
+    bitwise those of a run with the usual doubling."""
+    import eventsnn.network as NW
     T = 120.0
-    ref, _ = FAST_CASES[kind](4, T)
-    ref._fast_path = False
+    ref, _ = ROOM_CASES[kind](4, T)
     r = ref.run(T)
-    fast, _ = FAST_CASES[kind](4, T)
-    fast._fast_path = True
+    calls = []
+
+    def grow(S, need, nspk):
+        calls.append(need)
+        return _grow_minimally(S, need, nspk)
+
+    monkeypatch.setattr(NW, "grow", grow)
+    tight, _ = ROOM_CASES[kind](4, T)
+    tight.prepare()
+    S = tight._state
+    # no slack at all to start from
+    tight._state = S._replace(spikes=S.spikes._replace(t=S.spikes.t[:0], n=S.spikes.n[:0]))
     for d in (17.3, 0.0, 50.0, T - 67.3):
-        fast.run(d)
-    assert len(r.spikes) > 20
-    assert np.array_equal(fast.spikes.times, r.spikes.times)
-    assert np.array_equal(fast.spikes.ids, r.spikes.ids)
-    assert fast.counts == r.counts
-    assert np.array_equal(fast._plan["ST"], ref._plan["ST"], equal_nan=True)
+        tight.run(d)
+    assert len(r.spikes) > 20 and len(calls) > 20
+    assert np.array_equal(tight.spikes.times, r.spikes.times)
+    assert np.array_equal(tight.spikes.ids, r.spikes.ids)
+    assert tight.counts == r.counts
+    assert np.array_equal(tight._state.neurons.block, ref._state.neurons.block, equal_nan=True)
     if r.states is not None and len(r.states.times):
-        whole, _ = FAST_CASES[kind](4, T)
-        whole._fast_path = True
-        assert np.array_equal(whole.run(T).states.v, r.states.v)
+        assert np.array_equal(tight._state.samp, ref._state.samp, equal_nan=True)
 
 
 @pytest.mark.parametrize("kind", ["sparse_lowrate", "exp_poisson", "cuba"])
 def test_lane_prefetch_and_unfused_sources_change_nothing(kind):
     """Networks with populations over 2^15 neurons load their lanes' rows ahead and
     deliver source spikes through the lanes instead of fusing them; forced here on small
-    networks (``Network._prefetch_pop``), in both loops, the spikes, counts of
-    deliveries and final state are bitwise those of the default run."""
+    networks (``Network._prefetch_pop``), the spikes, counts of deliveries and final
+    state are bitwise those of the default run."""
     T = 120.0
     runs = []
-    for pf_pop, fast in ((None, False), (10, False), (10, True)):
-        net, _ = FAST_CASES[kind](6, T)
+    for pf_pop in (None, 10):
+        net, _ = ROOM_CASES[kind](6, T)
         net._prefetch_pop = pf_pop
-        net._fast_path = fast
         net.run(T * 0.4)
         net.run(T * 0.6)
         runs.append(net)
     ref = runs[0]
-    fused = ref._plan["SRC"][7]
+    fused = ref.plan.arrays.sources.lane
     assert len(ref.spikes) > 20
     for net in runs[1:]:
-        assert fused.size == 0 or ((fused >= 0).all() and (net._plan["SRC"][7] < 0).all())
+        assert fused.size == 0 or ((fused >= 0).all() and (net.plan.arrays.sources.lane < 0).all())
         np.testing.assert_array_equal(net.spikes.times, ref.spikes.times)
         np.testing.assert_array_equal(net.spikes.ids, ref.spikes.ids)
         # (source_spikes differs: a fused source's spike counts when it arrives, an
@@ -1215,19 +1246,20 @@ def test_lane_prefetch_and_unfused_sources_change_nothing(kind):
             assert getattr(net.counts, f) == getattr(ref.counts, f), f
         # (the state but the candidates' sequence numbers, which emitted source spikes shift)
         cols = [0, 1, 2, 3, 4, 6, 7]
-        assert np.array_equal(net._plan["ST"][:, cols], ref._plan["ST"][:, cols], equal_nan=True)
+        assert np.array_equal(net._state.neurons.block[:, cols], ref._state.neurons.block[:, cols],
+                              equal_nan=True)
 
 
 def test_queue_grows_in_the_middle_of_a_threshold_test():
     """One source spike makes 3000 neurons fire at one instant; each spike queues its
     deliveries (one lane event for its two rows of delay 2), more than the queue's
     delay-2 lane holds, so it grows while the threshold tests of that instant are under
-    way (the fast loop returns for room and resumes at the same neuron).  Every neuron
-    fires exactly once, at the input time, its deliveries all arrive, and the general
-    loop gives the same spikes and counts."""
+    way (the loop returns for room and resumes at the same neuron).  Every neuron fires
+    exactly once, at the input time, its deliveries all arrive, and rows loaded ahead give
+    the same spikes and counts of deliveries."""
     m = ev.LIF(tau_m=20.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_th=20.0, v_reset=10.0, t_ref=5.0)
     out = []
-    for fast_path in (True, False):
+    for pf_pop in (None, 0):
         net = ev.Network(seed=0)
         a = net.population(2000, m, v_init=0.0)
         b = net.population(1000, m, v_init=0.0)
@@ -1236,14 +1268,16 @@ def test_queue_grows_in_the_middle_of_a_threshold_test():
             net.connect(src, post, ev.all_to_all(), weight=25.0, delay=1.0)
             net.connect(a, post, ev.fixed_indegree(1), weight=0.01, delay=2.0)
             net.connect(b, post, ev.fixed_indegree(1), weight=0.01, delay=2.0)
-        net._fast_path = fast_path
+        net._prefetch_pop = pf_pop
         net.run(0.5)
-        cap0 = net._plan["Q"][8].shape[0]
+        cap0 = net._state.queue.lane_t.shape[0]
         r = net.run(10.0)
-        assert net._plan["Q"][8].shape[0] > cap0 >= 2 * 64
+        assert net._state.queue.lane_t.shape[0] > cap0 >= 2 * 64
         assert len(r.spikes) == 3000 and np.all(r.spikes.times == 2.0)
         assert np.array_equal(np.sort(r.spikes.ids), np.arange(3000))
         assert r.counts.syn_events == 3000 * 2
         out.append(r)
     assert np.array_equal(out[0].spikes.ids, out[1].spikes.ids)
-    assert out[0].counts == out[1].counts
+    # (queue operations differ: the source is fused by default, not with pf_pop 0)
+    for f in ("spikes", "syn_events", "source_syn_events", "threshold_tests", "state_advances"):
+        assert getattr(out[0].counts, f) == getattr(out[1].counts, f), f

@@ -1001,18 +1001,32 @@ def test_plastic_memory_is_the_transpose_index_only():
                      plasticity=RewardSTDP(w_max=4.0))
     net.connect(b, a, ev.fixed_indegree(5), weight=0.1, delay=1.0)
     net.run(1.0)
-    PLS = net._plan["PLS"]
-    alloc_syn = sum(PLS[6][k].nbytes + PLS[7][k].nbytes + PLS[8][k].nbytes for k in range(2))
-    alloc_neuron = sum(PLS[3][k].nbytes + PLS[4][k].nbytes + PLS[5][k].nbytes for k in range(2))
+    PI = net.plan.arrays.plastic
+    TR = net._state.plastic
+
+    def per_proj(a, off, k, row_bytes):
+        return int(off[k + 1] - off[k]) * row_bytes
+
+    def syn_bytes(k):      # transpose ids, row lookup, eligibility (16 B per reward synapse)
+        return per_proj(PI.tsyn, PI.tsyn_off, k, 4) + per_proj(PI.blk, PI.blk_off, k, 4) + \
+            per_proj(TR.elig, PI.elig_off, k, 16)
+
+    def neuron_bytes(k):   # pre and post traces (32 B per neuron), transpose pointers
+        return per_proj(TR.pre_tr, PI.pre_off, k, 32) + per_proj(TR.post_tr, PI.post_off, k, 32) + \
+            per_proj(PI.tptr, PI.tptr_off, k, 8)
+
+    assert PI.tsyn.itemsize == 4 and PI.blk.itemsize == 4 and TR.elig.shape[1] * TR.elig.itemsize == 16
+    assert TR.pre_tr.shape[1] * 8 == 32 and PI.tptr.itemsize == 8
     sb = net.synapse_bytes()
-    assert sb["plasticity_synapse_bytes"] == alloc_syn
-    assert sb["plasticity_neuron_bytes"] == alloc_neuron
-    k1 = int(PLS[0][p1.index])
-    per_syn_pair = (PLS[6][k1].nbytes + PLS[7][k1].nbytes + PLS[8][k1].nbytes) / p1.n_synapses
-    assert PLS[6][k1].nbytes == 4 * p1.n_synapses and PLS[8][k1].nbytes == 0
+    assert sb["plasticity_synapse_bytes"] == sum(syn_bytes(k) for k in range(2))
+    assert sb["plasticity_neuron_bytes"] == sum(neuron_bytes(k) for k in range(2))
+    k1 = int(PI.proj_pl[p1.index])
+    per_syn_pair = syn_bytes(k1) / p1.n_synapses
+    assert per_proj(PI.tsyn, PI.tsyn_off, k1, 4) == 4 * p1.n_synapses
+    assert per_proj(TR.elig, PI.elig_off, k1, 16) == 0
     assert per_syn_pair <= 4.0 + 4.0 / 64 + 8.0 / p1.n_synapses
-    k2 = int(PLS[0][p2.index])
-    assert PLS[8][k2].nbytes == 16 * p2.n_synapses
+    k2 = int(PI.proj_pl[p2.index])
+    assert per_proj(TR.elig, PI.elig_off, k2, 16) == 16 * p2.n_synapses
 
 
 # ============================================================================ bad input

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from eventsnn.engine.queue import (QLHEAD, QLT, QN, QWS, lane_last, lane_pop, lane_push,
+from eventsnn.engine.queue import (lane_last, lane_pop, lane_push,
                                    lane_room, new_queue, next_event, pop, push, queue_length,
                                    reserve, wheel_head, wheel_pop, wheel_push)
 
@@ -38,17 +38,17 @@ def test_pops_in_time_then_sequence_order(raw, every):
     while ref:
         out.append(pop(Q))
         want.append(heapq.heappop(ref))
-    assert Q[QN][0] == 0
+    assert Q.n[0] == 0
     assert [tuple(o) for o in out] == want
 
 
 def test_reserve_keeps_contents_and_shares_counters():
     Q = new_queue(64)
     Q = _push_all(Q, [(float(k % 7), k, 1, k, k, 0.0) for k in range(64)])
-    assert Q[0].shape[0] == 64
+    assert Q.t.shape[0] == 64
     Q2 = reserve(Q, 1)
-    assert Q2[0].shape[0] >= 128 and not np.shares_memory(Q2[0], Q[0])
-    assert np.shares_memory(Q2[QN], Q[QN]) and np.shares_memory(Q2[7], Q[7])
+    assert Q2.t.shape[0] >= 128 and not np.shares_memory(Q2.t, Q.t)
+    assert np.shares_memory(Q2.n, Q.n) and np.shares_memory(Q2.next_seq, Q.next_seq)
     for c in range(6):
         np.testing.assert_array_equal(Q2[c][:64], Q[c][:64])
     Q3 = reserve(Q2, 10)     # room already there: the same arrays
@@ -61,7 +61,7 @@ def test_push_without_room_raises_instead_of_overwriting():
     before = [c.copy() for c in Q[:6]]
     with pytest.raises(RuntimeError, match="room was not reserved"):
         push(Q, 0.5, 99, 0, 0, 0, 0.0)
-    assert Q[QN][0] == 64
+    assert Q.n[0] == 64
     for c, b in zip(Q[:6], before):
         np.testing.assert_array_equal(c, b)
 
@@ -117,7 +117,7 @@ def test_lane_growth_keeps_fifo_order_across_the_ring_seam():
         lane_push(Q, 1, 100.0 + k, 100 + k, k)
     assert not lane_room(Q, 1)
     Q2 = reserve(Q, 0, 1)
-    assert Q2[QLT].shape[0] > Q[QLT].shape[0] and Q2[QLHEAD] is Q[QLHEAD]
+    assert Q2.lane_t.shape[0] > Q.lane_t.shape[0] and Q2.lane_head is Q.lane_head
     assert [lane_pop(Q2, 1)[1] for _ in range(64)] == list(range(100, 164))
 
 
@@ -208,7 +208,7 @@ def test_wheel_opens_buckets_in_time_order_and_reports_its_horizon():
     assert wheel_head(Q) == (0.2, 11)
     assert tuple(wheel_pop(Q)) == (0.2, 11, 1)
     # bucket 3 (1.5 <= t < 2.0) opens sorted by time: 1.6 before 1.7
-    assert wheel_head(Q) == (1.6, 12) and Q[QWS][0] == 3
+    assert wheel_head(Q) == (1.6, 12) and Q.w_state[0] == 3
     # a spike before the open bucket joins its sorted unread part
     assert wheel_push(Q, 1, 0.9, 14)
     assert [tuple(wheel_pop(Q)) for _ in range(3)] == [(0.9, 14, 1), (1.6, 12, 2), (1.7, 10, 0)]
@@ -232,5 +232,5 @@ def test_reserve_keeps_the_wheel():
     Q = new_queue(64, n_sources=2, wheel_width=1.0, wheel_buckets=8)
     wheel_push(Q, 1, 3.5, 0)
     Q2 = reserve(Q, 1000)
-    assert all(a is b for a, b in zip(Q2[13:], Q[13:])) and len(Q2) == len(Q)
+    assert all(getattr(Q2, f) is getattr(Q, f) for f in Q._fields[13:]) and len(Q2) == len(Q)
     assert wheel_head(Q2) == (3.5, 0)

@@ -57,7 +57,7 @@ def _snapshot(net):
         csr=[(pr.csr.indptr.copy(), pr.csr.indices.copy()) for pr in net.projections],
         delays=[pr.delay for pr in net.projections],
         t=net.t,
-        compiled=net._compiled,
+        prepared=net.plan is not None,
     )
 
 

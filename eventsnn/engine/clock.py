@@ -46,9 +46,10 @@ of the step in which threshold is crossed and inputs to the next grid point, so 
 times differ from the exact ones by O(dt) (tested: the error falls linearly with dt).
 
 The engine keeps its own state (neuron states, spike queue, random streams, step
-counter), built from a freshly compiled plan of the network: running it never touches
-the state of the event engine, so one network can be run by both.  Weights are read
-from the network's projections when a step delivers them.  ``Network.record_state``
+counter), built from the network's run plan (``eventsnn.plan.build_plan``, a pure
+function of the network): running it never touches the state of the event engine, so
+one network can be run by both.  Weights are read from the plan's arrays, which are
+the network's projections' own, when a step delivers them.  ``Network.record_state``
 samples are not taken by this engine, and networks with plastic projections are
 refused (plasticity is modelled by the event engine only).
 
@@ -70,12 +71,14 @@ from numba.typed import List
 
 from .._validate import real
 from ..models import (P_DE, P_DI, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF, P_VREST, P_VRESET, P_VTH,
-                      bias_kernel, psi)
+                      bias_kernel, propagate, psi)
+from ..plan import bind, build_plan, initial_drives
 from ..results import OpCounts, Result, Spikes
-from .event import _record  # the event engine's growable spike record
-from .event import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
-                    C_SYN_SRC, C_THRESH, NCOUNT, _prop, _weight_mask)
-from .rng import exp_step, next_exponential, seed_streams
+from .emit import group_of
+from .hints import load_float64, load_int32
+from .rng import STREAM_SOURCES, exp_step, next_exponential, seed_streams
+from .state import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
+                    C_SYN_SRC, C_THRESH, NCOUNT)
 
 __all__ = ["ClockEngine", "run_clock", "UPDATE_COST", "UPDATE_COST_DELTA"]
 
@@ -116,39 +119,59 @@ def _ring_push(RING, rn, slot, a, b, c):
 
 
 @njit(cache=True)
-def _emit(node, s, R, DS, RING, rn, cnt):
+def _record(SP, n, t):
+    """Append spike (t, n) to a record held in typed lists (grows them)."""
+    spF, spI, spn = SP
+    i = spn[0]
+    if i == spF[0].shape[0]:
+        new = max(2 * i, 1024)
+        a = np.empty(new, np.float64)
+        a[:i] = spF[0]
+        spF[0] = a
+        b = np.empty(new, np.int64)
+        b[:i] = spI[0]
+        spI[0] = b
+    spF[0][i] = t
+    spI[0][i] = n
+    spn[0] = i + 1
+
+
+@njit(cache=True)
+def _emit(node, s, G, DS, RING, rn, cnt):
     """Queue the deliveries of a spike of ``node`` on step s (one ring entry per
-    projection: its first delay group)."""
-    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
-        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
-    proj_dstep, dstep_l = DS
+    projection: its first delay group).  ``DS`` = (delay steps per projection, -1 for
+    per-synapse delays; per-synapse delay steps; their start per projection)."""
+    proj_dstep, dstep, dstep_off = DS
     nslots = rn.shape[0]
-    g = node_group[node]
-    for q in range(grp_proj_ptr[g], grp_proj_ptr[g + 1]):
-        pr = grp_proj[q]
-        row = node - proj_pre_off[pr]
-        ip = indptr_l[pr]
-        start = ip[row]
-        if start == ip[row + 1]:
+    g = group_of(node, G.grp_off)
+    for q in range(G.grp_proj_ptr[g], G.grp_proj_ptr[g + 1]):
+        pr = G.grp_proj[q]
+        row = node - G.proj_pre_off[pr]
+        i = G.row_ptr_off[pr] + row
+        start = G.row_ptr[i]
+        if start == G.row_ptr[i + 1]:
             continue
         D = proj_dstep[pr]
         if D < 0:
-            D = dstep_l[pr][start]
+            D = dstep[dstep_off[pr] + start]
         _ring_push(RING, rn, (s + D) % nslots, (np.int64(pr) << 32) | row, start, s)
         cnt[C_PUSH] += 1
 
 
 @njit(cache=True)
-def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, nsteps, dt, info):
-    """Advance the network ``nsteps`` steps of ``dt`` ms from step ``step0``.
+def clock_kernel(P, pop_off, Qt, G, B, DS, SRC, D, DST, S, RING, rn, SP, cnt, step0, nsteps, dt,
+                 info):
+    """Advance the network ``nsteps`` steps of ``dt`` ms from step ``step0``: ``G`` and
+    ``B`` the plan's graph and the projections' arrays (``engine.state``), ``DS`` delay
+    steps, ``SRC`` the clock's source streams, ``D``/``DST`` the drives' plan and state,
+    ``S`` (V, I_exc, I_inh, refractory end).
 
     Returns OK, or NONFINITE with the neuron id and time in ``info``.
     """
-    node_group, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop, \
-        proj_delay, indptr_l, idx_l, w_l, d_l, proj_sign = R
-    proj_dstep, dstep_l = DS
+    proj_dstep, dstep, dstep_off = DS
     src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next, src_step = SRC
-    pop_off, pop_drv_ptr, drv_rate, drv_w, drv_base, drv_next, drv_rng = D
+    pop_drv_ptr, drv_rate, drv_w, drv_base = D
+    drv_next, drv_rng = DST
     V, IE, II, REF = S
     npop = P.shape[0]
     nsrc = src_kind.shape[0]
@@ -192,8 +215,8 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
                     II[n] *= ei
                 else:
                     # refractory period ends inside the step: exact closed form from t0
-                    v, ie, ii = _prop(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], vr, vreset,
-                                      P[p, P_IBIAS], V[n], IE[n], II[n], t0, ref, t1)
+                    v, ie, ii = propagate(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], vr, vreset,
+                                          P[p, P_IBIAS], V[n], IE[n], II[n], t0, ref, t1)
                     V[n] = v
                     IE[n] = ie
                     II[n] = ii
@@ -218,7 +241,7 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
         for s in range(nsrc):
             while src_step[s] <= s1:
                 cnt[C_SRC_SPIKES] += 1
-                _emit(src_off + s, s1, R, DS, RING, rn, cnt)
+                _emit(src_off + s, s1, G, DS, RING, rn, cnt)
                 if src_kind[s] == 0:
                     k = src_pos[s] + 1
                     src_pos[s] = k
@@ -243,32 +266,32 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
             cnt[C_POP] += 1
             pr = a >> 32
             row = a & 0xFFFFFFFF
-            end = indptr_l[pr][row + 1]
+            end = G.row_ptr[G.row_ptr_off[pr] + row + 1]
             gend = end
             if proj_dstep[pr] < 0:
-                dsl = dstep_l[pr]
-                dg = dsl[b]
+                d0 = dstep_off[pr]
+                dg = dstep[d0 + b]
                 gend = b + 1
-                while gend < end and dsl[gend] == dg:
+                while gend < end and dstep[d0 + gend] == dg:
                     gend += 1
                 if gend < end:
-                    _ring_push(RING, rn, (c + dsl[gend]) % nslots, a, gend, c)
+                    _ring_push(RING, rn, (c + dstep[d0 + gend]) % nslots, a, gend, c)
                     cnt[C_PUSH] += 1
-            if proj_pre_off[pr] >= src_off:
+            if G.proj_pre_off[pr] >= src_off:
                 cnt[C_SYN_SRC] += gend - b
             else:
                 cnt[C_SYN_REC] += gend - b
-            p = proj_post_pop[pr]
+            p = G.proj_post_pop[pr]
             de = P[p, P_DE] != 0.0
             di = P[p, P_DI] != 0.0
-            off = proj_post_off[pr]
-            idx = idx_l[pr]
-            w = w_l[pr]
-            wm = _weight_mask(w, indptr_l[pr])     # (one shared weight: 0)
+            off = G.proj_post_off[pr]
+            ia = B.idx_addr[pr]
+            wa = B.w_addr[pr]
+            wm = B.w_mask[pr]     # (one shared weight: 0)
             nd = 0
             for j in range(b, gend):
-                n = off + idx[j]
-                wj = w[j & wm]
+                n = off + load_int32(ia, j)
+                wj = load_float64(wa, j & wm)
                 if wj >= 0.0:
                     if de:
                         if t1 < REF[n]:
@@ -307,7 +330,7 @@ def clock_kernel(P, Qt, neuron_pop, R, DS, SRC, D, S, RING, rn, SP, cnt, step0, 
                     # a refractory period of whole steps ends exactly on the grid
                     REF[n] = (s1 + rsteps) * dt if rsteps >= 0.0 else t1 + tref
                     _record(SP, n, t1)
-                    _emit(n, s1, R, DS, RING, rn, cnt)
+                    _emit(n, s1, G, DS, RING, rn, cnt)
         cnt[C_SPIKES] += nsp
         cnt[C_THRESH] += pop_off[npop] - pop_off[0]
     return OK
@@ -322,27 +345,6 @@ def _first_poisson(rng, rate, kind):
         if kind[s] == 1 and rate[s] > 0.0:
             out[s] = 0.0 + next_exponential(rng, s, rate[s])
     return out
-
-
-def _fresh_plan(net):
-    """Compile the network's plan without touching the network's own run state.
-
-    ``Network._compile`` is deterministic (every random stream is seeded from the
-    network's seed), so a fresh compile gives the initial state of the event engine;
-    the network's own plan and its compiled flag are restored afterwards."""
-    had_plan = "_plan" in net.__dict__
-    saved_plan = net.__dict__.get("_plan")
-    saved_compiled = net._compiled
-    try:
-        net._compile()
-        plan = net._plan
-    finally:
-        if had_plan:
-            net._plan = saved_plan
-        else:
-            net.__dict__.pop("_plan", None)
-        net._compiled = saved_compiled
-    return plan
 
 
 def _delay_steps(d, dt, from_source):
@@ -370,8 +372,7 @@ class ClockEngine:
     """
 
     def __init__(self, net, dt: float = 0.1):
-        from ..network import _STREAM_SOURCES, Network
-        if not isinstance(net, Network):
+        if not hasattr(net, "_pops") or not hasattr(net, "prepare"):
             raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
         dt = real("dt", dt, lo=0.0, lo_open=True)
         plastic = [pr.index for pr in net.projections if getattr(pr, "plasticity", None) is not None]
@@ -381,8 +382,12 @@ class ClockEngine:
         self.net = net
         self.dt = dt
         self._shape = self._net_shape(net)
-        pl = _fresh_plan(net)
-        P = pl["P"]
+        # the network's own plan when it has one (its arrays are the network's), else a
+        # new one: build_plan never changes the network
+        plan = net.plan if net.plan is not None else build_plan(net)
+        self._plan = plan
+        A = plan.arrays
+        P = A.pops.P
         npop = P.shape[0]
         Qt = np.zeros((npop, 8))
         for p in range(npop):
@@ -397,35 +402,33 @@ class ClockEngine:
             Qt[p, Q_REFSTEPS] = float(round(r)) if abs(r - round(r)) <= _GRID_FUZZ * max(1.0, r) else -1.0
             Qt[p, Q_DELTAONLY] = 1.0 if (P[p, P_DE] != 0.0 and P[p, P_DI] != 0.0) else 0.0
         self._Qt = Qt
-        self._P = P
-        self._neuron_pop = pl["neuron_pop"]
-        R = pl["R"]
-        self._R = R
-        proj_pre_off = R[3]
-        N = int(pl["SRC"][0])
-        proj_dstep = np.empty(len(net.projections), np.int64)
-        dstep_l = List.empty_list(types.int64[::1])
-        max_d = 0
-        for pr in net.projections:
-            from_source = proj_pre_off[pr.index] >= N
+        N = plan.n_neurons
+        projs = plan.projections
+        proj_dstep = np.empty(len(projs), np.int64)
+        parts, dstep_off = [], np.zeros(len(projs), np.int64)
+        n_d, max_d = 0, 0
+        for pr in projs:
+            from_source = pr.pre.kind != "population"
             if pr.delay is not None:
                 proj_dstep[pr.index] = _delay_steps(pr.delay, dt, from_source)
-                dstep_l.append(np.empty(0, np.int64))
                 max_d = max(max_d, int(proj_dstep[pr.index]))
             else:
                 proj_dstep[pr.index] = -1
                 ds = np.ascontiguousarray(_delay_steps(pr.csr.delays, dt, from_source))
-                dstep_l.append(ds)
+                parts.append(ds)
+                dstep_off[pr.index] = n_d
+                n_d += ds.size
                 if ds.size:
                     max_d = max(max_d, int(ds.max()))
-        self._DS = (proj_dstep, dstep_l)
+        self._DS = (proj_dstep, np.concatenate(parts) if parts else np.zeros(1, np.int64), dstep_off)
         nslots = max_d + 1
         self._RING = List([np.empty((nslots, 16, 3), np.int64)])
         self._rn = np.zeros(nslots, np.int64)
         # sources: the event engine's streams, from their seeds
-        src_off, src_kind, src_rate, st_ptr, st_times = pl["SRC"][:5]
+        SRC = A.sources
+        src_kind, src_rate, st_ptr, st_times = SRC.kind, SRC.rate, SRC.st_ptr, SRC.times
         S_tot = src_kind.shape[0]
-        src_rng = seed_streams(net.seed, _STREAM_SOURCES, S_tot)
+        src_rng = seed_streams(net.seed, STREAM_SOURCES, S_tot)
         src_next = _first_poisson(src_rng, src_rate, src_kind)
         src_pos = st_ptr[:-1].copy()
         src_step = np.full(S_tot, np.iinfo(np.int64).max, np.int64)
@@ -435,13 +438,14 @@ class ClockEngine:
                     src_step[s] = max(1, math.ceil(st_times[st_ptr[s]] / dt - _GRID_FUZZ))
             elif math.isfinite(src_next[s]):
                 src_step[s] = max(1, math.ceil(src_next[s] / dt - _GRID_FUZZ))
-        self._SRC = (src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next, src_step)
-        # lazy drives: the compiled plan holds each stream after its first draw
-        self._D = pl["D"]
+        self._SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next,
+                     src_step)
+        # lazy drives: each stream after its first draw, as the event engine starts
+        self._DST = initial_drives(plan)
         # neuron state: plain (V, I_exc, I_inh) from the populations' initial potentials
         V = np.empty(N)
-        for pop in net._pops:
-            V[pop.offset:pop.offset + pop.size] = pop.v_init
+        for g in plan.populations:
+            V[g.node_off:g.node_off + g.size] = g.obj.v_init
         self._S = (V, np.zeros(N), np.zeros(N), np.full(N, -np.inf))
         self._SP = (List([np.empty(1024)]), List([np.empty(1024, np.int64)]), np.zeros(1, np.int64))
         self._cnt = np.zeros(NCOUNT, np.int64)
@@ -486,8 +490,10 @@ class ClockEngine:
         n_before = int(spn[0])
         t0 = self.t
         info = np.zeros(2)
-        status = clock_kernel(self._P, self._Qt, self._neuron_pop, self._R, self._DS, self._SRC,
-                              self._D, self._S, self._RING, self._rn, self._SP, self._cnt,
+        A = self._plan.arrays
+        B = bind(self._plan, None)
+        status = clock_kernel(A.pops.P, A.pops.pop_off, self._Qt, A.graph, B, self._DS, self._SRC,
+                              A.drives, self._DST, self._S, self._RING, self._rn, self._SP, self._cnt,
                               np.int64(self.step), np.int64(nsteps), self.dt, info)
         if status == NONFINITE:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "

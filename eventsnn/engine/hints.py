@@ -107,3 +107,16 @@ def load_float64(typingctx, addr, j):
         return builder.load(builder.gep(base, [args[1]]))
 
     return sig, codegen
+
+
+@intrinsic
+def store_float64(typingctx, addr, j, x):
+    """Write the float64 x to element j of the array whose data starts at ``addr``."""
+    sig = types.void(types.int64, types.int64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        base = builder.inttoptr(args[0], ir.DoubleType().as_pointer())
+        builder.store(args[2], builder.gep(base, [args[1]]))
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -2,14 +2,7 @@
 sequence number).
 
 Ties in time are broken by the sequence number, i.e. by insertion order, so a run
-is deterministic.  The queue is a tuple of plain arrays ``Q``::
-
-    Q[0] time (ms)   Q[1] aux time (ms, e.g. the spike time of a delivery)
-    Q[2] sequence    Q[3] kind    Q[4] payload a    Q[5] payload b
-    Q[6] [number of events in the heap]    Q[7] [next sequence number]
-    Q[8] lane time (ms)   Q[9] lane sequence   Q[10] lane payload
-    Q[11] events popped per lane   Q[12] events pushed per lane
-    Q[13] .. Q[19] the source wheel (below)   Q[20] [lane capacity]
+is deterministic.  The queue is a :class:`Queue` of plain arrays.
 
 Memory: 48 bytes per event in the heap, 24 per event in a lane, 32 per source and 8
 per wheel bucket.
@@ -42,23 +35,63 @@ and every such read and every call that passes the container costs Numba's atomi
 reference counting (it was a quarter of the run time of a large network).  Here
 ``push`` and ``lane_push`` never allocate; whoever pushes reserves room first with
 ``reserve``, at points where the number of pushes that can follow is bounded (see
-``engine.event.run_kernel``), and a push raises if that contract is broken rather
+``engine.loop``), and a push raises if that contract is broken rather
 than write past the end.  The pushes and pops are compiled without reference
 counting (``_nrt=False``): they only read and write the arrays they are given.
 """
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-QT, QC, QSEQ, QKIND, QA, QB, QN, QSC, QLT, QLSQ, QLA, QLHEAD, QLTAIL = range(13)
-# the source wheel: per source its pending spike's time (ms), sequence and the next
-# source in its bucket's list; the buckets' list heads; the open bucket's sources in
-# (time, sequence) order; [open bucket, read position, count, sources in lists]; [w, 1/w]
-QWT, QWSQ, QWNX, QWHEAD, QWB, QWS, QWW = range(13, 20)
-# the capacity of every lane, a power of two, kept apart so that finding an event's
-# slot needs no integer division (several per event otherwise)
-QLCAP = 20
+
+class Queue(NamedTuple):
+    """The event queue: a heap, FIFO lanes and the source wheel."""
+
+    #: float64 [cap]: heap event times (ms)
+    t: np.ndarray
+    #: float64 [cap]: aux time (ms), e.g. the spike time of a delivery
+    aux: np.ndarray
+    #: int64 [cap]: sequence numbers
+    seq: np.ndarray
+    #: int64 [cap]: event kinds (``engine.loop``)
+    kind: np.ndarray
+    #: int64 [cap]: payload a
+    a: np.ndarray
+    #: int64 [cap]: payload b
+    b: np.ndarray
+    #: int64 [1]: events in the heap
+    n: np.ndarray
+    #: int64 [1]: the next sequence number
+    next_seq: np.ndarray
+    #: float64 [lanes * lane capacity]: lane event times (ms)
+    lane_t: np.ndarray
+    #: int64: lane event sequence numbers
+    lane_seq: np.ndarray
+    #: int64: lane event payloads
+    lane_a: np.ndarray
+    #: int64 [lanes]: events popped per lane
+    lane_head: np.ndarray
+    #: int64 [lanes]: events pushed per lane
+    lane_tail: np.ndarray
+    #: float64 [S]: the source wheel: each source's pending spike time (ms)
+    w_t: np.ndarray
+    #: int64 [S]: its sequence number
+    w_seq: np.ndarray
+    #: int64 [S]: the next source in its bucket's list
+    w_next: np.ndarray
+    #: int64 [buckets]: the buckets' list heads
+    w_head: np.ndarray
+    #: int64 [S]: the open bucket's sources in (time, sequence) order
+    w_b: np.ndarray
+    #: int64 [4]: open bucket, read position, count, sources in lists
+    w_state: np.ndarray
+    #: float64 [2]: bucket width w (ms) and 1/w (0: no wheel)
+    w_width: np.ndarray
+    #: int64 [1]: the capacity of every lane, a power of two, kept apart so that finding
+    #: an event's slot needs no integer division (several per event otherwise)
+    lane_cap: np.ndarray
 
 
 def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
@@ -79,14 +112,26 @@ def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
     if w < 0.0 or (w > 0.0 and math.frexp(w)[0] != 0.5):
         raise ValueError(f"wheel_width={wheel_width!r}; need 0 or a power of two (ms)")
     ns = int(n_sources)
-    return (np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
-            np.empty(capacity, np.int64), np.empty(capacity, np.int64),
-            np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
-            np.empty(nl), np.empty(nl, np.int64), np.empty(nl, np.int64),
-            np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64),
-            np.zeros(ns), np.zeros(ns, np.int64), np.full(ns, -1, np.int64),
-            np.full(nb, -1, np.int64), np.zeros(ns, np.int64), np.zeros(4, np.int64),
-            np.array([w, 1.0 / w if w > 0.0 else 0.0]), np.array([cap], np.int64))
+    return Queue(np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
+                 np.empty(capacity, np.int64), np.empty(capacity, np.int64),
+                 np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                 np.empty(nl), np.empty(nl, np.int64), np.empty(nl, np.int64),
+                 np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64),
+                 np.zeros(ns), np.zeros(ns, np.int64), np.full(ns, -1, np.int64),
+                 np.full(nb, -1, np.int64), np.zeros(ns, np.int64), np.zeros(4, np.int64),
+                 np.array([w, 1.0 / w if w > 0.0 else 0.0]), np.array([cap], np.int64))
+
+
+@njit(cache=True)
+def empty_queue(capacity):
+    """A queue with a heap of ``capacity`` events, no lanes and no source wheel (for
+    kernels that keep their own small queue, such as the EventProp forward pass)."""
+    z = np.zeros(0, np.int64)
+    return Queue(np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
+                 np.empty(capacity, np.int64), np.empty(capacity, np.int64),
+                 np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                 np.zeros(0), z, z, z, z, np.zeros(0), z, z, np.full(1, -1, np.int64), z,
+                 np.zeros(4, np.int64), np.zeros(2), np.ones(1, np.int64))
 
 
 @njit(cache=True)
@@ -112,8 +157,10 @@ def _move(T, C, SQ, K, A, B, i, j):
 def reserve(Q, need, lane_need=0):
     """Q itself if it has room for ``need`` more heap events and ``lane_need`` more
     events in every lane, else a copy in which the part short of room has at least
-    twice the capacity (the counters Q[6], Q[7], Q[11], Q[12] are shared, not copied)."""
-    T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt = Q[:13]
+    twice the capacity (the counters ``n``, ``next_seq``, ``lane_head``, ``lane_tail`` and
+    the wheel are shared, not copied)."""
+    T, C, SQ, K, A, B, hn = Q.t, Q.aux, Q.seq, Q.kind, Q.a, Q.b, Q.n
+    LT, LSQ, LA, lh, lt = Q.lane_t, Q.lane_seq, Q.lane_a, Q.lane_head, Q.lane_tail
     cap = T.shape[0]
     n = hn[0]
     if n + need > cap:
@@ -121,7 +168,7 @@ def reserve(Q, need, lane_need=0):
         T, C, SQ = _grown(T, n, new), _grown(C, n, new), _grown(SQ, n, new)
         K, A, B = _grown(K, n, new), _grown(A, n, new), _grown(B, n, new)
     nl = lh.shape[0]
-    lc = Q[QLCAP]
+    lc = Q.lane_cap
     if nl > 0 and not lane_room(Q, lane_need):
         lcap = lc[0]
         most = 0
@@ -142,14 +189,15 @@ def reserve(Q, need, lane_need=0):
                 LA2[k2] = LA[k]
         LT, LSQ, LA = LT2, LSQ2, LA2
         lc = np.array([new], np.int64)
-    return (T, C, SQ, K, A, B, hn, sc, LT, LSQ, LA, lh, lt) + Q[13:20] + (lc,)
+    return Queue(T, C, SQ, K, A, B, hn, Q.next_seq, LT, LSQ, LA, lh, lt, Q.w_t, Q.w_seq, Q.w_next,
+                 Q.w_head, Q.w_b, Q.w_state, Q.w_width, lc)
 
 
 @njit(cache=True, _nrt=False)
 def push(Q, t, seq, kind, a, b, c):
     """Insert an event into the heap.  O(log n).  The caller must have reserved room
     (``reserve``)."""
-    T, C, SQ, K, A, B, hn = Q[QT], Q[QC], Q[QSEQ], Q[QKIND], Q[QA], Q[QB], Q[QN]
+    T, C, SQ, K, A, B, hn = Q.t, Q.aux, Q.seq, Q.kind, Q.a, Q.b, Q.n
     i = hn[0]
     if i >= T.shape[0]:
         raise RuntimeError("event queue full: room was not reserved (internal error)")
@@ -174,7 +222,7 @@ def push(Q, t, seq, kind, a, b, c):
 @njit(cache=True, _nrt=False)
 def pop(Q):
     """Remove the heap's smallest event; returns (t, seq, kind, a, b, c).  O(log n)."""
-    T, C, SQ, K, A, B, hn = Q[QT], Q[QC], Q[QSEQ], Q[QKIND], Q[QA], Q[QB], Q[QN]
+    T, C, SQ, K, A, B, hn = Q.t, Q.aux, Q.seq, Q.kind, Q.a, Q.b, Q.n
     out = (T[0], SQ[0], K[0], A[0], B[0], C[0])
     last = hn[0] - 1
     hn[0] = last
@@ -206,12 +254,12 @@ def pop(Q):
 @njit(cache=True, _nrt=False)
 def lane_room(Q, need):
     """Room for ``need`` more events in every lane?"""
-    lh = Q[QLHEAD]
-    lt = Q[QLTAIL]
+    lh = Q.lane_head
+    lt = Q.lane_tail
     nl = lh.shape[0]
     if nl == 0:
         return True
-    cap = Q[QLCAP][0]
+    cap = Q.lane_cap[0]
     for q in range(nl):
         if lt[q] - lh[q] + need > cap:
             return False
@@ -221,17 +269,17 @@ def lane_room(Q, need):
 @njit(cache=True, _nrt=False)
 def lane_slot(Q, q, i):
     """Array index of event number i (a push count) of lane q."""
-    cap = Q[QLCAP][0]
+    cap = Q.lane_cap[0]
     return q * cap + (i & (cap - 1))
 
 
 @njit(cache=True, _nrt=False)
 def lane_last(Q, q):
     """Time (ms) of the last event of lane q, -inf if it is empty."""
-    i = Q[QLTAIL][q]
-    if i == Q[QLHEAD][q]:
+    i = Q.lane_tail[q]
+    if i == Q.lane_head[q]:
         return -np.inf
-    return Q[QLT][lane_slot(Q, q, i - 1)]
+    return Q.lane_t[lane_slot(Q, q, i - 1)]
 
 
 @njit(cache=True, _nrt=False)
@@ -239,15 +287,15 @@ def lane_push(Q, q, t, seq, a):
     """Append an event (time ms, sequence, payload) to lane q.  Its (t, seq) must not be
     smaller than the lane's last event's (the caller checks ``lane_last``); the caller
     has made room (``reserve``)."""
-    lh = Q[QLHEAD]
-    lt = Q[QLTAIL]
+    lh = Q.lane_head
+    lt = Q.lane_tail
     i = lt[q]
-    if i - lh[q] >= Q[QLCAP][0]:
+    if i - lh[q] >= Q.lane_cap[0]:
         raise RuntimeError("event lane full: room was not reserved (internal error)")
     k = lane_slot(Q, q, i)
-    Q[QLT][k] = t
-    Q[QLSQ][k] = seq
-    Q[QLA][k] = a
+    Q.lane_t[k] = t
+    Q.lane_seq[k] = seq
+    Q.lane_a[k] = a
     lt[q] = i + 1
 
 
@@ -259,21 +307,21 @@ def next_event(Q):
     t = np.inf
     sq = 0
     src = -1
-    if Q[QN][0] > 0:
-        t = Q[QT][0]
-        sq = Q[QSEQ][0]
+    if Q.n[0] > 0:
+        t = Q.t[0]
+        sq = Q.seq[0]
     tw, sqw = wheel_head(Q)
     if tw < t or (tw == t and sqw < sq):
         t = tw
         sq = sqw
         src = -2
-    lh = Q[QLHEAD]
-    lt = Q[QLTAIL]
+    lh = Q.lane_head
+    lt = Q.lane_tail
     nl = lh.shape[0]
     if nl > 0:
-        LT = Q[QLT]
-        LSQ = Q[QLSQ]
-        cap = Q[QLCAP][0]
+        LT = Q.lane_t
+        LSQ = Q.lane_seq
+        cap = Q.lane_cap[0]
         for q in range(nl):
             i = lh[q]
             if i < lt[q]:
@@ -289,17 +337,17 @@ def next_event(Q):
 @njit(cache=True, _nrt=False)
 def lane_pop(Q, q):
     """Remove the head of lane q; returns (t, seq, payload)."""
-    lh = Q[QLHEAD]
+    lh = Q.lane_head
     i = lh[q]
     k = lane_slot(Q, q, i)
     lh[q] = i + 1
-    return Q[QLT][k], Q[QLSQ][k], Q[QLA][k]
+    return Q.lane_t[k], Q.lane_seq[k], Q.lane_a[k]
 
 
 def queue_length(Q) -> int:
     """Number of events held (heap, lanes and source wheel)."""
-    ws = Q[QWS]
-    return int(Q[QN][0]) + int((Q[QLTAIL] - Q[QLHEAD]).sum()) + int(ws[2] - ws[1] + ws[3])
+    ws = Q.w_state
+    return int(Q.n[0]) + int((Q.lane_tail - Q.lane_head).sum()) + int(ws[2] - ws[1] + ws[3])
 
 
 # ----------------------------------------------------------------------- source wheel
@@ -323,10 +371,10 @@ def wheel_push(Q, s, t, seq):
     """Put source s's next spike (t ms, sequence seq) on the wheel; False (and nothing
     changed) if t lies beyond the wheel's horizon or there is no wheel: the caller then
     queues it in the heap.  A source has at most one spike pending."""
-    w = Q[QWW]
+    w = Q.w_width
     if w[0] <= 0.0:
         return False
-    WT, WSQ, WNX, WHEAD, WB, WS = Q[QWT], Q[QWSQ], Q[QWNX], Q[QWHEAD], Q[QWB], Q[QWS]
+    WT, WSQ, WNX, WHEAD, WB, WS = Q.w_t, Q.w_seq, Q.w_next, Q.w_head, Q.w_b, Q.w_state
     nb = WHEAD.shape[0]
     # exact: w is a power of two
     bb = np.int64(math.floor(t * w[1]))
@@ -361,14 +409,14 @@ def wheel_head(Q):
     """(t, seq) of the wheel's earliest spike, (inf, 0) if it holds none.  Opens the next
     non-empty bucket when the open one is used up: its list is gathered and sorted by
     (time, sequence) (insertion sort: a bucket holds a few tens of spikes)."""
-    WS = Q[QWS]
-    WT, WSQ, WB = Q[QWT], Q[QWSQ], Q[QWB]
+    WS = Q.w_state
+    WT, WSQ, WB = Q.w_t, Q.w_seq, Q.w_b
     if WS[1] < WS[2]:
         s = WB[WS[1]]
         return WT[s], WSQ[s]
     if WS[3] == 0:
         return np.inf, np.int64(0)
-    WNX, WHEAD = Q[QWNX], Q[QWHEAD]
+    WNX, WHEAD = Q.w_next, Q.w_head
     nb = WHEAD.shape[0]
     b = WS[0] + 1
     while WHEAD[b & (nb - 1)] < 0:
@@ -394,16 +442,16 @@ def wheel_next_source(Q):
     """The source of the earliest unread spike of the open bucket (after a pop: the
     wheel's next spike), -1 if that bucket is used up (only ``wheel_head`` opens the
     next); for prefetching."""
-    WS = Q[QWS]
-    return Q[QWB][WS[1]] if WS[1] < WS[2] else np.int64(-1)
+    WS = Q.w_state
+    return Q.w_b[WS[1]] if WS[1] < WS[2] else np.int64(-1)
 
 
 @njit(cache=True, _nrt=False)
 def wheel_pop(Q):
     """Remove the wheel's earliest spike, which ``wheel_head`` has found; returns (t,
     seq, source)."""
-    WS = Q[QWS]
+    WS = Q.w_state
     i = WS[1]
-    s = Q[QWB][i]
+    s = Q.w_b[i]
     WS[1] = i + 1
-    return Q[QWT][s], Q[QWSQ][s], s
+    return Q.w_t[s], Q.w_seq[s], s

@@ -26,6 +26,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+# stream kinds: every stream is seeded from (network seed, kind, index)
+STREAM_SOURCES, STREAM_DRIVE, STREAM_BUILD, STREAM_INIT = 1, 2, 3, 4
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

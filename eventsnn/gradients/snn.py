@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import boolean, integer, real
-from ..models import _psi_max
+from ..models import psi_max
 
 __all__ = ["SNN", "ProjectionSpec"]
 
@@ -125,7 +125,7 @@ class SNN:
         """Peak of the PSP (mV) of a unit weight into ``layer`` (>= 1)."""
         g = 1.0 / self.tau_m[layer - 1]
         s = 1.0 / self.tau_s[layer - 1]
-        return g * _psi_max(g, s)
+        return g * psi_max(g, s)
 
     def default_init(self):
         """(mean, std) per projection: feed-forward weights with mean 2 theta/(kappa n_pre)

@@ -1,0 +1,232 @@
+"""Spikes leave a neuron or a source: their deliveries are queued, and sources draw or
+read their next spike.
+
+Event kinds (the ``kind`` column of the heap; lane events carry none):
+
+* lane events: the rows of a spike's projections that share one delay (a spike
+  enters the queue once per delay group).  Spikes are emitted in time order, so each
+  delay's deliveries form a FIFO (``engine.queue``); a spike found late (driven
+  neurons) would break a lane's order and takes the heap instead.
+* ``DELIVER``: one delay group of one row in the heap: rows with per-synapse delays are
+  sorted by delay and the next group is pushed only when the current one is delivered,
+  so a row never holds more than one queue entry.
+* ``CAND``: a neuron's predicted threshold crossing (``engine.threshold``).
+* ``SOURCE``: the next spike of a source beyond the source wheel's horizon (those within
+  it wait on the wheel).  ``FUSED``: the spike of a *fused* source, whose projections
+  share one delay and reach only small populations: it is queued at its arrival and
+  delivered there as a lane event, one queue entry per spike instead of two.
+* ``SWEEP``, ``RENORM``, ``SAMPLE``: bookkeeping (``engine.loop``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .hints import prefetch_l2
+from .queue import lane_last, lane_push, push, wheel_next_source, wheel_push
+from .rng import exp_step, next_exponential
+from .state import C_CAND, C_PUSH, COL_CT, COL_TGT
+
+# Event kinds and _ZERO are np.int64, not int: Numba types a global int as a literal
+# and compiles a separate copy of a callee (with everything it calls) for each literal
+# argument value, which multiplied the cold-start compile time.
+DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
+# a popped lane event (never stored with a kind): payload (group << 32) | row
+LANE = np.int64(6)
+# a spike of a fused source, in the heap at its arrival time: delivered as a lane event
+FUSED = np.int64(7)
+# at most this many lanes (distinct homogeneous delays); other delays use the heap
+MAX_LANES = 16
+
+_ZERO = np.int64(0)
+_ONE = np.int64(1)
+
+
+@njit(cache=True, _nrt=False)
+def qpush(Q, cnt, t, kind, a, b, c):
+    """Push an event with the next sequence number; returns that number."""
+    seq = Q.next_seq[0]
+    Q.next_seq[0] = seq + 1
+    push(Q, t, seq, kind, a, b, c)
+    cnt[C_PUSH] += 1
+    return seq
+
+
+@njit(cache=True, inline="always")
+def group_of(n, grp_off):
+    """Group (population, or source group) of node n by binary search in the group
+    offsets (a few entries, in cache): a per-node table is a cache miss in a large
+    network.  With the population offsets it gives a neuron's population."""
+    lo = 0
+    hi = grp_off.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if grp_off[mid] <= n:
+            lo = mid
+        else:
+            hi = mid
+    return np.int64(lo)
+
+
+@njit(cache=True, _nrt=False)
+def record_spike(SP, n, t):
+    """Append spike (t, n) to a record; the caller has made room."""
+    i = SP.count[0]
+    if i >= SP.t.shape[0]:
+        raise RuntimeError("spike record full: room was not made (internal error)")
+    SP.t[i] = t
+    SP.n[i] = n
+    SP.count[0] = i + 1
+
+
+@njit(cache=True, _nrt=False)
+def emit_prefetch(node, g, G):
+    """Start loading the row pointers a spike of ``node`` (group g) will read in
+    ``emit``: one random cache line per projection, which a neuron's spike overlaps
+    with the reset's arithmetic instead of waiting for each in turn."""
+    for q in range(G.grp_proj_ptr[g], G.grp_proj_ptr[g + 1]):
+        pr = G.grp_proj[q]
+        prefetch_l2(G.row_ptr, G.row_ptr_off[pr] + node - G.proj_pre_off[pr])
+
+
+@njit(cache=True, _nrt=False)
+def emit(node, g, t, G, Q, cnt):
+    """Queue the deliveries of a spike of ``node`` (of group g) at time t (ms): one lane
+    event per delay group of projections with a lane, one heap event per other
+    projection.
+
+    Every non-empty row takes one sequence number and counts as one queue push, in
+    projection order, also those that share a lane event (so the counts do not depend
+    on whether a row went to a lane or to the heap): the order of events is then the
+    one a heap with one event per row would give (the rows of one lane event are
+    consecutive in it, since no other event falls between their sequence numbers at
+    their time).  A lane event whose time is before the lane's last event (a spike
+    found late) goes to the heap, one event per row, with the same sequence numbers."""
+    in_lane = _ZERO    # bit l: this spike has a lane event in lane l
+    to_heap = _ZERO    # bit l: lane l was out of order for it; its rows go to the heap
+    for q in range(G.grp_proj_ptr[g], G.grp_proj_ptr[g + 1]):
+        pr = G.grp_proj[q]
+        row = node - G.proj_pre_off[pr]
+        i = G.row_ptr_off[pr] + row
+        start = G.row_ptr[i]
+        if start == G.row_ptr[i + 1]:
+            continue
+        ln = G.proj_lane[pr]
+        if ln >= 0:
+            bit = _ONE << ln
+            if (to_heap & bit) == 0:
+                if (in_lane & bit) != 0:
+                    Q.next_seq[0] += 1      # a row of this spike's lane event
+                    cnt[C_PUSH] += 1
+                    continue
+                ta = t + G.lane_delay[ln]
+                if ta >= lane_last(Q, ln):
+                    seq = Q.next_seq[0]
+                    Q.next_seq[0] = seq + 1
+                    lane_push(Q, ln, ta, seq, (np.int64(g) << 32) | row)
+                    cnt[C_PUSH] += 1
+                    in_lane |= bit
+                    continue
+                to_heap |= bit
+        d = G.proj_delay[pr]
+        if d < 0.0:
+            d = G.row_d0[G.row_d0_off[pr] + row]
+        qpush(Q, cnt, t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
+
+
+@njit(cache=True, _nrt=False)
+def schedule(n, tc, ST, cseq, Q, cnt):
+    """Neuron n's next crossing is now at tc (ms; inf: none).
+
+    A queue entry is pushed only when the crossing moved earlier than the entry the
+    neuron already has; if it moved later, that earlier entry re-schedules itself
+    when it pops.  Superseded entries stay in the heap and are dropped when popped
+    (lazy deletion, matched by sequence number), so inhibition costs no queue work.
+    """
+    ST[n, COL_TGT] = tc
+    if tc < ST[n, COL_CT]:
+        cseq[n] = qpush(Q, cnt, tc, CAND, n, _ZERO, 0.0)
+        ST[n, COL_CT] = tc
+        cnt[C_CAND] += 1
+
+
+# ------------------------------------------------------------------------- sources
+@njit(cache=True, _nrt=False)
+def queue_source(s, ts, SRC, Q, REC, cnt):
+    """Queue source s's spike at ts (ms) and record it: at ts to be emitted, or, for a
+    fused source, at its arrival time to be delivered.  (Recorded when drawn: a fused
+    source's spike is delivered after its time; the run that contains ts reports it.)"""
+    record_spike(REC, SRC.off[0] + s, ts)
+    if SRC.lane[s] >= 0:
+        qpush(Q, cnt, ts + SRC.dly[s], FUSED, s, _ZERO, ts)
+    elif wheel_push(Q, s, ts, Q.next_seq[0]):
+        # on the source wheel (engine.queue), with the sequence number qpush would give
+        Q.next_seq[0] += 1
+        cnt[C_PUSH] += 1
+    else:
+        # beyond the wheel's horizon
+        qpush(Q, cnt, ts, SOURCE, s, _ZERO, ts)
+
+
+@njit(cache=True, _nrt=False)
+def next_source(s, ts, SRC, SS, Q, REC, cnt):
+    """Queue the spike after source s's spike at ts (ms): drawn lazily for a Poisson
+    source, the next time of a spike train."""
+    if SRC.kind[s] == 0:
+        k = SS.pos[s] + 1
+        SS.pos[s] = k
+        if k < SRC.st_ptr[s + 1]:
+            queue_source(s, SRC.times[k], SRC, Q, REC, cnt)
+    else:
+        # next_exponential written out (same arithmetic): it takes the state array
+        st, e = exp_step(SS.rng[s])
+        SS.rng[s] = st
+        tn = ts + e * (1.0 / SRC.rate[s])
+        queue_source(s, tn, SRC, Q, REC, cnt)
+
+
+@njit(cache=True, _nrt=False)
+def fused_lane(s, SRC, G):
+    """The lane event (payload, lane) that delivers a spike of fused source s."""
+    node = SRC.off[0] + s
+    g = group_of(node, G.grp_off)
+    return (g << 32) | (node - G.grp_off[g]), np.int64(SRC.lane[s])
+
+
+@njit(cache=True, _nrt=False)
+def prefetch_wheel(Q, SRC, SS, G):
+    """Start loading what the source wheel's next spike will read when it pops: its
+    source's row pointers (``emit``) and its kind, rate, random stream and fusion entry
+    (``next_source``), random lines in arrays of 10^5 sources that each cost a cache
+    miss otherwise."""
+    s = wheel_next_source(Q)
+    if s >= 0:
+        node = SRC.off[0] + s
+        emit_prefetch(node, group_of(node, G.grp_off), G)
+        prefetch_l2(SRC.kind, s)
+        prefetch_l2(SRC.rate, s)
+        prefetch_l2(SS.rng, s)
+        prefetch_l2(SRC.lane, s)
+
+
+@njit(cache=True)
+def init_sources(SRC, SS, Q, REC, cnt, t0):
+    """Queue the first spike of every source (spike trains: their first time >= t0)."""
+    for s in range(SRC.kind.shape[0]):
+        if SRC.kind[s] == 0:
+            k = SRC.st_ptr[s]
+            if k < SRC.st_ptr[s + 1]:
+                SS.pos[s] = k
+                queue_source(s, SRC.times[k], SRC, Q, REC, cnt)
+        elif SRC.rate[s] > 0.0:
+            ts = t0 + next_exponential(SS.rng, s, SRC.rate[s])
+            queue_source(s, ts, SRC, Q, REC, cnt)
+
+
+@njit(cache=True)
+def init_drives(drv_next, drv_rng, drv_rate, drv_base, drv_n, t0):
+    """First arrival time (ms) of every neuron's external drive stream."""
+    for d in range(drv_rate.shape[0]):
+        for i in range(drv_n[d]):
+            k = drv_base[d] + i
+            drv_next[k] = t0 + next_exponential(drv_rng, k, drv_rate[d])
