@@ -7,6 +7,7 @@ from .results import OpCounts, Result, Spikes, StateSamples
 from .plasticity import STDP, RewardSTDP, Triplet, Vogels
 from .counting import EnergyTable
 from .engine.clock import ClockEngine, run_clock
+from .io import load, save
 
 __version__ = "0.1.0"
 
@@ -14,4 +15,5 @@ __all__ = ["LIF", "Network", "Population", "SpikeSource", "PoissonSource", "Proj
            "CSR", "fixed_indegree", "fixed_outdegree", "fixed_probability", "one_to_one",
            "all_to_all", "from_dense", "from_scipy", "from_lists",
            "OpCounts", "Result", "Spikes", "StateSamples",
-           "STDP", "Triplet", "Vogels", "RewardSTDP", "EnergyTable", "ClockEngine", "run_clock"]
+           "STDP", "Triplet", "Vogels", "RewardSTDP", "EnergyTable", "ClockEngine", "run_clock",
+           "save", "load"]

@@ -1,0 +1,249 @@
+"""Saving and loading a network with its run state.
+
+``save(net, path)`` writes one ``.npz`` file (a zip of NumPy arrays, no pickled
+objects): the network's structure (populations and their parameters, sources,
+projections with their weights and delays, plasticity rules, drives, recording) as
+one JSON document, and every array of its run state (neuron states, the event queue,
+random streams, plasticity traces and eligibilities, counters, the spike record and the
+loop's position).  ``load(path)`` builds the network again and puts that state back, so
+that the loaded network continues bitwise as the saved one would have, in this process
+or another.
+
+Loading never unpickles (``np.load(..., allow_pickle=False)``): opening a file from
+someone else cannot run code.  A file that is not an eventsnn network, is truncated or
+corrupted, or was written by a newer format raises ``ValueError`` naming the file and
+the problem, and nothing is returned half-loaded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import fields
+
+import numpy as np
+
+from . import connectivity as cx
+from . import plasticity as PLM
+from .engine.state import COL_CSEQ, neuron_block
+from .models import LIF
+from .network import Network, PoissonSource
+from .plan import check_state
+from .results import OpCounts, Spikes
+
+__all__ = ["save", "load", "FORMAT"]
+
+#: the format this version writes; files of other formats are refused
+FORMAT = "eventsnn-network/1"
+
+_RULES = {cls.__name__: cls for cls in (PLM.STDP, PLM.Triplet, PLM.Vogels, PLM.RewardSTDP)}
+
+
+def _record(rule):
+    if rule is None:
+        return None
+    return {"rule": type(rule).__name__, **{f.name: getattr(rule, f.name) for f in fields(rule)}}
+
+
+def _flatten(x, prefix, out):
+    """The arrays of a (nested) named tuple, under dotted names; None members are kept
+    as absent."""
+    for name, v in zip(x._fields, x):
+        key = f"{prefix}.{name}"
+        if isinstance(v, np.ndarray):
+            out[key] = v
+        elif hasattr(v, "_fields"):
+            _flatten(v, key, out)
+        elif v is not None:
+            raise TypeError(f"cannot save {key} of type {type(v).__name__}")
+    return out
+
+
+def _unflatten(template, prefix, arrays):
+    """``template`` (a named tuple of the same structure) with every array replaced by
+    the saved one of the same name, checked for dtype and number of dimensions."""
+    vals = []
+    for name, v in zip(template._fields, template):
+        key = f"{prefix}.{name}"
+        if isinstance(v, np.ndarray):
+            if key not in arrays:
+                raise ValueError(f"the run state lacks {key}")
+            a = arrays[key]
+            if a.dtype != v.dtype or a.ndim != v.ndim:
+                raise ValueError(f"{key} has dtype {a.dtype} and {a.ndim} dimensions; expected {v.dtype} "
+                                 f"and {v.ndim}")
+            vals.append(a)
+        elif hasattr(v, "_fields"):
+            vals.append(_unflatten(v, key, arrays))
+        else:
+            vals.append(v)
+    return type(template)(*vals)
+
+
+def save(net: Network, path) -> None:
+    """Write ``net`` (its structure, weights and, if it has run or was prepared, its whole
+    run state) to ``path`` (.npz).
+
+    The file holds no pickled objects: ``load`` reads it with ``allow_pickle=False``."""
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
+    path = os.fspath(path)
+    arrays = {}
+    pops = []
+    for p in net._pops:
+        pops.append({"name": p.name, "size": p.size,
+                     "model": {f.name: getattr(p.model, f.name) for f in fields(LIF)}})
+        arrays[f"pop{p.index}.v_init"] = np.asarray(p.v_init, np.float64)
+        arrays[f"pop{p.index}.theta0"] = p._theta0
+    srcs = []
+    for k, s in enumerate(net._sources):
+        if isinstance(s, PoissonSource):
+            srcs.append({"name": s.name, "size": s.size, "kind": "poisson"})
+            arrays[f"src{k}.rates"] = s.rates
+        else:
+            srcs.append({"name": s.name, "size": s.size, "kind": "spike_train"})
+            arrays[f"src{k}.ptr"] = s.ptr
+            arrays[f"src{k}.times"] = s.times
+    projs = []
+    for pr in net._projs:
+        w = pr.csr.weights
+        shared = cx.is_shared(w)
+        projs.append({"pre": pr.pre.name, "post": pr.post.name, "n_post": pr.csr.n_post,
+                      "delay": pr.delay, "shared_weight": bool(shared),
+                      "plasticity": _record(pr.plasticity), "learning": bool(pr._learning),
+                      "reward0": float(pr._reward0)})
+        arrays[f"proj{pr.index}.indptr"] = pr.csr.indptr
+        arrays[f"proj{pr.index}.indices"] = pr.csr.indices
+        arrays[f"proj{pr.index}.weights"] = np.ascontiguousarray(w[:1] if shared else w)
+        if pr.csr.delays is not None:
+            arrays[f"proj{pr.index}.delays"] = pr.csr.delays
+    drives = [{"pop": pop.name, "rate": float(rate), "weight": float(weight)} for pop, rate, weight in net._drives]
+    if net._records:
+        arrays["records.ids"], arrays["records.times"] = net._records[0]
+    meta = {"format": FORMAT, "seed": net.seed, "populations": pops, "sources": srcs, "projections": projs,
+            "drives": drives, "records": bool(net._records), "prefetch_pop": net._prefetch_pop,
+            "t": net.t, "counts": net.counts.as_dict(), "prepared": net._state is not None,
+            "src_seen": net._src_seen}
+    if net._state is not None:
+        _flatten(net._state, "state", arrays)
+        del arrays["state.neurons.cseq"]         # a view of the block
+        arrays["cnt_mark"] = net._cnt_mark
+        for name, runs in (("spikes", net._all_spikes), ("src_spikes", net._all_src_spikes)):
+            arrays[f"history.{name}.t"] = np.concatenate([r.times for r in runs]) if runs else np.empty(0)
+            arrays[f"history.{name}.n"] = np.concatenate([r.ids for r in runs]) if runs else np.empty(0, np.int64)
+            arrays[f"history.{name}.runs"] = np.array([len(r.times) for r in runs], np.int64)
+        arrays["history.pending.t"] = net._src_pending.times
+        arrays["history.pending.n"] = net._src_pending.ids
+    tmp = path + ".tmp" if path.endswith(".npz") else path + ".tmp.npz"
+    with open(tmp, "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+    os.replace(tmp, path)       # a crash while writing leaves no half-written file at path
+
+
+def _runs(arrays, name):
+    t, n, lens = arrays[f"history.{name}.t"], arrays[f"history.{name}.n"], arrays[f"history.{name}.runs"]
+    out, i = [], 0
+    for k in lens:
+        out.append(Spikes(t[i:i + k], n[i:i + k]))
+        i += int(k)
+    if i != t.shape[0] or t.shape != n.shape:
+        raise ValueError(f"the {name} history has {t.shape[0]} spikes but its runs hold {i}")
+    return out
+
+
+def load(path) -> Network:
+    """Read a network saved by :func:`save`; it continues exactly where it was saved.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not an eventsnn network file of this format, is truncated or
+        corrupted, or holds pickled objects (never loaded).
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"{name}: no such file")
+    if not zipfile.is_zipfile(name):
+        raise ValueError(f"{name}: cannot load: not an .npz archive (truncated, corrupted or another kind "
+                         f"of file)")
+    try:
+        with np.load(name, allow_pickle=False) as z:
+            if "meta" not in z.files:
+                raise ValueError("it has no 'meta' entry (not an eventsnn network file)")
+            meta = json.loads(str(z["meta"]))
+            if not isinstance(meta, dict) or not isinstance(meta.get("format"), str) \
+                    or not meta["format"].startswith("eventsnn-network/"):
+                raise ValueError("it is not an eventsnn network file")
+            if meta["format"] != FORMAT:
+                raise ValueError(f"its format is {meta['format']!r}; this version reads {FORMAT!r}")
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+        return _build(meta, arrays)
+    except ValueError as e:
+        if "allow_pickle" in str(e) or "Object arrays" in str(e):
+            raise ValueError(f"{name}: it holds pickled objects, which are never loaded") from None
+        raise ValueError(f"{name}: cannot load: {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError, IndexError,
+            json.JSONDecodeError) as e:
+        raise ValueError(f"{name}: cannot load: truncated, corrupted or not an eventsnn network file "
+                         f"({type(e).__name__}: {e})") from None
+
+
+def _build(meta, arrays) -> Network:
+    net = Network(seed=meta["seed"])
+    net._prefetch_pop = meta["prefetch_pop"]
+    groups = {}
+    for k, p in enumerate(meta["populations"]):
+        pop = net.population(p["size"], LIF(**p["model"]), name=p["name"], v_init=arrays[f"pop{k}.v_init"])
+        pop._theta0 = np.array(arrays[f"pop{k}.theta0"], np.float64)
+        if pop._theta0.shape != (pop.size,):
+            raise ValueError(f"pop{k}.theta0 has shape {pop._theta0.shape}; expected ({pop.size},)")
+        groups[pop.name] = pop
+    for k, s in enumerate(meta["sources"]):
+        if s["kind"] == "poisson":
+            g = net.poisson_source(s["size"], arrays[f"src{k}.rates"], name=s["name"])
+        else:
+            ptr = arrays[f"src{k}.ptr"]
+            ids = np.repeat(np.arange(s["size"]), np.diff(ptr))
+            g = net.spike_source(arrays[f"src{k}.times"], ids, n=s["size"], name=s["name"])
+        groups[s["name"]] = g
+    for k, p in enumerate(meta["projections"]):
+        w = arrays[f"proj{k}.weights"]
+        nnz = arrays[f"proj{k}.indices"].shape[0]
+        if p["shared_weight"]:
+            w = cx.shared_weights(w[0], nnz)
+        d = arrays.get(f"proj{k}.delays")
+        csr = cx.CSR(arrays[f"proj{k}.indptr"], arrays[f"proj{k}.indices"], w, d, n_post=p["n_post"])
+        rule = None
+        if p["plasticity"] is not None:
+            r = dict(p["plasticity"])
+            cls = _RULES.get(r.pop("rule"))
+            if cls is None:
+                raise ValueError(f"projection {k} has an unknown plasticity rule {p['plasticity']['rule']!r}")
+            rule = cls(**r)
+        pr = net.connect(groups[p["pre"]], groups[p["post"]], csr, delay=None if d is not None else p["delay"],
+                         plasticity=rule)
+        pr._learning = bool(p["learning"])
+        pr._reward0 = float(p["reward0"])
+    for d in meta["drives"]:
+        net.poisson_drive(groups[d["pop"]], d["rate"], d["weight"])
+    if meta["records"]:
+        net.record_state(arrays["records.ids"], arrays["records.times"])
+    net.t = float(meta["t"])
+    net.counts = OpCounts(**meta["counts"])
+    if meta["prepared"]:
+        net.prepare()
+        st = _unflatten(net._state._replace(neurons=net._state.neurons._replace(cseq=None)), "state", arrays)
+        N = st.neurons
+        if N.block.ndim != 2 or N.block.shape[1] != 8:
+            raise ValueError(f"the run state does not fit the network: neurons.block has shape {N.block.shape}")
+        block = neuron_block(N.block.shape[0], 0.0)
+        block[:] = N.block
+        st = st._replace(neurons=N._replace(block=block, cseq=block[:, COL_CSEQ].view(np.int64)))
+        check_state(net._plan, st)
+        net._state = st
+        net._cnt_mark = arrays["cnt_mark"]
+        net._all_spikes = _runs(arrays, "spikes")
+        net._all_src_spikes = _runs(arrays, "src_spikes")
+        net._src_pending = Spikes(arrays["history.pending.t"], arrays["history.pending.n"])
+        net._src_seen = int(meta["src_seen"])
+    return net
