@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -334,13 +335,36 @@ def _zero_toward_c(c, d1, s1, d2, s2, lo, hlo):
     return _h_zero(c, d1, s1, d2, s2, lo, hi, hlo < 0.0)
 
 
+class Traj(NamedTuple):
+    """A free trajectory whose threshold crossing is sought, in one of two forms (see
+    ``_f``): the state form (g, k, se, si, vr, vth, ib: rates in 1/ms, potentials in mV;
+    v0, ie0, ii0 the state at t = 0) or the coefficient form (c0, a, be, bi in mV, with
+    g, se, si).  The fields of the form not in use are 0."""
+
+    g: float
+    k: float
+    se: float
+    si: float
+    vr: float
+    vth: float
+    ib: float
+    v0: float
+    ie0: float
+    ii0: float
+    c0: float
+    a: float
+    be: float
+    bi: float
+
+
 @njit(cache=True)
-def _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, t):
-    """(f, f') = (V - v_th, dV/dt) at t ms after the state, in one of two forms: the
-    closed form with psi (cf False; exact for any rates) or, with cf, the coefficient
-    form V(t) = v_th + c0 + a e^{-g t} + be e^{-se t} + bi e^{-si t}, three inline
-    exponentials and no expm1 (for rates apart, where its cancellation is bounded; see
-    ``first_crossing_coef``)."""
+def _f(cf, T, t):
+    """(f, f') = (V - v_th, dV/dt) at t ms after the start of trajectory T, in one of two
+    forms: the closed form with psi (cf False; exact for any rates) or, with cf, the
+    coefficient form V(t) = v_th + c0 + a e^{-g t} + be e^{-se t} + bi e^{-si t}, three
+    inline exponentials and no expm1 (for rates apart, where its cancellation is
+    bounded; see ``first_crossing_coef``)."""
+    g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi = T
     if cf:
         if t == 0.0:
             # every e^{-s 0} is 1, which fexp returns exactly: the same values without
@@ -363,7 +387,7 @@ def _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, t):
 
 
 @njit(cache=True)
-def _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi):
+def _f_root(cf, T, lo, hi):
     """The t in (lo, hi] with V(t) = v_th, given V(lo) < v_th <= V(hi) and V increasing
     while below threshold on [lo, hi] (f evaluated as ``_f`` does).
 
@@ -373,11 +397,11 @@ def _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi):
     when the Newton correction is below 1e-14 relative (quadratic convergence: the error
     is then far below 1e-13 ms) or the bracket is that tight, and returns the corrected
     point."""
-    return _newton(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi, False)
+    return _newton(cf, T, lo, hi, False)
 
 
 @njit(cache=True)
-def _newton_from_zero(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi):
+def _newton_from_zero(cf, T):
     """The first crossing by ``_f_root``'s iteration from 0 without a bracket, or -1 if
     it cannot be decided so (the caller then isolates the zeros of h).
 
@@ -389,18 +413,18 @@ def _newton_from_zero(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi
     up.  Inside [0, z0] the iterates are those ``_f_root`` makes on the bracket [0, z0]
     (Newton from the left stays below the root where V is concave, as on a PSP's
     rise), so the root is the same, without the 5-7 Newton steps that locate z0."""
-    return _newton(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, 0.0, math.inf,
-                   True)
+    return _newton(cf, T, 0.0, math.inf, True)
 
 
 @njit(cache=True)
-def _newton(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo, hi, free):
+def _newton(cf, T, lo, hi, free):
     """The iteration of ``_f_root`` (free False: hi is a bracket) and of
     ``_newton_from_zero`` (free True: hi may be inf, and an iterate where h < 0, or a
     step it cannot take, gives up with -1)."""
+    g = T.g
     x = lo
     for _ in range(100):
-        fx, d = _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, x)
+        fx, d = _f(cf, T, x)
         if free and d + g * fx < 0.0:
             return -1.0
         if fx >= 0.0:
@@ -430,8 +454,8 @@ def first_crossing(g, k, se, si, vr, vth, ib, v0, ie0, ii0):
 
     Parameters are scalars: g = 1/tau_m, k = 1/tau_in, se/si = 1/tau_syn (1/ms; 0 for
     a delta channel, whose current is always 0), vr = v_rest, vth = v_th, ib = i_bias."""
-    return _crossing(False, g, k, se, si, vr, vth, ib, v0, ie0, ii0, k * ib - g * (vth - vr),
-                     k * ie0, k * ii0, 0.0, 0.0, 0.0, 0.0)
+    return _crossing(False, Traj(g, k, se, si, vr, vth, ib, v0, ie0, ii0, 0.0, 0.0, 0.0, 0.0),
+                     k * ib - g * (vth - vr), k * ie0, k * ii0)
 
 
 @njit(cache=True)
@@ -446,16 +470,16 @@ def first_crossing_coef(c0, a, g, be, se, bi, si):
     a few, so f keeps nearly full relative precision.  The decision logic is
     ``first_crossing``'s, with h = f' + g f = g c0 + (g - se) be e^{-se t} + (g - si)
     bi e^{-si t}."""
-    return _crossing(True, g, 0.0, se, si, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, g * c0,
-                     (g - se) * be, (g - si) * bi, c0, a, be, bi)
+    return _crossing(True, Traj(g, 0.0, se, si, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, c0, a, be, bi),
+                     g * c0, (g - se) * be, (g - si) * bi)
 
 
 @njit(cache=True)
-def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be, bi):
+def _crossing(cf, T, c, d1, d2):
     """The body of ``first_crossing`` and ``first_crossing_coef``: h(t) = c + d1 e^{-se t}
     + d2 e^{-si t} and f evaluated by ``_f`` in the form cf selects."""
-    s1 = se
-    s2 = si
+    s1 = T.se
+    s2 = T.si
     # Quick reject: h(t) <= c + max(d1, 0) + max(d2, 0) for all t > 0.
     if c + max(d1, 0.0) + max(d2, 0.0) <= 0.0:
         return math.inf
@@ -474,7 +498,7 @@ def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be,
     # minimum below 0 after which it turns positive again, which needs d1 < 0 < d2 and
     # c >= 0).  Newton on f from 0 then needs no zero of h (see _newton_from_zero).
     if h0 >= 0.0 and (c < 0.0 or not (d1 < 0.0 < d2)):
-        r = _newton_from_zero(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi)
+        r = _newton_from_zero(cf, T)
         if r >= 0.0:
             return r
     # Breakpoints: the zeros of h on (0, inf), at most one on each piece where h is
@@ -502,8 +526,7 @@ def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be,
         z1 = math.inf
     # Walk the intervals [lo_b, b] where h >= 0 in order: 0..z0, then z1..inf.
     if h0 >= 0.0:
-        r = _interval(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, c, d1, s1, d2,
-                      s2, 0.0, z0)
+        r = _interval(cf, T, c, d1, s1, d2, s2, 0.0, z0)
         if r >= 0.0:
             return r
     if z0 == math.inf:
@@ -515,25 +538,23 @@ def _crossing(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c, d1, d2, c0, a, be,
     b = math.inf if h0 >= 0.0 else z1
     if lo_b == math.inf:
         return math.inf
-    r = _interval(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, c, d1, s1, d2, s2,
-                  lo_b, b)
+    r = _interval(cf, T, c, d1, s1, d2, s2, lo_b, b)
     return r if r >= 0.0 else math.inf
 
 
 @njit(cache=True)
-def _interval(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, c, d1, s1, d2, s2,
-              lo_b, b):
+def _interval(cf, T, c, d1, s1, d2, s2, lo_b, b):
     """The crossing in an interval [lo_b, b] where h >= 0, or -1 if there is none: f
     increases while negative there, so there is one iff f(b) >= 0 (b finite), or iff f
     reaches 0 somewhere (b = inf: bracketed by doubling)."""
     if b < math.inf:
-        if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, b)[0] >= 0.0:
-            return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo_b, b)
+        if _f(cf, T, b)[0] >= 0.0:
+            return _f_root(cf, T, lo_b, b)
         return -1.0
     hi = lo_b + 1.0
     for _ in range(2100):
-        if _f(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, hi)[0] >= 0.0:
-            return _f_root(cf, g, k, se, si, vr, vth, ib, v0, ie0, ii0, c0, a, be, bi, lo_b, hi)
+        if _f(cf, T, hi)[0] >= 0.0:
+            return _f_root(cf, T, lo_b, hi)
         if c <= 0.0 and hi * min(s1 if d1 != 0.0 else math.inf, s2 if d2 != 0.0 else math.inf) > 800.0:
             # currents have vanished and no drive remains: f -> c/g <= 0
             return -1.0

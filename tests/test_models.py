@@ -446,18 +446,17 @@ def test_newton_from_zero_is_the_bracketed_newton(v0, ie0, crosses):
     z0 = math.log(-d1 / c) / se          # h = c + d1 e^{-se t} = 0
     cf = _coef_form((g, k, se, 0.0, vr, ib, v0, ie0, 0.0), vth)
     c0, a, _, be, _, bi, si = cf
+    T = M.Traj(g, k, se, 0.0, vr, vth, ib, v0, ie0, 0.0, c0, a, be, bi)
     for form in (False, True):
-        args = (form, g, k, se, 0.0, vr, vth, ib, v0, ie0, 0.0, c0, a, be, bi)
-        r = M._newton_from_zero(*args)
+        r = M._newton_from_zero(form, T)
         if crosses:
-            assert M._f(*args, z0)[0] >= 0.0
-            assert r == M._f_root(*args, 0.0, z0)
+            assert M._f(form, T, z0)[0] >= 0.0
+            assert r == M._f_root(form, T, 0.0, z0)
             assert 0.0 < r < z0
         else:
-            assert M._f(*args, z0)[0] < 0.0
+            assert M._f(form, T, z0)[0] < 0.0
             assert r == -1.0
     full = first_crossing(g, k, se, 0.0, vr, vth, ib, v0, ie0, 0.0)
     assert (full < INF) == crosses
     if crosses:
-        assert full == M._newton_from_zero(False, g, k, se, 0.0, vr, vth, ib, v0, ie0, 0.0,
-                                           c0, a, be, bi)
+        assert full == M._newton_from_zero(False, T)

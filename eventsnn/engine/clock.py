@@ -64,6 +64,7 @@ projections share one delay when they arrive).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, types
@@ -158,181 +159,254 @@ def _emit(node, s, G, DS, RING, rn, cnt):
         cnt[C_PUSH] += 1
 
 
+class ClockNet(NamedTuple):
+    """What the clock kernel reads: the plan's parameter table, population offsets,
+    graph, drives and projections' arrays (``engine.state``), the per-population
+    propagators ``Qt`` (columns ``Q_*``) and the delay steps ``DS`` = (steps per
+    projection, -1 for per-synapse delays; per-synapse steps; their start per
+    projection)."""
+
+    P: np.ndarray
+    pop_off: np.ndarray
+    Qt: np.ndarray
+    graph: tuple
+    bind: tuple
+    drives: tuple
+    DS: tuple
+
+
+class ClockSources(NamedTuple):
+    """The clock engine's source streams (the event engine's, drawn again)."""
+
+    #: node id of source 0 (= N)
+    off: int
+    kind: np.ndarray
+    #: Poisson rates (1/ms)
+    rate: np.ndarray
+    st_ptr: np.ndarray
+    times: np.ndarray
+    rng: np.ndarray
+    #: next spike-train position
+    pos: np.ndarray
+    #: next Poisson spike time (ms)
+    next: np.ndarray
+    #: the step of each source's next spike
+    step: np.ndarray
+
+
+class ClockRun(NamedTuple):
+    """What the clock kernel changes: sources, drive streams, neurons (V, I_exc, I_inh,
+    refractory end), the spike ring (a typed list holding one array, grown in place),
+    its fill counts per slot, the spike record and the counters."""
+
+    sources: ClockSources
+    drives: tuple
+    neurons: tuple
+    ring: object
+    rn: np.ndarray
+    spikes: tuple
+    cnt: np.ndarray
+
+
 @njit(cache=True)
-def clock_kernel(P, pop_off, Qt, G, B, DS, SRC, D, DST, S, RING, rn, SP, cnt, step0, nsteps, dt,
-                 info):
-    """Advance the network ``nsteps`` steps of ``dt`` ms from step ``step0``: ``G`` and
-    ``B`` the plan's graph and the projections' arrays (``engine.state``), ``DS`` delay
-    steps, ``SRC`` the clock's source streams, ``D``/``DST`` the drives' plan and state,
-    ``S`` (V, I_exc, I_inh, refractory end).
+def _propagate_all(C, R, t0, t1):
+    """Steps 1 and 2: every neuron from t0 to t1, then its drive arrivals of (t0, t1]."""
+    P, pop_off, Qt = C.P, C.pop_off, C.Qt
+    pop_drv_ptr, drv_rate, drv_w, drv_base = C.drives
+    drv_next, drv_rng = R.drives
+    V, IE, II, REF = R.neurons
+    nadv = 0
+    ndrive = 0
+    ndisc = 0
+    for p in range(P.shape[0]):
+        em = Qt[p, Q_EM]
+        ee = Qt[p, Q_EE]
+        ei = Qt[p, Q_EI]
+        c0 = Qt[p, Q_C0]
+        pe = Qt[p, Q_PE]
+        pi = Qt[p, Q_PI]
+        delta_only = Qt[p, Q_DELTAONLY] != 0.0
+        vr = P[p, P_VREST]
+        vreset = P[p, P_VRESET]
+        d0 = pop_drv_ptr[p]
+        d1 = pop_drv_ptr[p + 1]
+        poff = pop_off[p]
+        for n in range(pop_off[p], pop_off[p + 1]):
+            ref = REF[n]
+            if ref <= t0:
+                if delta_only:
+                    V[n] = c0 + (V[n] - vr) * em
+                else:
+                    ie = IE[n]
+                    ii = II[n]
+                    V[n] = c0 + (V[n] - vr) * em + pe * ie + pi * ii
+                    IE[n] = ie * ee
+                    II[n] = ii * ei
+            elif ref >= t1:
+                V[n] = vreset
+                IE[n] *= ee
+                II[n] *= ei
+            else:
+                # refractory period ends inside the step: exact closed form from t0
+                v, ie, ii = propagate(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], vr, vreset,
+                                      P[p, P_IBIAS], V[n], IE[n], II[n], t0, ref, t1)
+                V[n] = v
+                IE[n] = ie
+                II[n] = ii
+            nadv += 1
+            for d in range(d0, d1):
+                k = drv_base[d] + n - poff
+                ta = drv_next[k]
+                while ta <= t1:
+                    ndrive += 1
+                    if t1 < REF[n]:
+                        ndisc += 1
+                    else:
+                        V[n] += drv_w[d]
+                    st, e = exp_step(drv_rng[k])
+                    drv_rng[k] = st
+                    ta = ta + e * (1.0 / drv_rate[d])
+                drv_next[k] = ta
+    R.cnt[C_ADV] += nadv
+    R.cnt[C_DRIVE] += ndrive
+    R.cnt[C_DISCARD] += ndisc
+
+
+@njit(cache=True)
+def _emit_sources(C, R, s1, dt):
+    """Step 3: the source spikes that fall on step s1 (their deliveries queued)."""
+    SRC = R.sources
+    for s in range(SRC.kind.shape[0]):
+        while SRC.step[s] <= s1:
+            R.cnt[C_SRC_SPIKES] += 1
+            _emit(SRC.off + s, s1, C.graph, C.DS, R.ring, R.rn, R.cnt)
+            if SRC.kind[s] == 0:
+                k = SRC.pos[s] + 1
+                SRC.pos[s] = k
+                if k < SRC.st_ptr[s + 1]:
+                    SRC.step[s] = _step_of(SRC.times[k], dt)
+                else:
+                    SRC.step[s] = np.iinfo(np.int64).max
+            else:
+                tn = SRC.next[s] + next_exponential(SRC.rng, s, SRC.rate[s])
+                SRC.next[s] = tn
+                SRC.step[s] = _step_of(tn, dt)
+
+
+@njit(cache=True)
+def _deliver_slot(C, R, s1, t1):
+    """Step 4: the deliveries due on step s1 (a source delivery of delay 0 may have been
+    queued on this very slot by step 3)."""
+    P, G, B = C.P, C.graph, C.bind
+    proj_dstep, dstep, dstep_off = C.DS
+    V, IE, II, REF = R.neurons
+    rn = R.rn
+    cnt = R.cnt
+    nslots = rn.shape[0]
+    slot = s1 % nslots
+    i = 0
+    while i < rn[slot]:
+        buf = R.ring[0]
+        a = buf[slot, i, 0]
+        b = buf[slot, i, 1]
+        c = buf[slot, i, 2]
+        i += 1
+        cnt[C_POP] += 1
+        pr = a >> 32
+        row = a & 0xFFFFFFFF
+        end = G.row_ptr[G.row_ptr_off[pr] + row + 1]
+        gend = end
+        if proj_dstep[pr] < 0:
+            d0 = dstep_off[pr]
+            dg = dstep[d0 + b]
+            gend = b + 1
+            while gend < end and dstep[d0 + gend] == dg:
+                gend += 1
+            if gend < end:
+                _ring_push(R.ring, rn, (c + dstep[d0 + gend]) % nslots, a, gend, c)
+                cnt[C_PUSH] += 1
+        if G.proj_pre_off[pr] >= R.sources.off:
+            cnt[C_SYN_SRC] += gend - b
+        else:
+            cnt[C_SYN_REC] += gend - b
+        p = G.proj_post_pop[pr]
+        de = P[p, P_DE] != 0.0
+        di = P[p, P_DI] != 0.0
+        off = G.proj_post_off[pr]
+        ia = B.idx_addr[pr]
+        wa = B.w_addr[pr]
+        wm = B.w_mask[pr]     # (one shared weight: 0)
+        nd = 0
+        for j in range(b, gend):
+            n = off + load_int32(ia, j)
+            wj = load_float64(wa, j & wm)
+            if wj >= 0.0:
+                if de:
+                    if t1 < REF[n]:
+                        nd += 1
+                    else:
+                        V[n] += wj
+                else:
+                    IE[n] += wj
+            else:
+                if di:
+                    if t1 < REF[n]:
+                        nd += 1
+                    else:
+                        V[n] += wj
+                else:
+                    II[n] += wj
+        cnt[C_DISCARD] += nd
+    rn[slot] = 0
+
+
+@njit(cache=True)
+def _test_all(C, R, s1, t1, dt, info):
+    """Step 5: the threshold test of every neuron at t1; OK or NONFINITE."""
+    P, pop_off, Qt = C.P, C.pop_off, C.Qt
+    V, IE, II, REF = R.neurons
+    nsp = 0
+    for p in range(P.shape[0]):
+        vth = P[p, P_VTH]
+        vreset = P[p, P_VRESET]
+        rsteps = Qt[p, Q_REFSTEPS]
+        tref = P[p, P_TREF]
+        for n in range(pop_off[p], pop_off[p + 1]):
+            if not (V[n] < vth):
+                if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
+                    info[0] = n
+                    info[1] = t1
+                    return NONFINITE
+                if t1 < REF[n]:
+                    continue
+                nsp += 1
+                V[n] = vreset
+                # a refractory period of whole steps ends exactly on the grid
+                REF[n] = (s1 + rsteps) * dt if rsteps >= 0.0 else t1 + tref
+                _record(R.spikes, n, t1)
+                _emit(n, s1, C.graph, C.DS, R.ring, R.rn, R.cnt)
+    R.cnt[C_SPIKES] += nsp
+    R.cnt[C_THRESH] += pop_off[pop_off.shape[0] - 1] - pop_off[0]
+    return OK
+
+
+@njit(cache=True)
+def clock_kernel(C, R, step0, nsteps, dt, info):
+    """Advance the network ``nsteps`` steps of ``dt`` ms from step ``step0`` (``C`` a
+    ``ClockNet``, ``R`` a ``ClockRun``; the steps are the module docstring's).
 
     Returns OK, or NONFINITE with the neuron id and time in ``info``.
     """
-    proj_dstep, dstep, dstep_off = DS
-    src_off, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next, src_step = SRC
-    pop_drv_ptr, drv_rate, drv_w, drv_base = D
-    drv_next, drv_rng = DST
-    V, IE, II, REF = S
-    npop = P.shape[0]
-    nsrc = src_kind.shape[0]
-    nslots = rn.shape[0]
     for it in range(nsteps):
         s0 = step0 + it
         s1 = s0 + 1
         t0 = s0 * dt
         t1 = s1 * dt
-        # 1.+2. propagate every neuron to t1, then apply its drive arrivals of (t0, t1]
-        nadv = 0
-        ndrive = 0
-        ndisc = 0
-        for p in range(npop):
-            em = Qt[p, Q_EM]
-            ee = Qt[p, Q_EE]
-            ei = Qt[p, Q_EI]
-            c0 = Qt[p, Q_C0]
-            pe = Qt[p, Q_PE]
-            pi = Qt[p, Q_PI]
-            delta_only = Qt[p, Q_DELTAONLY] != 0.0
-            vr = P[p, P_VREST]
-            vreset = P[p, P_VRESET]
-            d0 = pop_drv_ptr[p]
-            d1 = pop_drv_ptr[p + 1]
-            poff = pop_off[p]
-            for n in range(pop_off[p], pop_off[p + 1]):
-                ref = REF[n]
-                if ref <= t0:
-                    if delta_only:
-                        V[n] = c0 + (V[n] - vr) * em
-                    else:
-                        ie = IE[n]
-                        ii = II[n]
-                        V[n] = c0 + (V[n] - vr) * em + pe * ie + pi * ii
-                        IE[n] = ie * ee
-                        II[n] = ii * ei
-                elif ref >= t1:
-                    V[n] = vreset
-                    IE[n] *= ee
-                    II[n] *= ei
-                else:
-                    # refractory period ends inside the step: exact closed form from t0
-                    v, ie, ii = propagate(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], vr, vreset,
-                                          P[p, P_IBIAS], V[n], IE[n], II[n], t0, ref, t1)
-                    V[n] = v
-                    IE[n] = ie
-                    II[n] = ii
-                nadv += 1
-                for d in range(d0, d1):
-                    k = drv_base[d] + n - poff
-                    ta = drv_next[k]
-                    while ta <= t1:
-                        ndrive += 1
-                        if t1 < REF[n]:
-                            ndisc += 1
-                        else:
-                            V[n] += drv_w[d]
-                        st, e = exp_step(drv_rng[k])
-                        drv_rng[k] = st
-                        ta = ta + e * (1.0 / drv_rate[d])
-                    drv_next[k] = ta
-        cnt[C_ADV] += nadv
-        cnt[C_DRIVE] += ndrive
-        cnt[C_DISCARD] += ndisc
-        # 3. source spikes that fall on step s1
-        for s in range(nsrc):
-            while src_step[s] <= s1:
-                cnt[C_SRC_SPIKES] += 1
-                _emit(src_off + s, s1, G, DS, RING, rn, cnt)
-                if src_kind[s] == 0:
-                    k = src_pos[s] + 1
-                    src_pos[s] = k
-                    if k < st_ptr[s + 1]:
-                        src_step[s] = _step_of(st_times[k], dt)
-                    else:
-                        src_step[s] = np.iinfo(np.int64).max
-                else:
-                    tn = src_next[s] + next_exponential(src_rng, s, src_rate[s])
-                    src_next[s] = tn
-                    src_step[s] = _step_of(tn, dt)
-        # 4. deliveries due at t1 (a source delivery of delay 0 may have been queued
-        #    on this very slot just above)
-        slot = s1 % nslots
-        i = 0
-        while i < rn[slot]:
-            buf = RING[0]
-            a = buf[slot, i, 0]
-            b = buf[slot, i, 1]
-            c = buf[slot, i, 2]
-            i += 1
-            cnt[C_POP] += 1
-            pr = a >> 32
-            row = a & 0xFFFFFFFF
-            end = G.row_ptr[G.row_ptr_off[pr] + row + 1]
-            gend = end
-            if proj_dstep[pr] < 0:
-                d0 = dstep_off[pr]
-                dg = dstep[d0 + b]
-                gend = b + 1
-                while gend < end and dstep[d0 + gend] == dg:
-                    gend += 1
-                if gend < end:
-                    _ring_push(RING, rn, (c + dstep[d0 + gend]) % nslots, a, gend, c)
-                    cnt[C_PUSH] += 1
-            if G.proj_pre_off[pr] >= src_off:
-                cnt[C_SYN_SRC] += gend - b
-            else:
-                cnt[C_SYN_REC] += gend - b
-            p = G.proj_post_pop[pr]
-            de = P[p, P_DE] != 0.0
-            di = P[p, P_DI] != 0.0
-            off = G.proj_post_off[pr]
-            ia = B.idx_addr[pr]
-            wa = B.w_addr[pr]
-            wm = B.w_mask[pr]     # (one shared weight: 0)
-            nd = 0
-            for j in range(b, gend):
-                n = off + load_int32(ia, j)
-                wj = load_float64(wa, j & wm)
-                if wj >= 0.0:
-                    if de:
-                        if t1 < REF[n]:
-                            nd += 1
-                        else:
-                            V[n] += wj
-                    else:
-                        IE[n] += wj
-                else:
-                    if di:
-                        if t1 < REF[n]:
-                            nd += 1
-                        else:
-                            V[n] += wj
-                    else:
-                        II[n] += wj
-            cnt[C_DISCARD] += nd
-        rn[slot] = 0
-        # 5. threshold test of every neuron at t1
-        nsp = 0
-        for p in range(npop):
-            vth = P[p, P_VTH]
-            vreset = P[p, P_VRESET]
-            rsteps = Qt[p, Q_REFSTEPS]
-            tref = P[p, P_TREF]
-            for n in range(pop_off[p], pop_off[p + 1]):
-                if not (V[n] < vth):
-                    if not (math.isfinite(V[n]) and math.isfinite(IE[n]) and math.isfinite(II[n])):
-                        info[0] = n
-                        info[1] = t1
-                        return NONFINITE
-                    if t1 < REF[n]:
-                        continue
-                    nsp += 1
-                    V[n] = vreset
-                    # a refractory period of whole steps ends exactly on the grid
-                    REF[n] = (s1 + rsteps) * dt if rsteps >= 0.0 else t1 + tref
-                    _record(SP, n, t1)
-                    _emit(n, s1, G, DS, RING, rn, cnt)
-        cnt[C_SPIKES] += nsp
-        cnt[C_THRESH] += pop_off[npop] - pop_off[0]
+        _propagate_all(C, R, t0, t1)
+        _emit_sources(C, R, s1, dt)
+        _deliver_slot(C, R, s1, t1)
+        if _test_all(C, R, s1, t1, dt, info) != OK:
+            return NONFINITE
     return OK
 
 
@@ -438,8 +512,8 @@ class ClockEngine:
                     src_step[s] = max(1, math.ceil(st_times[st_ptr[s]] / dt - _GRID_FUZZ))
             elif math.isfinite(src_next[s]):
                 src_step[s] = max(1, math.ceil(src_next[s] / dt - _GRID_FUZZ))
-        self._SRC = (np.int64(N), src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next,
-                     src_step)
+        self._SRC = ClockSources(N, src_kind, src_rate, st_ptr, st_times, src_rng, src_pos, src_next,
+                                 src_step)
         # lazy drives: each stream after its first draw, as the event engine starts
         self._DST = initial_drives(plan)
         # neuron state: plain (V, I_exc, I_inh) from the populations' initial potentials
@@ -491,10 +565,10 @@ class ClockEngine:
         t0 = self.t
         info = np.zeros(2)
         A = self._plan.arrays
-        B = bind(self._plan, None)
-        status = clock_kernel(A.pops.P, A.pops.pop_off, self._Qt, A.graph, B, self._DS, self._SRC,
-                              A.drives, self._DST, self._S, self._RING, self._rn, self._SP, self._cnt,
-                              np.int64(self.step), np.int64(nsteps), self.dt, info)
+        C = ClockNet(A.pops.P, A.pops.pop_off, self._Qt, A.graph, bind(self._plan, None), A.drives,
+                     self._DS)
+        R = ClockRun(self._SRC, self._DST, self._S, self._RING, self._rn, self._SP, self._cnt)
+        status = clock_kernel(C, R, np.int64(self.step), np.int64(nsteps), self.dt, info)
         if status == NONFINITE:
             raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
                                      f"(check weights and parameters)")

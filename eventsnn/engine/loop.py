@@ -351,6 +351,116 @@ def _flush(PL, S, t_cur, j, xc):
 
 
 @njit(cache=True, _nrt=False)
+def _resume(PL, B, S, info, xc, pls):
+    """Continue the step that stopped for room (``ROOM`` again if it must stop again)."""
+    G = PL.graph
+    ci = S.cursor.i
+    cf = S.cursor.f
+    pmax = PL.consts.pmax
+    if ci[K_EV] != 0:
+        code, qi, jr, nrow = _rows(PL, B, S, cf[F_ET], ci[K_EKIND], ci[K_EA], ci[K_EB], cf[F_EC],
+                                   ci[K_EQI], ci[K_EJR], ci[K_ENROW],
+                                   ci[K_ESRC] >= 0 and G.lane_pf[ci[K_ESRC]] != 0, xc, pls)
+        if code != _GO:
+            return _stop_event(ci, info, pmax, qi, jr, nrow)
+        ci[K_EV] = 0
+        if ci[K_EFS] >= 0:
+            next_source(ci[K_EFS], cf[F_EC], PL.sources, S.sources, S.queue, S.src_spikes, S.cnt)
+    elif ci[K_PHASE] == PH_SWEEP:
+        code, p, j = _drive_pops(PL.pops, G, PL.drives, S, cf[F_PH_T], ci[K_PH_P], ci[K_PH_J],
+                                 pmax, xc)
+        if code != _GO:
+            return _stop_phase(ci, info, pmax, PH_SWEEP, p, j)
+        ci[K_PHASE] = PH_NONE
+        qpush(S.queue, S.cnt, cf[F_PH_T] + PL.consts.sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
+    elif ci[K_PHASE] == PH_SAMPLE:
+        code, j = _sample(PL, S, cf[F_PH_T], ci[K_PH_K], ci[K_PH_J], xc)
+        if code != _GO:
+            return _stop_phase(ci, info, pmax, PH_SAMPLE, ci[K_PH_K], j)
+        ci[K_PHASE] = PH_NONE
+    return OK
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _pop_next(Q, src, PL, B, S):
+    """Pop the next event from lane ``src`` (>= 0), the source wheel (-2) or the heap,
+    count it, and start loading what the coming steps will touch (the wheel's next
+    source, the heap's next candidate or row).  A fused source's spike comes back as
+    the lane event that delivers it.  Returns (t, seq, kind, a, b, c, fs), fs the fused
+    source (-1 if the event was not one)."""
+    G = PL.graph
+    SRC = PL.sources
+    if src >= 0:
+        t, seq, a = lane_pop(Q, src)
+        kind = LANE
+        b = src
+        c = 0.0
+    elif src == -2:
+        # a source spike from the source wheel (as queued by emit.queue_source)
+        t, seq, a = wheel_pop(Q)
+        kind = SOURCE
+        b = _ZERO
+        c = t
+        prefetch_wheel(Q, SRC, S.sources, G)
+    else:
+        t, seq, kind, a, b, c = pop(Q)
+        if Q.n[0] > 0 and Q.kind[0] == CAND:
+            prefetch(S.neurons.block, Q.a[0])        # the next candidate's state line
+    S.cnt[C_POP] += 1
+    fs = _ZERO - 1
+    if kind == FUSED:
+        fs = a
+        a, b = fused_lane(a, SRC, G)
+        kind = LANE
+        S.cnt[C_SRC_SPIKES] += 1
+    elif kind == DELIVER:
+        _prefetch_next(Q, _ZERO, G, B, PL.pops.pop_off, S.neurons.block, S.scratch.isdirty)
+    return t, seq, kind, a, b, c, fs
+
+
+@njit(cache=True, _nrt=False)
+def _bookkeeping(PL, S, t, kind, a, info, xc):
+    """A SWEEP, RENORM or SAMPLE event at t (see the module docstring); OK or ROOM."""
+    ci = S.cursor.i
+    cf = S.cursor.f
+    pmax = PL.consts.pmax
+    if kind == SWEEP:
+        cf[F_PH_T] = t
+        code, p, j = _drive_pops(PL.pops, PL.graph, PL.drives, S, t, _ZERO, _ZERO, pmax, xc)
+        if code != _GO:
+            return _stop_phase(ci, info, pmax, PH_SWEEP, p, j)
+        qpush(S.queue, S.cnt, t + PL.consts.sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
+    elif kind == RENORM:
+        _renorm(PL.pops.P, PL.pops.pop_off, S.neurons, t)
+        qpush(S.queue, S.cnt, t + PL.consts.renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
+    elif kind == SAMPLE:
+        cf[F_PH_T] = t
+        code, j = _sample(PL, S, t, a, _ZERO, xc)
+        if code != _GO:
+            return _stop_phase(ci, info, pmax, PH_SAMPLE, a, j)
+    return OK
+
+
+@njit(cache=True, _nrt=False)
+def _end_of_run(PL, B, S, t_end, info, xc, pls):
+    """The end of a run at t_end: potentiation of the last spikes, then the lazy drive of
+    every driven neuron up to t_end (its spikes must be known when the run returns);
+    OK or ROOM (the drive then continues from the cursor)."""
+    ci = S.cursor.i
+    if ci[K_PHASE] != PH_END:
+        if pls is not None:
+            _post_plasticity(PL, B, S, pls)
+        ci[K_PH_P] = 0
+        ci[K_PH_J] = 0
+    code, p, j = _drive_pops(PL.pops, PL.graph, PL.drives, S, t_end, ci[K_PH_P], ci[K_PH_J],
+                             PL.consts.pmax, xc)
+    if code != _GO:
+        return _stop_phase(ci, info, PL.consts.pmax, PH_END, p, j)
+    ci[K_PHASE] = PH_NONE
+    return OK
+
+
+@njit(cache=True, _nrt=False)
 def run_loop(PL, B, S, t_end, max_events, info, xc, pls):
     """Process every event with time <= t_end (ms), continuing from the cursor.
 
@@ -366,40 +476,15 @@ def run_loop(PL, B, S, t_end, max_events, info, xc, pls):
     pop_off = PL.pops.pop_off
     G = PL.graph
     SRC = PL.sources
-    N = S.neurons
-    ST = N.block
     Q = S.queue
-    SC = S.scratch
     cnt = S.cnt
     ci = S.cursor.i
     cf = S.cursor.f
     pmax = PL.consts.pmax
     t_cur = cf[F_TCUR]
-    status = OK
-    # continue a step that stopped for room
-    ph = ci[K_PHASE]
-    if ci[K_EV] != 0:
-        code, qi, jr, nrow = _rows(PL, B, S, cf[F_ET], ci[K_EKIND], ci[K_EA], ci[K_EB], cf[F_EC],
-                                   ci[K_EQI], ci[K_EJR], ci[K_ENROW],
-                                   ci[K_ESRC] >= 0 and G.lane_pf[ci[K_ESRC]] != 0, xc, pls)
-        if code != _GO:
-            return _stop_event(ci, info, pmax, qi, jr, nrow)
-        ci[K_EV] = 0
-        if ci[K_EFS] >= 0:
-            next_source(ci[K_EFS], cf[F_EC], SRC, S.sources, Q, S.src_spikes, cnt)
-    elif ph == PH_SWEEP:
-        code, p, j = _drive_pops(PL.pops, G, PL.drives, S, cf[F_PH_T], ci[K_PH_P], ci[K_PH_J],
-                                 pmax, xc)
-        if code != _GO:
-            return _stop_phase(ci, info, pmax, PH_SWEEP, p, j)
-        ci[K_PHASE] = PH_NONE
-        qpush(Q, cnt, cf[F_PH_T] + PL.consts.sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
-    elif ph == PH_SAMPLE:
-        code, j = _sample(PL, S, cf[F_PH_T], ci[K_PH_K], ci[K_PH_J], xc)
-        if code != _GO:
-            return _stop_phase(ci, info, pmax, PH_SAMPLE, ci[K_PH_K], j)
-        ci[K_PHASE] = PH_NONE
-    while ph != PH_END:
+    if _resume(PL, B, S, info, xc, pls) != OK:
+        return ROOM
+    while ci[K_PHASE] != PH_END:
         if not _has_room(Q, S.spikes, S.src_spikes, pmax + 2):
             info[2] = pmax + 2
             info[3] = 1
@@ -416,14 +501,12 @@ def run_loop(PL, B, S, t_end, max_events, info, xc, pls):
                 info[2] = pmax + 1
                 info[3] = 1
                 return ROOM
-            if code == _BAD:
-                info[0] = SC.dirty[j]
-                info[1] = t_cur
-                ci[K_NDIRTY] = 0
-                ci[K_FJ] = 0
-                return NONFINITE
             ci[K_NDIRTY] = 0
             ci[K_FJ] = 0
+            if code == _BAD:
+                info[0] = S.scratch.dirty[j]
+                info[1] = t_cur
+                return NONFINITE
             if pls is not None:
                 _post_plasticity(PL, B, S, pls)
             continue
@@ -432,40 +515,15 @@ def run_loop(PL, B, S, t_end, max_events, info, xc, pls):
         if ci[K_POPS] >= max_events and t > t_cur:
             # stop only between instants (all inputs of an instant, its threshold tests
             # and plasticity are done), so that the run can be continued exactly
-            status = MAX_EVENTS
-            break
-        if src >= 0:
-            t, seq, a = lane_pop(Q, src)
-            kind = LANE
-            b = src
-            c = 0.0
-        elif src == -2:
-            # a source spike from the source wheel (as queued by emit.queue_source)
-            t, seq, a = wheel_pop(Q)
-            kind = SOURCE
-            b = _ZERO
-            c = t
-            prefetch_wheel(Q, SRC, S.sources, G)
-        else:
-            t, seq, kind, a, b, c = pop(Q)
-            if Q.n[0] > 0 and Q.kind[0] == CAND:
-                prefetch(ST, Q.a[0])        # the next candidate's state line
-        cnt[C_POP] += 1
-        fs = _ZERO - 1
-        if kind == FUSED:
-            fs = a
-            a, b = fused_lane(a, SRC, G)
-            kind = LANE
-            cnt[C_SRC_SPIKES] += 1
-        elif kind == DELIVER:
-            _prefetch_next(Q, _ZERO, G, B, pop_off, ST, SC.isdirty)
+            info[1] = t_cur
+            return MAX_EVENTS
+        t, seq, kind, a, b, c, fs = _pop_next(Q, src, PL, B, S)
         ci[K_POPS] += 1
         t_cur = t
         cf[F_TCUR] = t
         if kind == DELIVER or kind == LANE:
-            pf_later = src >= 0 and G.lane_pf[src] != 0
             code, qi, jr, nrow = _rows(PL, B, S, t, kind, a, b, c, _ZERO, _ZERO - 1, _ZERO,
-                                       pf_later, xc, pls)
+                                       src >= 0 and G.lane_pf[src] != 0, xc, pls)
             if code != _GO:
                 ci[K_EV] = 1
                 ci[K_EKIND] = kind
@@ -479,40 +537,16 @@ def run_loop(PL, B, S, t_end, max_events, info, xc, pls):
             if fs >= 0:
                 next_source(fs, c, SRC, S.sources, Q, S.src_spikes, cnt)
         elif kind == CAND:
-            ci[K_NDIRTY] = candidate(a, seq, t, P, pop_off, N, Q, cnt, SC, ci[K_NDIRTY], xc)
+            ci[K_NDIRTY] = candidate(a, seq, t, P, pop_off, S.neurons, Q, cnt, S.scratch, ci[K_NDIRTY],
+                                     xc)
         elif kind == SOURCE:
             cnt[C_SRC_SPIKES] += 1
             emit(SRC.off[0] + a, group_of(SRC.off[0] + a, G.grp_off), t, G, Q, cnt)
             next_source(a, c, SRC, S.sources, Q, S.src_spikes, cnt)
-        elif kind == SWEEP:
-            cf[F_PH_T] = t
-            code, p, j = _drive_pops(PL.pops, G, PL.drives, S, t, _ZERO, _ZERO, pmax, xc)
-            if code != _GO:
-                return _stop_phase(ci, info, pmax, PH_SWEEP, p, j)
-            qpush(Q, cnt, t + PL.consts.sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
-        elif kind == RENORM:
-            _renorm(P, pop_off, N, t)
-            qpush(Q, cnt, t + PL.consts.renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
-        elif kind == SAMPLE:
-            cf[F_PH_T] = t
-            code, j = _sample(PL, S, t, a, _ZERO, xc)
-            if code != _GO:
-                return _stop_phase(ci, info, pmax, PH_SAMPLE, a, j)
+        elif _bookkeeping(PL, S, t, kind, a, info, xc) != OK:
+            return ROOM
     # (no threshold tests are pending here: the loop leaves only after the flush above)
-    if status != OK:
-        info[1] = t_cur
-        return status
-    if ph != PH_END:
-        if pls is not None:
-            _post_plasticity(PL, B, S, pls)
-        ci[K_PH_P] = 0
-        ci[K_PH_J] = 0
-    # spikes of driven neurons up to t_end must be known when the run returns
-    code, p, j = _drive_pops(PL.pops, G, PL.drives, S, t_end, ci[K_PH_P], ci[K_PH_J], pmax, xc)
-    if code != _GO:
-        return _stop_phase(ci, info, pmax, PH_END, p, j)
-    ci[K_PHASE] = PH_NONE
-    return OK
+    return _end_of_run(PL, B, S, t_end, info, xc, pls)
 
 
 @njit(cache=True, _nrt=False)

@@ -58,6 +58,52 @@ def state_at(P, p, n, ST, t):
                      ST[n, COL_REF], t)
 
 
+@njit(cache=True, inline="always")
+def _test_frame_exp(P, p, n, t, ST, vth, b, af, ee, ei, huge, tf):
+    """The test of frame neuron n with exp channels at time t: (F_SPIKE, inf),
+    (F_NONFINITE, inf), or its next crossing tc with F_SCHEDULE if it is earlier than
+    its queued candidate (else F_DONE).  b, af = e^{-g (t - tf)}, ee/ei = e^{-s (t -
+    tf)} and huge (``models.huge_coef``) are the population's at t."""
+    u = ST[n, COL_V]
+    be = ST[n, COL_IE]
+    bi = ST[n, COL_II]
+    xe = be * ee
+    xi = bi * ei
+    ua = u * af
+    v = b + ua + xe + xi
+    sane = abs(ua) + abs(xe) + abs(xi) < huge
+    ie = 0.0
+    ii = 0.0
+    if not sane:
+        # the coefficients are scaled by k/(g - s): check the physical state too
+        ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
+        ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
+    if not sane and not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
+        return F_NONFINITE, math.inf
+    if (v >= vth or ST[n, COL_TGT] == -math.inf) and not refractory(t, ST[n, COL_REF]):
+        return F_SPIKE, math.inf
+    g = P[p, P_G]
+    if sane and g > 0.0:
+        t0 = t
+        if refractory(t, ST[n, COL_REF]):
+            # the coefficients at the end of the refractory period
+            t0 = ST[n, COL_REF]
+            dt = t0 - tf
+            ua = u * fexp(-g * dt)
+            xe = be * fexp(-P[p, P_SE] * dt) if xe != 0.0 else 0.0
+            xi = bi * fexp(-P[p, P_SI] * dt) if xi != 0.0 else 0.0
+        tc, ST[n, COL_TL] = cross_coef(g, P[p, P_SE], P[p, P_SI], P[p, P_VINF], vth, P[p, P_CE],
+                                       P[p, P_CI], ua, xe, xi, t0)
+    else:
+        ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
+        ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
+        tc, ST[n, COL_TL] = cross_general(g, P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST], vth,
+                                          P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                                          v, ie, ii, t, ST[n, COL_REF])
+    ST[n, COL_TGT] = tc
+    return (F_SCHEDULE if tc < ST[n, COL_CT] else F_DONE), tc
+
+
 @njit(cache=True, _nrt=False)
 def test_marked(P, pop_off, t, SC, j0, ndirty, N, cnt, xc):
     """Threshold tests of the marked neurons dirty[j0:ndirty] at time t, up to the first
@@ -112,44 +158,7 @@ def test_marked(P, pop_off, t, SC, j0, ndirty, N, cnt, xc):
             if not (math.isfinite(u) and math.isfinite(be) and math.isfinite(bi)):
                 act = F_NONFINITE
             elif xc is not None and P[p, P_HASEXP] != 0.0:
-                xe = be * ee
-                xi = bi * ei
-                ua = u * af
-                v = b + ua + xe + xi
-                sane = abs(ua) + abs(xe) + abs(xi) < huge
-                ie = 0.0
-                ii = 0.0
-                if not sane:
-                    # the coefficients are scaled by k/(g - s): check the physical state too
-                    ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
-                    ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
-                if not sane and not (math.isfinite(v) and math.isfinite(ie) and math.isfinite(ii)):
-                    act = F_NONFINITE
-                elif (v >= vth or ST[n, COL_TGT] == -math.inf) and not refractory(t, ST[n, COL_REF]):
-                    act = F_SPIKE
-                else:
-                    g = P[p, P_G]
-                    if sane and g > 0.0:
-                        t0 = t
-                        if refractory(t, ST[n, COL_REF]):
-                            # the coefficients at the end of the refractory period
-                            t0 = ST[n, COL_REF]
-                            dt = t0 - tf
-                            ua = u * fexp(-g * dt)
-                            xe = be * fexp(-P[p, P_SE] * dt) if xe != 0.0 else 0.0
-                            xi = bi * fexp(-P[p, P_SI] * dt) if xi != 0.0 else 0.0
-                        tc, ST[n, COL_TL] = cross_coef(g, P[p, P_SE], P[p, P_SI], P[p, P_VINF],
-                                                       vth, P[p, P_CE], P[p, P_CI], ua, xe, xi, t0)
-                    else:
-                        ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
-                        ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
-                        tc, ST[n, COL_TL] = cross_general(g, P[p, P_K], P[p, P_SE], P[p, P_SI],
-                                                          P[p, P_VREST], vth, P[p, P_VRESET],
-                                                          P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
-                                                          v, ie, ii, t, ST[n, COL_REF])
-                    ST[n, COL_TGT] = tc
-                    if tc < ST[n, COL_CT]:
-                        act = F_SCHEDULE
+                act, tc = _test_frame_exp(P, p, n, t, ST, vth, b, af, ee, ei, huge, tf)
             elif u >= (vth - b) * ainv or ST[n, COL_TGT] == -math.inf:
                 act = F_SPIKE
             elif P[p, P_C] != 0.0:

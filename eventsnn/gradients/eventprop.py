@@ -74,17 +74,81 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from ..engine.queue import empty_queue, pop, push, reserve
-from ..models import _f_root, first_crossing, psi, psi_max
+from ..models import Traj, _f_root, first_crossing, psi, psi_max
 
 __all__ = ["EventPropCounts"]
 
 # status codes of the kernels
 OK, TOO_MANY_SPIKES = 0, 1
+
+
+class Arch(NamedTuple):
+    """A layered network as the kernels read it (``SNN.arch()``); populations are the
+    layers after the input, projections as in ``SNN.projections``."""
+
+    #: int64 [L + 1]: first neuron of every population, and N
+    pop_off: np.ndarray
+    #: float64 [L]: 1/tau_m (1/ms)
+    pop_g: np.ndarray
+    #: float64 [L]: 1/tau_s (1/ms)
+    pop_s: np.ndarray
+    #: float64 [L]: threshold theta (mV)
+    pop_th: np.ndarray
+    #: int64 [L]: 1 spiking, 0 leaky read-out
+    pop_spk: np.ndarray
+    #: int64 [N]: population of every neuron
+    neuron_pop: np.ndarray
+    #: int64 [Q]: presynaptic population (-1: the input)
+    proj_pre: np.ndarray
+    #: int64 [Q]: postsynaptic population
+    proj_post: np.ndarray
+    #: float64 [Q]: delay (ms)
+    proj_d: np.ndarray
+    #: int64 [Q]: start of each projection's (n_pre, n_post) weight block in the flat weights
+    proj_woff: np.ndarray
+    #: int64 [L + 2]: projections leaving each group (group 0 the input, p + 1 population p)
+    out_ptr: np.ndarray
+    #: int64: those projections
+    out_q: np.ndarray
+
+
+class ForwardLog(NamedTuple):
+    """What a forward pass records for the adjoint pass (capacities: the arrays' sizes)."""
+
+    #: float64: spike times (ms); input spikes first
+    sp_t: np.ndarray
+    #: int64: neuron of each spike (input spikes: -1 - input)
+    sp_n: np.ndarray
+    #: float64: I at each spike (mV)
+    sp_i: np.ndarray
+    #: int64 [N]: index of each neuron's first spike, -1 if none
+    first_sp: np.ndarray
+    #: int64: processing log: the spike of an entry
+    lg_a: np.ndarray
+    #: int64: the projection of an arrival, -1 for a spike
+    lg_b: np.ndarray
+    #: float64 [N]: voltage maximum of leaky read-outs (mV)
+    vm_v: np.ndarray
+    #: float64 [N]: its time (ms)
+    vm_t: np.ndarray
+    #: int64 [N]: the log entry of the arrival at which it lies (-1: none)
+    vm_arr: np.ndarray
+    #: float64 [N]: V' just before that arrival (mV/ms)
+    vm_slope: np.ndarray
+
+
+@njit(cache=True)
+def new_log(cap, log_cap, n):
+    """An empty ``ForwardLog`` for ``cap`` spikes, ``log_cap`` log entries and n neurons."""
+    return ForwardLog(np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(n, np.int64),
+                      np.empty(log_cap, np.int64), np.empty(log_cap, np.int64), np.empty(n), np.empty(n),
+                      np.empty(n, np.int64), np.empty(n))
 
 # forward counters
 F_SPIKES, F_INPUT_SPIKES, F_SYN, F_ADV, F_PUSH, F_POP, F_STALE, F_THRESH = range(8)
@@ -238,7 +302,7 @@ def _next_crossing(g, s, th, pmax, v, cur):
     z0 = math.log(cur / th) / s
     vz = v * math.exp(-g * z0) + cur * g * psi(g, s, z0)
     if vz >= th:
-        return _f_root(False, g, g, s, s, 0.0, th, 0.0, v, cur, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        return _f_root(False, Traj(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0,
                        z0), True
     if vz >= th * (1.0 - 1e-9):
         return first_crossing(g, g, s, s, 0.0, th, 0.0, v, cur, 0.0), True
@@ -251,22 +315,20 @@ def _next_crossing(g, s, th, pmax, v, cur):
 
 
 @njit(cache=True)
-def forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
-                   proj_pre, proj_post, proj_d, proj_woff, out_ptr, out_q, w,
-                   in_t, in_id, t_end,
-                   sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, cnt):
-    """Exact event-driven forward pass of one sample.
+def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
+    """Exact event-driven forward pass of one sample of network ``A`` (an ``Arch``).
 
     Inputs: ``in_t``/``in_id`` sorted input spikes (ms, input index); weights ``w``
     flat (projection q is the row-major (n_pre, n_post) block at ``proj_woff[q]``).
     Spikes after ``t_end`` (ms) are neither recorded nor delivered.
 
-    Fills: spike record ``sp_t`` (ms), ``sp_n`` (neuron id; input spikes are the first
-    ``len(in_t)`` entries with id ``-1 - input``), ``sp_i`` (I at the spike, mV);
-    ``first_sp`` (index of each neuron's first spike or -1); the processing log
-    (``lg_a`` spike index, ``lg_b`` projection of an arrival or -1 for a spike); leaky
-    read-outs' maxima ``vm_*``; counters ``cnt``.  Returns (status, n_spikes, n_log).
+    Fills the ``ForwardLog`` F: the spike record (input spikes are the first
+    ``len(in_t)`` entries), each neuron's first spike, the processing log, the leaky
+    read-outs' maxima; and the counters ``cnt``.  Returns (status, n_spikes, n_log).
     """
+    pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop, proj_pre, proj_post, proj_d, proj_woff, \
+        out_ptr, out_q = A
+    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope = F
     N = neuron_pop.shape[0]
     cap = sp_t.shape[0]
     V = np.zeros(N)
@@ -401,17 +463,17 @@ def forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
 
 
 @njit(cache=True)
-def backward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
-                    proj_pre, proj_post, proj_d, proj_woff, w,
-                    t_end, graze,
-                    sp_t, sp_n, sp_i, ns, lg_a, lg_b, nl, vm_t, vm_arr, vm_slope,
-                    dl_dt, dl_dv, grad, err, cnt):
-    """Adjoint pass over the log of one forward pass (see the module docstring).
+def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, err, cnt):
+    """Adjoint pass over the log ``F`` (ns spikes, nl entries) of one forward pass (see
+    the module docstring).
 
     ``dl_dt[k]``: explicit dL/dt_k of spike k (1/ms); ``dl_dv[n]``: dL/dV_max of leaky
     read-out n (1/mV).  Adds dL/dw to ``grad`` (1/mV, same layout as w) and leaves in
     ``err[k]`` (k < number of input spikes) dL/dt of every input spike (1/ms).
     """
+    pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop, proj_pre, proj_post, proj_d, proj_woff, \
+        out_ptr, out_q = A
+    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope = F
     N = neuron_pop.shape[0]
     MV = np.zeros(N)
     MI = np.zeros(N)

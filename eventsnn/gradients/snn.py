@@ -17,7 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import boolean, integer, real
-from ..models import psi_max
+from ..connectivity import from_dense
+from ..models import LIF, psi_max
+from ..network import Network
+from .eventprop import Arch
 
 __all__ = ["SNN", "ProjectionSpec"]
 
@@ -181,11 +184,9 @@ class SNN:
                           proj_woff=self._woff[:-1].copy(), out_ptr=out_ptr, out_q=out_q)
         self._max_out = max(len(b) for b in by)
 
-    def arch(self):
-        """The flat arrays the kernels read, in kernel argument order."""
-        a = self._arch
-        return (a["pop_off"], a["pop_g"], a["pop_s"], a["pop_th"], a["pop_spk"], a["neuron_pop"],
-                a["proj_pre"], a["proj_post"], a["proj_d"], a["proj_woff"], a["out_ptr"], a["out_q"])
+    def arch(self) -> Arch:
+        """The flat arrays the kernels read (``eventprop.Arch``)."""
+        return Arch(**self._arch)
 
     def set_params(self, p):
         """Replace all weights (flat, in :attr:`params` order; mV)."""
@@ -202,9 +203,6 @@ class SNN:
         """The same network as an :class:`eventsnn.Network` driven by one sample's input
         spikes (for cross-checks with the event engine).  Needs delays > 0 between
         neuron layers and a spiking output layer.  Returns (net, [populations])."""
-        from ..connectivity import from_dense
-        from ..models import LIF
-        from ..network import Network
         if self.output != "spike":
             raise ValueError("to_network needs output='spike' (the engine has no non-spiking read-out)")
         net = Network(seed=seed)

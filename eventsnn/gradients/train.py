@@ -17,13 +17,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from .._validate import boolean, integer, real
 from ..encoding import SpikeInput
-from .eventprop import NCOUNT, OK, TOO_MANY_SPIKES, EventPropCounts, backward_kernel, forward_kernel
+from .eventprop import (NCOUNT, OK, TOO_MANY_SPIKES, EventPropCounts, backward_kernel, forward_kernel,
+                        new_log)
 from .losses import CountBounds, FirstSpikeCE, MaxVoltageCE, sample_loss
 from .optim import Adam
 from .snn import SNN
@@ -31,58 +33,78 @@ from .snn import SNN
 __all__ = ["loss_and_grad", "evaluate", "fit", "simulate", "Trace", "BatchResult"]
 
 
+class LossSpec(NamedTuple):
+    """The loss as the kernels read it (``losses.sample_loss``)."""
+
+    code: int
+    #: float64: the loss's parameters
+    params: np.ndarray
+    #: float64: the regulariser's parameters
+    reg: np.ndarray
+    #: int64: the populations it reads
+    reg_pop: np.ndarray
+    #: the output population
+    out_pop: int
+
+
+class BatchOut(NamedTuple):
+    """Per-sample results of ``_batch_kernel`` (row b: sample idx[b])."""
+
+    loss: np.ndarray
+    pred: np.ndarray
+    correct: np.ndarray
+    #: float64 [B or 1, n_params]: each sample's gradient
+    grads: np.ndarray
+    #: int64 [B, NCOUNT]: each sample's counts
+    cnt: np.ndarray
+    #: int64 [B, N]: spikes per neuron
+    nspk: np.ndarray
+    #: float64: dL/dt of every input spike (NaN outside the batch)
+    dtin: np.ndarray
+    #: int64 [B]: OK or TOO_MANY_SPIKES
+    status: np.ndarray
+
+
 @njit(cache=True, parallel=True)
-def _batch_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
-                  proj_pre, proj_post, proj_d, proj_woff, out_ptr, out_q, w,
-                  in_ptr, in_t, in_id, idx, labels, code, lp, reg, reg_pop, out_pop, t_end, graze,
-                  cap, log_cap, want_grad, clip,
-                  loss_out, pred_out, corr_out, grads, cnt_out, nspk_out, dtin, status):
+def _batch_kernel(A, w, inputs, idx, labels, LS, t_end, graze, cap, log_cap, want_grad, clip, O):
+    """Forward pass, loss and (``want_grad``) adjoint pass of samples ``idx`` of
+    ``inputs`` (ptr, times, ids), one sample per thread; results in ``O``."""
+    in_ptr, in_t, in_id = inputs
+    # (unpacked outside the parallel loop: with Numba 0.68, writes through a record's
+    # field inside it, O.dtin[i] = x, did not reach the caller's array)
+    loss_out, pred_out, corr_out, grads, cnt_out, nspk_out, dtin, status = O
     B = idx.shape[0]
-    N = neuron_pop.shape[0]
+    N = A.neuron_pop.shape[0]
     for b in prange(B):
         s = idx[b]
         lo = in_ptr[s]
         hi = in_ptr[s + 1]
         it = in_t[lo:hi]
         ii = in_id[lo:hi]
-        sp_t = np.empty(cap)
-        sp_n = np.empty(cap, np.int64)
-        sp_i = np.empty(cap)
-        first_sp = np.empty(N, np.int64)
-        lg_a = np.empty(log_cap, np.int64)
-        lg_b = np.empty(log_cap, np.int64)
-        vm_v = np.empty(N)
-        vm_t = np.empty(N)
-        vm_arr = np.empty(N, np.int64)
-        vm_slope = np.empty(N)
+        F = new_log(cap, log_cap, N)
         cnt = cnt_out[b]
         cnt[:] = 0
-        st, ns, nl = forward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
-                                    proj_pre, proj_post, proj_d, proj_woff, out_ptr, out_q, w,
-                                    it, ii, t_end, sp_t, sp_n, sp_i, first_sp, lg_a, lg_b,
-                                    vm_v, vm_t, vm_arr, vm_slope, cnt)
+        st, ns, nl = forward_kernel(A, w, it, ii, t_end, F, cnt)
         status[b] = st
         if st != OK:
             continue
         dl_dt = np.empty(ns)
         dl_dv = np.empty(N)
-        loss, pred, corr = sample_loss(code, lp, reg, reg_pop, t_end, labels[s], sp_t, sp_n, ns, first_sp,
-                                       vm_v, pop_off, neuron_pop, out_pop, dl_dt, dl_dv)
+        loss, pred, corr = sample_loss(LS.code, LS.params, LS.reg, LS.reg_pop, t_end, labels[s], F.sp_t,
+                                       F.sp_n, ns, F.first_sp, F.vm_v, A.pop_off, A.neuron_pop, LS.out_pop,
+                                       dl_dt, dl_dv)
         loss_out[b] = loss
         pred_out[b] = pred
         corr_out[b] = corr
         row = nspk_out[b]
         row[:] = 0
         for k in range(hi - lo, ns):
-            row[sp_n[k]] += 1
+            row[F.sp_n[k]] += 1
         if want_grad:
             g = grads[b]
             g[:] = 0.0
             err = np.empty(ns)
-            backward_kernel(pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop,
-                            proj_pre, proj_post, proj_d, proj_woff, w, t_end, graze,
-                            sp_t, sp_n, sp_i, ns, lg_a, lg_b, nl, vm_t, vm_arr, vm_slope,
-                            dl_dt, dl_dv, g, err, cnt)
+            backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, g, err, cnt)
             for j in range(hi - lo):
                 dtin[lo + j] = err[j]
             if clip < math.inf:
@@ -204,9 +226,9 @@ def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, clip=mat
     cap = max(256, 2 * int(per.max()) if per.size else 256)
     while True:
         log_cap = cap * (1 + net._max_out)
-        _batch_kernel(*net.arch(), net.params, inputs.ptr, inputs.times, inputs.ids, idx, labels,
-                      loss.code, loss.params(), reg, reg_pop, len(net.sizes) - 2, net.t_end, graze,
-                      cap, log_cap, want_grad, clip, lossv, pred, corr, grads, cnt, nspk, dtin, status)
+        _batch_kernel(net.arch(), net.params, (inputs.ptr, inputs.times, inputs.ids), idx, labels,
+                      LossSpec(loss.code, loss.params(), reg, reg_pop, len(net.sizes) - 2), net.t_end, graze,
+                      cap, log_cap, want_grad, clip, BatchOut(lossv, pred, corr, grads, cnt, nspk, dtin, status))
         if not (status == TOO_MANY_SPIKES).any():
             break
         if cap >= max_spikes:
@@ -301,27 +323,19 @@ def simulate(net, inputs, b=0):
     N = net.n_neurons
     cap = max(256, 2 * it.size)
     while True:
-        sp_t = np.empty(cap)
-        sp_n = np.empty(cap, np.int64)
-        sp_i = np.empty(cap)
-        first_sp = np.empty(N, np.int64)
-        lg = cap * (1 + net._max_out)
-        lg_a = np.empty(lg, np.int64)
-        lg_b = np.empty(lg, np.int64)
-        vm_v, vm_t, vm_slope = np.empty(N), np.empty(N), np.empty(N)
-        vm_arr = np.empty(N, np.int64)
+        F = new_log(cap, cap * (1 + net._max_out), N)
         cnt = np.zeros(NCOUNT, np.int64)
-        st, ns, nl = forward_kernel(*net.arch(), net.params, it, ii, net.t_end, sp_t, sp_n, sp_i, first_sp,
-                                    lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, cnt)
+        st, ns, nl = forward_kernel(net.arch(), net.params, it, ii, net.t_end, F, cnt)
         if st == OK:
             break
         cap *= 4
         if cap > 10**7:
             raise RuntimeError("more than 1e7 spikes in one sample (runaway activity?)")
     spk = net._arch["pop_spk"][net._arch["neuron_pop"]] != 0
-    vm_v = np.where(spk, 0.0, vm_v)
-    vm_t = np.where(spk, -1.0, vm_t)
-    return Trace(sp_t[:ns].copy(), sp_n[:ns].copy(), sp_i[:ns].copy(), vm_v, vm_t, EventPropCounts.from_array(cnt))
+    vm_v = np.where(spk, 0.0, F.vm_v)
+    vm_t = np.where(spk, -1.0, F.vm_t)
+    return Trace(F.sp_t[:ns].copy(), F.sp_n[:ns].copy(), F.sp_i[:ns].copy(), vm_v, vm_t,
+                 EventPropCounts.from_array(cnt))
 
 
 def _bump(net, silent, bump):
