@@ -123,18 +123,6 @@ def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
 
 
 @njit(cache=True)
-def empty_queue(capacity):
-    """A queue with a heap of ``capacity`` events, no lanes and no source wheel (for
-    kernels that keep their own small queue, such as the EventProp forward pass)."""
-    z = np.zeros(0, np.int64)
-    return Queue(np.empty(capacity), np.empty(capacity), np.empty(capacity, np.int64),
-                 np.empty(capacity, np.int64), np.empty(capacity, np.int64),
-                 np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
-                 np.zeros(0), z, z, z, z, np.zeros(0), z, z, np.full(1, -1, np.int64), z,
-                 np.zeros(4, np.int64), np.zeros(2), np.ones(1, np.int64))
-
-
-@njit(cache=True)
 def _grown(x, n, new):
     """A new array of length ``new`` and x's dtype holding x[:n]."""
     y = np.empty(new, x.dtype)
