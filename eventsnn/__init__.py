@@ -8,6 +8,7 @@ from .plasticity import STDP, RewardSTDP, Triplet, Vogels
 from .counting import EnergyTable
 from .engine.clock import ClockEngine, run_clock
 from .io import load, save
+from ._validate import set_memory_limit
 
 __version__ = "0.1.0"
 
@@ -16,4 +17,4 @@ __all__ = ["LIF", "Network", "Population", "SpikeSource", "PoissonSource", "Proj
            "all_to_all", "from_dense", "from_scipy", "from_lists",
            "OpCounts", "Result", "Spikes", "StateSamples",
            "STDP", "Triplet", "Vogels", "RewardSTDP", "EnergyTable", "ClockEngine", "run_clock",
-           "save", "load"]
+           "save", "load", "set_memory_limit"]

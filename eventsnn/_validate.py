@@ -47,3 +47,57 @@ def boolean(name, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise _kind_error(name, value, "a bool")
     return bool(value)
+
+
+# ------------------------------------------------------------------ memory guard
+_memory_limit = None      # bytes, or None: what the machine has available
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux MemAvailable, else psutil),
+    or None if neither can tell."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+        return int(psutil.virtual_memory().available)
+    except Exception:       # psutil missing or failing: no estimate
+        return None
+
+
+def set_memory_limit(nbytes=None) -> None:
+    """Refuse calls whose allocations are estimated to need more than ``nbytes`` bytes
+    (None: the memory the machine has available when the call is made)."""
+    global _memory_limit
+    if nbytes is not None:
+        nbytes = integer("nbytes", nbytes, lo=1)
+    _memory_limit = nbytes
+
+
+def memory_limit() -> int | None:
+    """The limit ``check_memory`` applies now (bytes), or None if none is known."""
+    return _memory_limit if _memory_limit is not None else available_memory()
+
+
+def fmt_bytes(n) -> str:
+    for unit, f in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= f:
+            return f"{n / f:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def check_memory(name, value, nbytes, what) -> None:
+    """MemoryError naming the argument, its value and the estimate if ``nbytes`` (an
+    estimate of what a call with ``name=value`` would allocate for ``what``) exceeds
+    the memory limit (``set_memory_limit``; by default what the machine has
+    available).  Called before allocating, so a refused call changes nothing."""
+    limit = memory_limit()
+    if limit is not None and nbytes > limit:
+        raise MemoryError(f"{name}={value!r} needs about {fmt_bytes(nbytes)} for {what}; "
+                          f"{'the limit is' if _memory_limit is not None else 'the machine has'} "
+                          f"{fmt_bytes(limit)} available (eventsnn.set_memory_limit changes the limit)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+from ._validate import integer
 from .connectivity import fixed_indegree, fixed_probability
 from .models import LIF
 from .network import Network
@@ -23,10 +24,15 @@ def brunel(n: int = 10_000, seed: int = 1, *, g: float = 5.0, eta: float = 2.0, 
     n : int
         Total neurons (default 10 000: 8000 exc + 2000 inh, 10**7 synapses).
     """
+    n = integer("n", n, lo=1)
     n_e = int(round(0.8 * n))
     n_i = n - n_e
     c_e = int(round(epsilon * n_e))
     c_i = int(round(epsilon * n_i))
+    if n_i < 1 or c_e < 1:
+        raise ValueError(f"n={n} is too small for Brunel's network: it needs at least one inhibitory "
+                         f"neuron and epsilon * 0.8 n >= 0.5 excitatory inputs per neuron (n >= 7 for "
+                         f"epsilon = 0.1)")
     model = LIF(tau_m=20.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_rest=0.0, v_th=20.0,
                 v_reset=10.0, t_ref=2.0)
     nu_th = model.v_th / (J * c_e * model.tau_m)          # 1/ms
@@ -51,6 +57,7 @@ def sparse_lowrate(n: int = 1_000_000, k: int = 100, seed: int = 1, *, n_src: in
     delays 1-2 ms, driven by ``n_src`` Poisson sources (default n/10, 10 Hz each)
     through 20 synapses per neuron of weight 8 mV.
     """
+    n = integer("n", n, lo=5)
     model = LIF(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=10.0, v_rest=0.0, v_th=20.0,
                 v_reset=10.0, t_ref=2.0, i_bias=8.0)
     n_e = int(round(0.8 * n))
@@ -88,6 +95,7 @@ def cuba(n: int = 4000, seed: int = 1, *, p: float = 0.02, delay: float = 0.1) -
     n : int
         Total neurons (default 4000: 3200 exc + 800 inh, about 3.2 * 10**5 synapses).
     """
+    n = integer("n", n, lo=5)
     model = LIF(tau_m=20.0, tau_syn_exc=5.0, tau_syn_inh=10.0, v_rest=-49.0, v_th=-50.0,
                 v_reset=-60.0, t_ref=5.0)
     n_e = int(round(0.8 * n))

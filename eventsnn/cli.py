@@ -262,6 +262,9 @@ def _main(argv):
     except KeyboardInterrupt:
         print("\neventsnn: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, TypeError, MemoryError, RuntimeError, OSError) as e:
+        # a network or a run refused (e.g. a case too small to build): one line
+        return _fail(f"{args.command}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
     if args.json:
         print(json.dumps(out))
     else:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ._validate import boolean, integer, real
+from ._validate import boolean, check_memory, integer, real
 from ._dtypes import ID, PTR, TIME, WEIGHT
 
 __all__ = [
@@ -642,11 +642,19 @@ class ConnectionRule(ABC):
         if same_population and n_pre != n_post:
             raise ValueError(f"same_population=True requires n_pre == n_post, "
                              f"got n_pre={n_pre}, n_post={n_post}")
+        nnz = self.expected_nnz(n_pre, n_post)
+        check_memory("rule", self, 4 * nnz + 8 * (n_pre + 1),
+                     f"about {nnz:.3g} synapses between {n_pre} and {n_post} neurons (4 bytes each)")
         return self._build(n_pre, n_post, seed, same_population)
 
     @abstractmethod
     def _build(self, n_pre, n_post, seed, same_population):
         """Rule-specific structure; arguments already validated (see ``build``)."""
+
+    @abstractmethod
+    def expected_nnz(self, n_pre, n_post) -> float:
+        """The number of synapses the rule makes (its mean for a random count), to
+        estimate the memory of a build before it starts."""
 
 
 def _excl_self(rule, same_population):
@@ -724,6 +732,9 @@ class FixedIndegree(_FixedDegree):
                            indices, mark, chunk)
         return indptr, indices
 
+    def expected_nnz(self, n_pre, n_post):
+        return float(self.k) * n_post
+
 
 @dataclass(frozen=True)
 class FixedOutdegree(_FixedDegree):
@@ -750,6 +761,9 @@ class FixedOutdegree(_FixedDegree):
             _outdegree_fill(n_pre, n_post, k, excl, self.allow_multapses, seed,
                             indices, mark)
         return indptr, indices
+
+    def expected_nnz(self, n_pre, n_post):
+        return float(self.k) * n_pre
 
 
 @dataclass(frozen=True)
@@ -794,6 +808,9 @@ class FixedProbability(ConnectionRule):
                           indptr, indices)
         return indptr, indices
 
+    def expected_nnz(self, n_pre, n_post):
+        return self.p * float(n_pre) * n_post
+
 
 @dataclass(frozen=True)
 class OneToOne(ConnectionRule):
@@ -804,6 +821,9 @@ class OneToOne(ConnectionRule):
             raise ValueError(f"one_to_one requires n_pre == n_post, got "
                              f"n_pre={n_pre}, n_post={n_post}")
         return np.arange(n_pre + 1, dtype=PTR), np.arange(n_pre, dtype=ID)
+
+    def expected_nnz(self, n_pre, n_post):
+        return float(min(n_pre, n_post))
 
 
 @dataclass(frozen=True)
@@ -830,6 +850,9 @@ class AllToAll(ConnectionRule):
         indices = np.empty(n_pre * m, dtype=ID)
         _all_to_all_fill(n_pre, n_post, excl, indices)
         return indptr, indices
+
+    def expected_nnz(self, n_pre, n_post):
+        return float(n_pre) * n_post
 
 
 fixed_indegree = FixedIndegree
@@ -891,6 +914,7 @@ def make_weights(spec, nnz, seed=0, dtype=WEIGHT):
     """
     nnz = integer("nnz", nnz, lo=0)
     dt = _check_weight_dtype(dtype)
+    check_memory("nnz", nnz, nnz * np.dtype(dt).itemsize, f"{nnz} weights")
     if _is_scalar(spec) and not callable(spec):
         w = real("weight", spec.item() if isinstance(spec, np.ndarray) else spec, finite=False)
         if not np.isfinite(w):

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -675,6 +676,8 @@ def save_record(rec: RunRecord, path) -> None:
 
 def load_record(path) -> RunRecord:
     """Read a record written by :func:`save_record`; ValueError if it is not one."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path!s} is not an eventsnn run record (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))

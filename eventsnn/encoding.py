@@ -19,28 +19,86 @@ import numpy as np
 
 from ._validate import boolean, integer, real
 
+
+def _int_array(name, x):
+    """x as a 1-D int64 array; TypeError unless it holds integers."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu" and not (a.size == 0 and a.dtype.kind == "f"):
+        raise TypeError(f"{name} must be integers, got {'dtype ' + str(a.dtype) if a.ndim else repr(x)}")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    return np.array(a, dtype=np.int64)
+
+
 __all__ = ["SpikeInput", "latency", "rate"]
 
 
-class SpikeInput(NamedTuple):
-    """A batch of input spike trains.
-
-    Attributes
-    ----------
-    ptr : ndarray of int64, shape (n_samples + 1,)
-        Sample ``b`` owns the spikes ``ptr[b]:ptr[b+1]``.
-    times : ndarray of float64
-        Spike times (ms), >= 0, sorted by (time, id) within each sample.
-    ids : ndarray of int32
-        Input index of each spike, in [0, n_inputs).
-    n_inputs : int
-        Number of inputs (features, plus one if a bias input was added).
-    """
-
+class _SpikeInputFields(NamedTuple):
     ptr: np.ndarray
     times: np.ndarray
     ids: np.ndarray
     n_inputs: int
+
+
+class SpikeInput(_SpikeInputFields):
+    """A batch of input spike trains, validated when made and read-only afterwards.
+
+    Attributes
+    ----------
+    ptr : ndarray of int64, shape (n_samples + 1,)
+        Sample ``b`` owns the spikes ``ptr[b]:ptr[b+1]``; ptr[0] = 0, non-decreasing,
+        ptr[-1] = the number of spikes.
+    times : ndarray of float64
+        Spike times (ms), finite and >= 0 (the encoders sort them by (time, id) within
+        each sample; spikes of one time enter in the order given).
+    ids : ndarray of int32
+        Input index of each spike, in [0, n_inputs).
+    n_inputs : int
+        Number of inputs (features, plus one if a bias input was added), >= 1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument and the bad value, when any of the above does not hold
+        (the kernels index with ``ptr`` and ``ids``: unchecked values would make them
+        read or write out of bounds).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, ptr, times, ids, n_inputs):
+        n_inputs = integer("n_inputs", n_inputs, lo=1)
+        p = _int_array("ptr", ptr)
+        t = np.asarray(times)
+        if t.dtype.kind not in "iuf":
+            raise TypeError(f"times must be real numbers (ms), got dtype {t.dtype}")
+        t = np.array(t, dtype=np.float64).ravel()
+        i = _int_array("ids", ids)
+        if p.size < 1 or p[0] != 0:
+            raise ValueError(f"ptr={p[:4]!r}... must start with 0 (ptr[b]:ptr[b+1] are sample b's spikes)")
+        d = np.diff(p)
+        if (d < 0).any():
+            b = int(np.argmax(d < 0))
+            raise ValueError(f"ptr must be non-decreasing; ptr[{b + 1}]={p[b + 1]} < ptr[{b}]={p[b]}")
+        if p[-1] != t.size:
+            raise ValueError(f"ptr[-1]={p[-1]} must equal the number of spikes, len(times)={t.size}")
+        if i.shape != t.shape:
+            raise ValueError(f"times and ids must have the same length, got {t.size} and {i.size}")
+        ok = np.isfinite(t) & (t >= 0.0)
+        if not ok.all():
+            raise ValueError(f"times contains {float(t[~ok][0])!r}; spike times must be finite and >= 0 ms")
+        bad = (i < 0) | (i >= n_inputs)
+        if bad.any():
+            raise ValueError(f"ids contains {int(i[bad][0])}; input ids must be in [0, {n_inputs})")
+        i = i.astype(np.int32)
+        for a in (p, t, i):
+            a.flags.writeable = False
+        return super().__new__(cls, p, t, i, n_inputs)
+
+    @classmethod
+    def _make(cls, iterable):
+        # (NamedTuple's _replace and _make would skip the checks in __new__)
+        return cls(*iterable)
 
     @property
     def n_samples(self) -> int:

@@ -135,6 +135,12 @@ class LIF:
                 raise ValueError("tau_in=None is not allowed with tau_m=inf; give a finite tau_in > 0 (ms) for a non-leaky neuron")
         elif not self.tau_in > 0:
             raise ValueError(f"tau_in={self.tau_in!r} is not allowed; tau_in must be > 0 (ms)")
+        with np.errstate(all="ignore"):
+            r = self.row()
+        if not np.isfinite(r).all():
+            # e.g. an i_bias so large that v_inf = v_rest + i_bias tau_m / tau_in overflows
+            raise ValueError(f"the parameters {self!r} give a non-finite derived quantity (v_inf, the bias "
+                             f"drift k * i_bias or a PSP peak); use magnitudes below about 1e300")
 
     @property
     def delta_exc(self) -> bool:

@@ -22,17 +22,28 @@ from . import connectivity as cx
 from . import counting
 from . import plasticity as PLM
 from ._dtypes import TIME
-from ._validate import boolean, integer, real
-from .engine.loop import MAX_EVENTS, NONFINITE, ROOM, grow, run_loop
+from ._validate import boolean, check_memory, fmt_bytes, integer, memory_limit, real
+from .engine.loop import MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, grow, run_loop
 from .engine.queue import reserve
 from .engine.rng import STREAM_BUILD, STREAM_INIT
-from .engine.state import COL_CSEQ, F_TCUR, K_POPS, PlasticRun, neuron_block
+from .engine.state import COL_CSEQ, F_TCUR, K_EV, K_PHASE, K_POPS, PlasticRun, neuron_block
 from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
 from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
 from .results import OpCounts, Result, Spikes, StateSamples, _spike_order
 
-__all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"]
+__all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection", "NonFiniteStateError"]
+
+#: bytes of run state per neuron (engine.state) plus its builder arrays (initial V,
+#: threshold offset): the memory guard's estimate for a population
+NEURON_BYTES = 80 + 16
+#: bytes per source: random stream, position, wheel entry (32), rate or pointer
+SOURCE_BYTES = 56
+
+
+class NonFiniteStateError(FloatingPointError, RuntimeError):
+    """A neuron's state became non-finite (weights or parameters out of any sensible
+    range); the run stopped.  A RuntimeError (and, as before, a FloatingPointError)."""
 
 
 class _Group:
@@ -333,6 +344,8 @@ class Network:
         self._all_src_spikes = []
         self._src_pending = Spikes(np.empty(0), np.empty(0, np.int64))
         self._src_seen = 0
+        # why the network cannot run on (a run that overflowed inside one instant)
+        self._stuck = None
 
     # ------------------------------------------------------------------ copying
     def __getstate__(self):
@@ -389,6 +402,7 @@ class Network:
         """
         self._check_open("add a population")
         n = integer("n", n, lo=1)
+        check_memory("n", n, n * NEURON_BYTES, f"{n} neurons ({NEURON_BYTES} bytes each)")
         if not isinstance(model, LIF):
             raise TypeError(f"model must be an eventsnn.LIF, got {type(model).__name__}")
         name = self._name(name, "pop")
@@ -455,8 +469,13 @@ class Network:
             bad = t[~(np.isfinite(t) & (t >= 0))][0]
             raise ValueError(f"times contains {float(bad)!r}; spike times must be finite and >= 0 ms")
         if n is None:
+            if i.size and i.max() >= 0:
+                check_memory("ids", int(i.max()), 8 * (int(i.max()) + 2),
+                             f"the pointers of n = max(ids) + 1 = {int(i.max()) + 1} sources (8 bytes "
+                             f"each; give n, or ids numbered from 0)")
             n = int(i.max()) + 1 if i.size else 0
         n = integer("n", n, lo=1)
+        check_memory("n", n, 8 * (n + 1) + SOURCE_BYTES * n, f"{n} sources")
         if i.size and (i.min() < 0 or i.max() >= n):
             bad = i[(i < 0) | (i >= n)][0]
             raise ValueError(f"ids contains {bad}; ids must be in [0, {n})")
@@ -473,6 +492,7 @@ class Network:
         """Add ``n`` independent Poisson sources with ``rate`` (Hz, scalar or per source)."""
         self._check_open("add a source")
         n = integer("n", n, lo=1)
+        check_memory("n", n, (SOURCE_BYTES + 8) * n, f"{n} Poisson sources ({SOURCE_BYTES + 8} bytes each)")
         if isinstance(rate, np.ndarray) and rate.ndim == 0:
             rate = rate[()]
         if isinstance(rate, (int, float, np.number, bool, str)):
@@ -575,6 +595,10 @@ class Network:
             scalar_delay = np.ndim(delay) == 0 and not callable(delay)
             if scalar_delay:
                 d = self._check_delay(delay, from_source)
+            nnz = rule.expected_nnz(pre.size, post.size)
+            per_syn = 4 + (0 if np.ndim(weight) == 0 and not callable(weight) else 8) + (0 if scalar_delay else 8)
+            check_memory("rule", rule, nnz * per_syn + 8 * (pre.size + 1),
+                         f"about {nnz:.3g} synapses ({per_syn} bytes each)")
             seed = int(np.random.SeedSequence([self.seed, STREAM_BUILD, len(self._projs)]).generate_state(1)[0])
             csr = cx.connect(rule, pre.size, post.size, weight, None if scalar_delay else delay,
                              seed=seed, same_population=pre is post, dtype=dtype)
@@ -604,6 +628,10 @@ class Network:
                 bad = w[(w < plasticity.w_min) | (w > plasticity.w_max)][0]
                 raise ValueError(f"weight contains {float(bad)!r}; with this plasticity rule weights must be "
                                  f"in [w_min, w_max] = [{plasticity.w_min}, {plasticity.w_max}] mV")
+        # the kernels index with these arrays: frozen, so that they stay as validated
+        for a in (csr.indptr, csr.indices, csr.delays):
+            if a is not None:
+                a.flags.writeable = False
         proj = Projection(pre, post, csr, d, len(self._projs), plasticity)
         self._projs.append(proj)
         return proj
@@ -635,6 +663,8 @@ class Network:
             raise ValueError(f"times contains {float(bad)!r}; sample times must be finite and >= 0 ms")
         if self._records:
             raise ValueError("record_state may be called once per network")
+        check_memory("len(times)", t.size, 24 * t.size * i.size,
+                     f"{t.size} x {i.size} samples of (V, I_exc, I_inh) (24 bytes each)")
         self._records.append((i, np.sort(t)))
 
     # ---------------------------------------------------------------- compiling
@@ -679,16 +709,21 @@ class Network:
             self._entry = run_loop.compile(sig)
         return self._entry
 
-    def run(self, duration: float, *, max_events: int = 10**9) -> Result:
+    def run(self, duration: float, *, max_events: int = 10**9, max_spikes: int | None = None,
+            max_queue: int | None = None) -> Result:
         """Simulate ``duration`` ms more; may be called repeatedly (continues exactly).
 
         Parameters
         ----------
         duration : float
             Biological time to simulate (ms), finite and >= 0.
-        max_events : int
-            Guard against runaway activity: at most this many queue pops in this call,
-            else RuntimeError (the state is kept: raise max_events and run again).
+        max_events, max_spikes, max_queue : int
+            Guards against runaway activity: at most this many queue pops, recorded
+            spikes (16 bytes each) and queued events (48 bytes each) in this call.  By
+            default the spikes may take a quarter and the queue an eighth of the memory
+            the machine has available (``eventsnn.set_memory_limit`` changes that).  A
+            run that reaches one stops between two instants with a RuntimeError and
+            keeps its state: raise the limit and run again to continue exactly.
 
         Returns
         -------
@@ -696,16 +731,48 @@ class Network:
             Spikes in (t, t + duration], the counts of this call, state samples and the
             spikes of the sources.
         """
+        if getattr(self, "_stuck", None):
+            raise RuntimeError(self._stuck)
         duration = real("duration", duration, lo=0.0)
-        max_events = integer("max_events", max_events, lo=1)
+        # (limits beyond 2**62 are no limits: they fit the kernel's int64 either way)
+        max_events = min(integer("max_events", max_events, lo=1), 2**62)
+        # defaults: the spike record (16 bytes a spike, up to twice that while it grows,
+        # and the copy the result keeps) within a quarter of the memory available, the
+        # queue (48 bytes an event, twice that while it grows) within an eighth
+        mem = memory_limit() or 2**62
+        spikes_mem, queue_mem = max(mem // (4 * 48), 1), max(mem // (8 * 96), 1)
+        max_spikes = spikes_mem if max_spikes is None else min(integer("max_spikes", max_spikes, lo=1), 2**62)
+        max_queue = queue_mem if max_queue is None else min(integer("max_queue", max_queue, lo=1), 2**62)
+        fresh = self._plan is None
         self.prepare()
         plan = self._plan
+        t0 = self.t
+        t_end = t0 + duration
+        step, what = plan.min_step()
+        if step < math.ulp(t_end):
+            if fresh:
+                # a refused run leaves the network as it was, open to changes
+                self._plan = self._state = self._cnt_mark = None
+            raise ValueError(f"duration={duration!r} is not allowed: float64 time resolves only "
+                             f"{math.ulp(t_end)!r} ms at t={t_end!r} ms, more than {what}, {step!r} ms "
+                             f"(a spike would arrive in the instant that sent it); run to an earlier "
+                             f"time or make that interval longer")
         A = plan.arrays
         # work done between runs (threshold changes) belongs to the next run
         cnt_before = self._cnt_mark
-        t0 = self.t
-        t_end = t0 + duration
         st = self._state
+        if st.cursor.i[K_EV] == 0 and st.cursor.i[K_PHASE] == 0:
+            # the spikes of earlier runs are in self._all_spikes and the postsynaptic
+            # rules have seen them: the record starts empty (its memory is kept); the
+            # source record keeps only the spikes not yet reported (drawn ahead)
+            st.spikes.count[0] = 0
+            st.plastic.seen[0] = 0
+            RS = st.src_spikes
+            k, s0 = int(RS.count[0]), self._src_seen
+            RS.t[:k - s0] = RS.t[s0:k]
+            RS.n[:k - s0] = RS.n[s0:k]
+            RS.count[0] = k - s0
+            self._src_seen = 0
         n_sp_before = int(st.spikes.count[0])
         st.cursor.i[K_POPS] = 0
         st.cursor.f[F_TCUR] = -math.inf
@@ -714,15 +781,25 @@ class Network:
         xc = True if plan.xc else None
         while True:
             pls = PlasticRun(A.plastic, st.plastic) if plan.has_plastic else None
-            args = (A, B, st, float(t_end), int(max_events), info, xc, pls)
+            args = (A, B, st, float(t_end), np.array([max_events, max_spikes, max_queue], np.int64), info,
+                    xc, pls)
             status = self._kernel(args)(*args)
             if status != ROOM:
                 break
-            # the loop stopped for room: grow the queue and records, continue
+            # the loop stopped for room: grow the queue and records, continue.  The
+            # guards stop a run between instants; one instant that outgrows the memory
+            # is stopped inside (none is known since delays must be resolvable, see
+            # Plan.min_step), and a run stopped there cannot be continued exactly
+            if st.queue.n[0] + st.queue.lane_t.shape[0] >= 2 * max(max_queue, queue_mem) or \
+                    st.spikes.count[0] >= 2 * max(max_spikes, spikes_mem):
+                self._stuck = (f"a run stopped inside the instant t={float(st.cursor.f[F_TCUR])!r} ms, whose "
+                               f"events outgrew the memory (eventsnn.set_memory_limit) and twice max_queue="
+                               f"{max_queue} or max_spikes={max_spikes}; the network cannot continue")
+                raise RuntimeError(self._stuck)
             st = self._state = grow(st, int(info[2]), int(info[3]))
         if status == NONFINITE:
-            raise FloatingPointError(f"non-finite state of neuron {int(info[0])} at t={info[1]!r} ms "
-                                     f"(check weights and parameters)")
+            raise NonFiniteStateError(f"non-finite state of neuron {int(info[0])} at t={float(info[1])!r} ms "
+                                      f"(check weights and parameters)")
         # spikes of this call, also when it stopped at max_events (the loop stops only
         # between instants: everything up to info[1] is done and kept)
         SP = st.spikes
@@ -731,12 +808,17 @@ class Network:
         order = _spike_order(times, ids)
         spikes = Spikes(times, ids) if order is None else Spikes(times[order], ids[order])
         self._all_spikes.append(spikes)
-        t_stop = float(info[1]) if status == MAX_EVENTS else t_end
+        stopped = status in (MAX_EVENTS, MAX_SPIKES, MAX_QUEUE)
+        t_stop = float(info[1]) if stopped else t_end
         src_spikes = self._take_source_spikes(t_stop)
-        if status == MAX_EVENTS:
+        if stopped:
             self.t = t_stop
-            raise RuntimeError(f"run stopped after max_events={max_events} queue events at t={info[1]!r} ms "
-                               f"(runaway activity?); raise max_events to continue")
+            # the counts of the part that ran count in the next run
+            what = {MAX_EVENTS: f"max_events={max_events} queue events",
+                    MAX_SPIKES: f"max_spikes={max_spikes} recorded spikes ({fmt_bytes(16 * max_spikes)})",
+                    MAX_QUEUE: f"max_queue={max_queue} queued events ({fmt_bytes(48 * max_queue)})"}[status]
+            raise RuntimeError(f"run stopped after {what} at t={t_stop!r} ms (runaway activity?); "
+                               f"the state is kept: raise the limit and run again to continue")
         self.t = t_end
         counts = OpCounts.from_array(st.cnt - cnt_before)
         self._cnt_mark = st.cnt.copy()

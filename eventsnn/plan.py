@@ -23,7 +23,7 @@ from . import connectivity as cx
 from . import plasticity as PLM
 from .engine.deliver import PREFETCH_POP, test_mode
 from .engine.emit import MAX_LANES, RENORM, SAMPLE, SWEEP, init_drives, init_sources, qpush
-from .engine.queue import new_queue, push
+from .engine.queue import new_queue, push, reserve
 from .engine.rng import STREAM_DRIVE, STREAM_SOURCES, seed_streams
 from .engine.state import (C_PUSH, K_EV, K_FJ, K_NDIRTY, K_PHASE, NCOUNT, NCURF, NCURI, Bind, Consts, Cursor, DriveState,
                            Drives, Graph, Neurons, PlanArrays, Plastic, PlasticState, Pops,
@@ -125,6 +125,28 @@ class Plan:
     @property
     def has_plastic(self) -> bool:
         return self.arrays.plastic.PL.shape[0] > 0
+
+    def min_step(self) -> tuple[float, str]:
+        """The shortest interval (ms) the event loop adds to a time, and what it is: the
+        smallest delay out of a population (a spike's own deliveries), the mean
+        interval of a Poisson source or drive, or the interval of the frame moves.
+        Where float64 time cannot resolve it, a spike would arrive in the instant that
+        sent it (or a source draw its next spike there, again and again): an instant
+        that never ends."""
+        out = (math.inf, "")
+        for pr in self.projections:
+            if pr.pre.kind == "population" and pr.csr.nnz:
+                d = pr.delay if pr.delay is not None else float(pr.csr.delays.min())
+                out = min(out, (float(d), f"the delay of projection {pr.index} ({pr.pre.name} -> {pr.post.name})"))
+        for g in self.groups:
+            if g.kind == "poisson" and g.size and g.rates.max() > 0:
+                out = min(out, (1000.0 / float(g.rates.max()), f"the mean interval of Poisson source {g.name}"))
+        for p, rate, _ in self.drives:
+            if rate > 0:
+                out = min(out, (1000.0 / float(rate), f"the mean interval of the drive of {self.groups[p].name}"))
+        r = self.arrays.consts.renorm_dt
+        return min(out, (float(r), "the interval at which the fastest time constant is renormalised "
+                                   "(100 time constants)"))
 
 
 def is_network(x) -> bool:
@@ -477,6 +499,9 @@ def initial_state(plan: Plan) -> State:
     n_rec = A.samples.times.shape[0]
     Q = new_queue(N + S_tot + n_rec + 16, nlanes=A.graph.lane_delay.shape[0], n_sources=S_tot,
                   **plan.wheel)
+    # (loads, or on a cold cache compiles, the queue's growth now rather than in the
+    # middle of the first run that needs it; Q has room, so Q comes back)
+    Q = reserve(Q, 0, 0)
     cnt = np.zeros(NCOUNT, np.int64)
     if A.consts.sweep_dt < math.inf:
         qpush(Q, cnt, A.consts.sweep_dt, SWEEP, 0, 0, 0.0)

@@ -75,7 +75,7 @@ from ..models import (P_DE, P_DI, P_G, P_IBIAS, P_K, P_SE, P_SI, P_TREF, P_VREST
                       bias_kernel, propagate, psi)
 from ..plan import bind, build_plan, initial_drives
 from ..results import OpCounts, Result, Spikes
-from .emit import group_of
+from .emit import group_of, spike_row
 from .hints import load_float64, load_int32
 from .rng import STREAM_SOURCES, exp_step, next_exponential, seed_streams
 from .state import (C_ADV, C_DISCARD, C_DRIVE, C_POP, C_PUSH, C_SPIKES, C_SRC_SPIKES, C_SYN_REC,
@@ -147,10 +147,8 @@ def _emit(node, s, G, DS, RING, rn, cnt):
     g = group_of(node, G.grp_off)
     for q in range(G.grp_proj_ptr[g], G.grp_proj_ptr[g + 1]):
         pr = G.grp_proj[q]
-        row = node - G.proj_pre_off[pr]
-        i = G.row_ptr_off[pr] + row
-        start = G.row_ptr[i]
-        if start == G.row_ptr[i + 1]:
+        row, start, end = spike_row(G, pr, node)
+        if start == end:
             continue
         D = proj_dstep[pr]
         if D < 0:

@@ -9,19 +9,18 @@ the end of the instant (``engine.threshold``); the mode of a projection says whi
 targets need it (``test_mode``).
 
 One kernel per representation: ``frame_targets`` (frame populations, with their lazy
-Poisson drive applied first) and ``general_targets``.  Specialised copies of
-``frame_targets``, each with bitwise the same arithmetic (``tests/test_engine.py``
-compares them with the general kernel):
+Poisson drive applied first; its general body is ``frame_targets_general``) and
+``general_targets``.  Specialised copies, each kept because an interleaved A/B showed
+what it buys (benchmarks/RESULTS.md), each compared with the general kernel by
+tests/test_deliver.py:
 
 * ``delta_targets``: delta channels, at most one drive, no adaptive threshold
-  (Brunel's case; the drive is one load and one compare per target instead of a scan
-  of the drive streams);
-* ``undriven_targets``: no drive (it takes only the arrays it reads: every array a call
-  passes costs reference counting outside ``_nrt=False`` code and arguments inside);
-  with ``exc_targets`` for excitatory rows into exp channels (no per-target branches on
-  the sign and the mode).
-
-Their speed-ups were measured when they were written (benchmarks/RESULTS.md).
+  (Brunel's case): the general kernel makes Brunel 30-35 % slower;
+* ``undriven_targets``: no drive; it takes only the arrays it reads and adds the
+  bound modes that skip most threshold tests: the general kernel makes the 10^6-neuron
+  case 1.9x slower;
+* ``exc_targets``: ``undriven_targets``' bound loop for excitatory rows into exp
+  channels, without its per-target branches: 6-15 % on the 10^6-neuron case.
 """
 from __future__ import annotations
 
@@ -269,6 +268,25 @@ def _below(ST, n, t, a, b, ee, ei, ce, ci, vinf, vreset, vth, vth_abs, g, se, si
                         se, si, huge)
 
 
+@njit(cache=True, inline="always")
+def _frame_consts(P, p, t, tf):
+    """Population p's constants of an input at time t to its frame (origin tf): g, v_inf,
+    c, v_th, the frame factor 1/a and offset b (``frame_scale``), the channels' k_x and
+    rates, and their factors e^{s (t - tf)} (0 for a delta channel)."""
+    g = P[p, P_G]
+    vinf = P[p, P_VINF]
+    c = P[p, P_C]
+    vth = P[p, P_VTH]
+    ainv, b = frame_scale(g, vinf, c, tf, t)
+    ke = P[p, P_KE]
+    ki = P[p, P_KI]
+    se = P[p, P_SE]
+    si = P[p, P_SI]
+    fe = fexp(se * (t - tf)) if ke != 0.0 else 0.0
+    fi = fexp(si * (t - tf)) if ki != 0.0 else 0.0
+    return g, vinf, c, vth, ainv, b, ke, ki, se, si, fe, fi
+
+
 # ----------------------------------------------------------------- frame kernels
 @njit(cache=True, _nrt=False)
 def delta_targets(P, p, t, row, mode, ndirty, SC, ST, tf, poff, DR, DS, cnt):
@@ -452,17 +470,7 @@ def undriven_targets(P, p, t, row, mode, ndirty, SC, ST, tf, cnt, pf, xc):
         _prefetch_targets(ST, isdirty, j0, j1, off, ia, wa, wm)
     if xc is not None and mode == TEST_BOUND_EXC:
         return exc_targets(P, p, t, row, ndirty, SC, ST, tf, cnt)
-    g = P[p, P_G]
-    vinf = P[p, P_VINF]
-    c = P[p, P_C]
-    vth = P[p, P_VTH]
-    ainv, b = frame_scale(g, vinf, c, tf, t)
-    ke = P[p, P_KE]
-    ki = P[p, P_KI]
-    se = P[p, P_SE]
-    si = P[p, P_SI]
-    fe = fexp(se * (t - tf)) if ke != 0.0 else 0.0
-    fi = fexp(si * (t - tf)) if ki != 0.0 else 0.0
+    g, vinf, c, vth, ainv, b, ke, ki, se, si, fe, fi = _frame_consts(P, p, t, tf)
     thr = (vth - b) * ainv
     bound = mode == TEST_BOUND
     if bound:
@@ -562,17 +570,7 @@ def frame_targets_general(P, p, t, row, mode, ndirty, SC, N, DR, DS, cnt, pop_of
     drv_next = DS.next
     drv_rng = DS.rng
     tf = N.tf[p]
-    g = P[p, P_G]
-    vinf = P[p, P_VINF]
-    c = P[p, P_C]
-    vth = P[p, P_VTH]
-    ainv, b = frame_scale(g, vinf, c, tf, t)
-    ke = P[p, P_KE]
-    ki = P[p, P_KI]
-    se = P[p, P_SE]
-    si = P[p, P_SI]
-    fe = fexp(se * (t - tf)) if ke != 0.0 else 0.0
-    fi = fexp(si * (t - tf)) if ki != 0.0 else 0.0
+    g, vinf, c, vth, ainv, b, ke, ki, se, si, fe, fi = _frame_consts(P, p, t, tf)
     d0 = DR.pop_drv_ptr[p]
     d1 = DR.pop_drv_ptr[p + 1]
     poff = pop_off[p]

@@ -79,6 +79,14 @@ def record_spike(SP, n, t):
     SP.count[0] = i + 1
 
 
+@njit(cache=True, inline="always")
+def spike_row(G, pr, node):
+    """(row, first synapse, end) of the row of ``node`` in projection pr."""
+    row = node - G.proj_pre_off[pr]
+    i = G.row_ptr_off[pr] + row
+    return row, G.row_ptr[i], G.row_ptr[i + 1]
+
+
 @njit(cache=True, _nrt=False)
 def emit_prefetch(node, g, G):
     """Start loading the row pointers a spike of ``node`` (group g) will read in
@@ -106,10 +114,8 @@ def emit(node, g, t, G, Q, cnt):
     to_heap = _ZERO    # bit l: lane l was out of order for it; its rows go to the heap
     for q in range(G.grp_proj_ptr[g], G.grp_proj_ptr[g + 1]):
         pr = G.grp_proj[q]
-        row = node - G.proj_pre_off[pr]
-        i = G.row_ptr_off[pr] + row
-        start = G.row_ptr[i]
-        if start == G.row_ptr[i + 1]:
+        row, start, end = spike_row(G, pr, node)
+        if start == end:
             continue
         ln = G.proj_lane[pr]
         if ln >= 0:

@@ -51,7 +51,7 @@ from .threshold import (F_DONE, F_NONFINITE, F_SPIKE, candidate, frame_state_of,
                         spike, state_at, test_marked)
 
 # status codes of run_loop
-OK, MAX_EVENTS, NONFINITE, ROOM = 0, 1, 2, 3
+OK, MAX_EVENTS, NONFINITE, ROOM, MAX_SPIKES, MAX_QUEUE = 0, 1, 2, 3, 4, 5
 
 # what a step of the loop leaves to it (np.int64: see emit.DELIVER)
 _GO, _ROOM, _BAD = (np.int64(k) for k in range(3))
@@ -461,16 +461,19 @@ def _end_of_run(PL, B, S, t_end, info, xc, pls):
 
 
 @njit(cache=True, _nrt=False)
-def run_loop(PL, B, S, t_end, max_events, info, xc, pls):
+def run_loop(PL, B, S, t_end, limits, info, xc, pls):
     """Process every event with time <= t_end (ms), continuing from the cursor.
 
-    Returns a status: OK, MAX_EVENTS (stopped between instants after ``max_events``
-    pops; info[1] the time reached), NONFINITE (info: the neuron and the time) or ROOM
-    (info[2]: heap events to make room for, info[3]: spikes); the driver grows the
-    arrays and calls again.  ``xc`` is None for networks of delta-synapse frame
-    populations only and ``pls`` None for networks without plasticity: Numba then
-    prunes those branches, so their kernels are not compiled for such networks (about 4
-    and 3 s of cold start).  ``pls`` is a ``PlasticRun``.
+    Returns a status: OK; MAX_EVENTS, MAX_SPIKES or MAX_QUEUE when a guard of
+    ``limits`` (int64: queue pops in this call, spikes in the record, heap events plus
+    lane capacity) was reached, the run stopped between instants (info[1]: the time
+    reached); NONFINITE (info: the neuron and the time) or ROOM (info[2]: heap events
+    to make room for, info[3]: spikes): the driver grows the arrays and calls again.
+
+    ``xc`` is None for networks of delta-synapse frame populations only and ``pls``
+    None for networks without plasticity: Numba then prunes those branches, so their
+    kernels are not compiled for such networks (about 4 and 3 s of cold start).  ``pls``
+    is a ``PlasticRun``.
     """
     P = PL.pops.P
     pop_off = PL.pops.pop_off
@@ -512,11 +515,15 @@ def run_loop(PL, B, S, t_end, max_events, info, xc, pls):
             continue
         if t == math.inf:
             break
-        if ci[K_POPS] >= max_events and t > t_cur:
-            # stop only between instants (all inputs of an instant, its threshold tests
-            # and plasticity are done), so that the run can be continued exactly
+        if t > t_cur and (ci[K_POPS] >= limits[0] or S.spikes.count[0] >= limits[1]
+                          or Q.n[0] + Q.lane_t.shape[0] >= limits[2]):
+            # the run's guards stop it only between instants (all inputs of an instant,
+            # its threshold tests and plasticity are done), so that it can be continued
+            # exactly
             info[1] = t_cur
-            return MAX_EVENTS
+            if ci[K_POPS] >= limits[0]:
+                return MAX_EVENTS
+            return MAX_SPIKES if S.spikes.count[0] >= limits[1] else MAX_QUEUE
         t, seq, kind, a, b, c, fs = _pop_next(Q, src, PL, B, S)
         ci[K_POPS] += 1
         t_cur = t

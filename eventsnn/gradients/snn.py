@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import boolean, integer, real
+from .._validate import boolean, check_memory, integer, real
 from ..connectivity import from_dense
 from ..models import LIF, psi_max
 from ..network import Network
@@ -107,6 +107,8 @@ class SNN:
         shapes = [(sizes[p.pre], sizes[p.post]) for p in projs]
         self._woff = np.zeros(len(projs) + 1, np.int64)
         self._woff[1:] = np.cumsum([a * b for a, b in shapes])
+        check_memory("sizes", sizes, 8 * int(self._woff[-1]) + 64 * sum(sizes),
+                     f"{int(self._woff[-1])} weights (8 bytes each)")
         self.params = np.zeros(int(self._woff[-1]))
         self.weights = [self.params[self._woff[q]:self._woff[q + 1]].reshape(shapes[q]) for q in range(len(projs))]
         if init is None:
@@ -152,7 +154,18 @@ class SNN:
 
     @property
     def n_params(self) -> int:
-        return self.params.size
+        return int(self._woff[-1])
+
+    def _check_params(self):
+        """ValueError unless ``params`` is still the float64 array of n_params weights
+        the kernels index (reassign it only through ``set_params``)."""
+        p = self.params
+        if not (isinstance(p, np.ndarray) and p.dtype == np.float64 and p.shape == (self.n_params,)
+                and p.flags.c_contiguous):
+            raise ValueError(f"net.params must be a float64 array of shape ({self.n_params},); it was "
+                             f"replaced by {type(p).__name__} {getattr(p, 'shape', '')}: use set_params")
+        if not np.isfinite(p).all():
+            raise ValueError(f"net.params contains {float(p[~np.isfinite(p)][0])!r}; weights must be finite (mV)")
 
     def layer_slice(self, layer: int) -> slice:
         """Global neuron ids of ``layer`` (>= 1) as a slice."""

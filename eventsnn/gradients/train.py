@@ -121,6 +121,7 @@ def _batch_kernel(A, w, inputs, idx, labels, LS, t_end, graze, cap, log_cap, wan
 def _check_inputs(net, inputs, labels, idx):
     if not isinstance(net, SNN):
         raise TypeError(f"net must be an eventsnn.gradients.SNN, got {type(net).__name__}")
+    net._check_params()
     if not isinstance(inputs, SpikeInput):
         raise TypeError(f"inputs must be an eventsnn.encoding.SpikeInput, got {type(inputs).__name__}")
     if inputs.n_inputs != net.sizes[0]:
@@ -421,9 +422,14 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
     evals = {}
     for name, ds in (("val", validation), ("test", test)):
         if ds is not None:
+            arg = "validation" if name == "val" else name
             if not (isinstance(ds, tuple) and len(ds) == 2):
-                raise TypeError(f"{'validation' if name == 'val' else name} must be (SpikeInput, labels)")
-            evals[name] = (ds[0], _check_inputs(net, ds[0], ds[1], None)[0])
+                raise TypeError(f"{arg} must be (SpikeInput, labels), got {type(ds).__name__}")
+            try:
+                evals[name] = (ds[0], _check_inputs(net, ds[0], ds[1], None)[0])
+            except (TypeError, ValueError) as e:
+                # name the argument (the checks speak of "inputs" and "labels")
+                raise type(e)(f"{arg}=(inputs, labels): {e}") from None
     L = len(net.sizes) - 1
     spk_neuron = np.concatenate([np.full(net.sizes[l], not (l == L and net.output == "voltage"))
                                  for l in range(1, L + 1)])
