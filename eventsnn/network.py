@@ -23,7 +23,7 @@ from . import counting
 from . import plasticity as PLM
 from ._dtypes import TIME
 from ._validate import boolean, check_memory, fmt_bytes, integer, memory_limit, real
-from .engine.loop import MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, grow, run_loop
+from .engine.loop import MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, TWICE, grow, run_loop
 from .engine.queue import reserve
 from .engine.rng import STREAM_BUILD, STREAM_INIT
 from .engine.state import COL_CSEQ, F_TCUR, K_EV, K_PHASE, K_POPS, PlasticRun, neuron_block
@@ -797,9 +797,15 @@ class Network:
                                f"{max_queue} or max_spikes={max_spikes}; the network cannot continue")
                 raise RuntimeError(self._stuck)
             st = self._state = grow(st, int(info[2]), int(info[3]))
-        if status == NONFINITE:
-            raise NonFiniteStateError(f"non-finite state of neuron {int(info[0])} at t={float(info[1])!r} ms "
-                                      f"(check weights and parameters)")
+        if status in (TWICE, NONFINITE):
+            # the instant's threshold tests stopped in their middle: no run can follow
+            if status == TWICE:
+                why = (f"neuron {int(info[0])} would fire twice at t={float(info[1])!r} ms: with t_ref=0 its "
+                       f"next spike lies closer than float64 time resolves (input too strong")
+            else:
+                why = f"non-finite state of neuron {int(info[0])} at t={float(info[1])!r} ms ("
+            self._stuck = why + "; check weights and parameters); the network cannot continue"
+            raise NonFiniteStateError(self._stuck)
         # spikes of this call, also when it stopped at max_events (the loop stops only
         # between instants: everything up to info[1] is done and kept)
         SP = st.spikes

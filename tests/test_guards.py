@@ -178,6 +178,24 @@ def test_a_non_finite_state_is_a_runtime_error():
     assert isinstance(e.value, (FloatingPointError, NonFiniteStateError))
 
 
+@pytest.mark.parametrize("w", [1e16, 1e17, 2.0 ** 63])
+def test_a_neuron_that_would_fire_twice_in_one_instant_stops_the_run(w):
+    """With t_ref = 0 and an input this strong, the next crossing after a reset lies
+    closer than float64 time resolves: the neuron would fire again and again at one
+    time.  Found by the fuzzing campaign (memory grew without bound; at 1e17 a kernel
+    indexed out of bounds and the heap was corrupted)."""
+    net = ev.Network(seed=0)
+    m = ev.LIF(tau_m=5.0, tau_syn_exc=10.0, tau_syn_inh=0.0, v_th=20.0, v_reset=10.0, t_ref=0.0)
+    pop = net.population(8, m)
+    net.connect(net.poisson_source(8, 20.0), pop, ev.fixed_indegree(19), weight=w, delay=1.0)
+    with pytest.raises(NonFiniteStateError, match="would fire twice"):
+        net.run(5.0, max_events=20000)
+    with pytest.raises(RuntimeError, match="cannot continue"):
+        net.run(1.0)
+    with pytest.raises(RuntimeError, match="cannot save"):
+        ev.save(net, os.devnull)
+
+
 def test_lif_rejects_parameters_whose_derived_values_overflow():
     with pytest.raises(ValueError, match="non-finite derived"):
         ev.LIF(i_bias=1e308, tau_in=1e-10)

@@ -36,7 +36,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import P_FRAME, P_G, P_C, P_SE, P_SI, P_VRESET, refractory
+from ..models import P_FRAME, P_G, P_C, P_SE, P_SI, P_TREF, P_VRESET, refractory
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
@@ -51,10 +51,10 @@ from .threshold import (F_DONE, F_NONFINITE, F_SPIKE, candidate, frame_state_of,
                         spike, state_at, test_marked)
 
 # status codes of run_loop
-OK, MAX_EVENTS, NONFINITE, ROOM, MAX_SPIKES, MAX_QUEUE = 0, 1, 2, 3, 4, 5
+OK, MAX_EVENTS, NONFINITE, ROOM, MAX_SPIKES, MAX_QUEUE, TWICE = 0, 1, 2, 3, 4, 5, 6
 
 # what a step of the loop leaves to it (np.int64: see emit.DELIVER)
-_GO, _ROOM, _BAD = (np.int64(k) for k in range(3))
+_GO, _ROOM, _BAD, _TWICE = (np.int64(k) for k in range(4))
 
 # phases the loop can stop in (cursor slot K_PHASE)
 PH_NONE, PH_SWEEP, PH_SAMPLE, PH_END = (np.int64(k) for k in range(4))
@@ -328,7 +328,8 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
 @njit(cache=True, _nrt=False, inline="always")
 def _flush(PL, S, t_cur, j, xc):
     """The threshold tests of the instant t_cur, from entry j of the marked list:
-    (_GO, -) when done, (_ROOM, j) to continue from, or (_BAD, j) (non-finite state)."""
+    (_GO, -) when done, (_ROOM, j) to continue from, (_BAD, j) (non-finite state) or
+    (_TWICE, j) (a neuron without refractory period would fire twice at t_cur)."""
     P = PL.pops.P
     pop_off = PL.pops.pop_off
     N = S.neurons
@@ -344,7 +345,12 @@ def _flush(PL, S, t_cur, j, xc):
         if act == F_NONFINITE:
             return _BAD, j
         if act == F_SPIKE:
-            spike(P, group_of(n, pop_off), n, t_cur, N, PL.graph, S.queue, S.spikes, S.cnt, xc)
+            p = group_of(n, pop_off)
+            if N.block[n, COL_REF] == t_cur and P[p, P_TREF] == 0.0:
+                # it fired at t_cur already: its interspike interval is below float64
+                # resolution, and firing again would never end the instant
+                return _TWICE, j
+            spike(P, p, n, t_cur, N, PL.graph, S.queue, S.spikes, S.cnt, xc)
         else:
             schedule(n, tc, N.block, N.cseq, S.queue, S.cnt)
         j += 1
@@ -467,7 +473,7 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
     Returns a status: OK; MAX_EVENTS, MAX_SPIKES or MAX_QUEUE when a guard of
     ``limits`` (int64: queue pops in this call, spikes in the record, heap events plus
     lane capacity) was reached, the run stopped between instants (info[1]: the time
-    reached); NONFINITE (info: the neuron and the time) or ROOM (info[2]: heap events
+    reached); NONFINITE or TWICE (info: the neuron and the time) or ROOM (info[2]: heap events
     to make room for, info[3]: spikes): the driver grows the arrays and calls again.
 
     ``xc`` is None for networks of delta-synapse frame populations only and ``pls``
@@ -506,10 +512,10 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
                 return ROOM
             ci[K_NDIRTY] = 0
             ci[K_FJ] = 0
-            if code == _BAD:
+            if code == _BAD or code == _TWICE:
                 info[0] = S.scratch.dirty[j]
                 info[1] = t_cur
-                return NONFINITE
+                return NONFINITE if code == _BAD else TWICE
             if pls is not None:
                 _post_plasticity(PL, B, S, pls)
             continue

@@ -105,10 +105,11 @@ class SNN:
                 projs.append(ProjectionSpec(l, l, self.rec_delay, True))
         self.projections = projs
         shapes = [(sizes[p.pre], sizes[p.post]) for p in projs]
+        # (in Python integers: sizes of 2**40 would overflow int64 before the check)
+        n_w = sum(a * b for a, b in shapes)
+        check_memory("sizes", sizes, 8 * n_w + 64 * sum(sizes), f"{n_w} weights (8 bytes each)")
         self._woff = np.zeros(len(projs) + 1, np.int64)
         self._woff[1:] = np.cumsum([a * b for a, b in shapes])
-        check_memory("sizes", sizes, 8 * int(self._woff[-1]) + 64 * sum(sizes),
-                     f"{int(self._woff[-1])} weights (8 bytes each)")
         self.params = np.zeros(int(self._woff[-1]))
         self.weights = [self.params[self._woff[q]:self._woff[q + 1]].reshape(shapes[q]) for q in range(len(projs))]
         if init is None:
