@@ -291,7 +291,7 @@ TestNetworkFuzz.settings = _campaign(100, 20)
 def test_network_fuzz_long():
     """The long campaign (``pytest -m slow``)."""
     from hypothesis.stateful import run_state_machine_as_test
-    run_state_machine_as_test(NetworkMachine, settings=_campaign(400, 30))
+    run_state_machine_as_test(NetworkMachine, settings=_campaign(2000, 30))
 
 
 # ------------------------------------------------------------------ gradients
