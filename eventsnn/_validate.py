@@ -62,7 +62,7 @@ def available_memory() -> int | None:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        pass
+        pass                # no /proc/meminfo (not Linux): ask psutil below
     try:
         import psutil
         return int(psutil.virtual_memory().available)

@@ -87,7 +87,7 @@ def save(net: Network, path) -> None:
     The file holds no pickled objects: ``load`` reads it with ``allow_pickle=False``."""
     if not isinstance(net, Network):
         raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
-    if getattr(net, "_stuck", None):
+    if net._stuck:
         raise RuntimeError(f"cannot save this network: {net._stuck}")
     path = os.fspath(path)
     arrays = {}

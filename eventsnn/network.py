@@ -731,7 +731,7 @@ class Network:
             Spikes in (t, t + duration], the counts of this call, state samples and the
             spikes of the sources.
         """
-        if getattr(self, "_stuck", None):
+        if self._stuck:
             raise RuntimeError(self._stuck)
         duration = real("duration", duration, lo=0.0)
         # (limits beyond 2**62 are no limits: they fit the kernel's int64 either way)
@@ -748,7 +748,7 @@ class Network:
         plan = self._plan
         t0 = self.t
         t_end = t0 + duration
-        step, what = plan.min_step()
+        step, what = plan.min_step
         if step < math.ulp(t_end):
             if fresh:
                 # a refused run leaves the network as it was, open to changes

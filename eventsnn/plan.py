@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -126,13 +127,15 @@ class Plan:
     def has_plastic(self) -> bool:
         return self.arrays.plastic.PL.shape[0] > 0
 
+    @cached_property
     def min_step(self) -> tuple[float, str]:
         """The shortest interval (ms) the event loop adds to a time, and what it is: the
         smallest delay out of a population (a spike's own deliveries), the mean
         interval of a Poisson source or drive, or the interval of the frame moves.
         Where float64 time cannot resolve it, a spike would arrive in the instant that
         sent it (or a source draw its next spike there, again and again): an instant
-        that never ends."""
+        that never ends.  Computed once per plan (per-synapse delays are scanned), not
+        per run."""
         out = (math.inf, "")
         for pr in self.projections:
             if pr.pre.kind == "population" and pr.csr.nnz:
