@@ -403,7 +403,7 @@ def _f_root(cf, T, lo, hi):
     when the Newton correction is below 1e-14 relative (quadratic convergence: the error
     is then far below 1e-13 ms) or the bracket is that tight, and returns the corrected
     point."""
-    return _newton(cf, T, lo, hi, False)
+    return _newton(cf, T, lo, hi, False, lo)
 
 
 @njit(cache=True)
@@ -419,19 +419,21 @@ def _newton_from_zero(cf, T):
     up.  Inside [0, z0] the iterates are those ``_f_root`` makes on the bracket [0, z0]
     (Newton from the left stays below the root where V is concave, as on a PSP's
     rise), so the root is the same, without the 5-7 Newton steps that locate z0."""
-    return _newton(cf, T, 0.0, math.inf, True)
+    return _newton(cf, T, 0.0, math.inf, True, _guess(cf, T, 0.0))
 
 
 @njit(cache=True)
-def _newton(cf, T, lo, hi, free):
+def _newton(cf, T, lo, hi, free, x0):
     """The iteration of ``_f_root`` (free False: hi is a bracket) and of
     ``_newton_from_zero`` (free True: hi may be inf, and an iterate where h < 0, or a
-    step it cannot take, gives up with -1)."""
+    step it cannot take, gives up with -1), from x0 in [lo, hi] (f(lo) < 0).  With
+    free, h >= 0 on [lo, x0] is the caller's premise."""
     g = T.g
-    x = lo
+    x = x0
     for _ in range(100):
         fx, d = _f(cf, T, x)
-        if free and d + g * fx < 0.0:
+        # (h >= 0 at the start is the caller's premise: a rounding of h there is no exit)
+        if free and x != x0 and d + g * fx < 0.0:
             return -1.0
         if fx >= 0.0:
             hi = x
@@ -451,6 +453,32 @@ def _newton(cf, T, lo, hi, free):
             return -1.0
         x = 0.5 * (lo + hi)
     return -1.0 if free else hi
+
+
+@njit(cache=True)
+def _guess(cf, T, lo):
+    """A starting point >= lo for Newton's iteration toward a crossing of a coefficient
+    trajectory (cf) whose asymptote lies above threshold (c0 > 0): two steps of the
+    fixed-point iteration s = ln(-(a + be e^{-(se - g) s} + bi e^{-(si - g) s}) / c0) / g
+    of f(s) = 0 written as e^{-g s} (a + ...) = -c0, which converges where the e^{-g s}
+    term dominates (a trajectory relaxing toward v_inf > v_th).  Only a starting point:
+    the iteration that follows decides and polishes the crossing (from far to the left
+    Newton's steps on e^{-g s} gain little each, 8-10 of them).  lo if it does not
+    apply."""
+    if not cf or not T.c0 > 0.0:
+        return lo
+    g = T.g
+    x = lo
+    for _ in range(2):
+        phi = T.a
+        if T.be != 0.0:
+            phi += T.be * fexp(-(T.se - g) * x)
+        if T.bi != 0.0:
+            phi += T.bi * fexp(-(T.si - g) * x)
+        if not -phi > T.c0:
+            break
+        x = max(x, math.log(-phi / T.c0) / g)
+    return x
 
 
 @njit(cache=True)
@@ -503,7 +531,14 @@ def _crossing(cf, T, c, d1, d2):
     # The common case first: h >= 0 at 0 and on a single interval [0, z0] (h has no
     # minimum below 0 after which it turns positive again, which needs d1 < 0 < d2 and
     # c >= 0).  Newton on f from 0 then needs no zero of h (see _newton_from_zero).
-    if h0 >= 0.0 and (c < 0.0 or not (d1 < 0.0 < d2)):
+    one = h0 >= 0.0 and (c < 0.0 or not (d1 < 0.0 < d2))
+    if h0 >= 0.0 and not one and s1 * d1 != 0.0:
+        # d1 < 0 < d2, c >= 0: h falls to a minimum at tm (if tm > 0) and rises toward c;
+        # if that minimum is >= 0, h >= 0 on [0, inf), a single interval as well
+        arg = -(s2 * d2) / (s1 * d1)
+        tm = math.log(arg) / (s2 - s1) if arg > 0.0 else 0.0
+        one = not (tm > 0.0) or _h(c, d1, s1, d2, s2, tm) >= 0.0
+    if one:
         r = _newton_from_zero(cf, T)
         if r >= 0.0:
             return r
@@ -557,6 +592,13 @@ def _interval(cf, T, c, d1, s1, d2, s2, lo_b, b):
         if _f(cf, T, b)[0] >= 0.0:
             return _f_root(cf, T, lo_b, b)
         return -1.0
+    if c > 0.0:
+        # f -> c/g > 0: the crossing exists, and h >= 0 on the whole of [lo_b, inf), so
+        # Newton's iteration from lo_b needs no bracket (see _newton_from_zero); it
+        # gives up (-1) only if it does not converge, and the doubling below decides
+        r = _newton(cf, T, lo_b, math.inf, True, _guess(cf, T, lo_b))
+        if r >= 0.0:
+            return r
     hi = lo_b + 1.0
     for _ in range(2100):
         if _f(cf, T, hi)[0] >= 0.0:
@@ -702,6 +744,25 @@ def cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, r
     return t0 + first_crossing(g, k, se, si, vr, vth, ib, v, ie, ii), ceil
 
 
+@njit(cache=True, inline="always")
+def coef_reject(g, se, si, vinf, vth, ce, ci, a, be, bi):
+    """The rejects of ``cross_coef``: (rejected, ceil) for the trajectory V(t0 + s) =
+    v_inf + a e^{-g s} + be e^{-se s} + bi e^{-si s} (see there)."""
+    v0 = vinf + a + be + bi
+    pe = max(be * ce, 0.0)
+    pi = max(bi * ci, 0.0)
+    bound = max(v0, vinf) + (pe + pi)
+    ceil = bound + 1e-10 * (abs(v0) + abs(vinf) + pe + pi)
+    if bound < vth:
+        return True, ceil
+    if (g - se) * be > 0.0 and (g - si) * bi <= 0.0:
+        # Tighter reject: without its inhibitory part bi (e^{-si s} - e^{-g s}) <= 0 the
+        # trajectory is F(s) = v_inf + (a + bi) e^{-g s} + be e^{-se s}, whose maximum is
+        # at F(0), at the zero of F' or at v_inf (see cross_general).
+        return peak_reject(g, se, vinf, v0, a + bi, be, vth, ceil)
+    return False, ceil
+
+
 @njit(cache=True)
 def cross_coef(g, se, si, vinf, vth, ce, ci, a, be, bi, t0):
     """``cross_general`` for a leaky frame neuron, in the frame's own coefficients: its
@@ -713,21 +774,78 @@ def cross_coef(g, se, si, vinf, vth, ce, ci, a, be, bi, t0):
 
     ce/ci are k psi_max / k_x (``P_CE``, ``P_CI``): the PSP peak per unit of a channel's
     coefficient; (g - s) times a coefficient is k I, so its sign is the current's."""
-    v0 = vinf + a + be + bi
-    pe = max(be * ce, 0.0)
-    pi = max(bi * ci, 0.0)
-    bound = max(v0, vinf) + (pe + pi)
-    ceil = bound + 1e-10 * (abs(v0) + abs(vinf) + pe + pi)
-    if bound < vth:
+    rej, ceil = coef_reject(g, se, si, vinf, vth, ce, ci, a, be, bi)
+    if rej:
         return math.inf, ceil
-    if (g - se) * be > 0.0 and (g - si) * bi <= 0.0:
-        # Tighter reject: without its inhibitory part bi (e^{-si s} - e^{-g s}) <= 0 the
-        # trajectory is F(s) = v_inf + (a + bi) e^{-g s} + be e^{-se s}, whose maximum is
-        # at F(0), at the zero of F' or at v_inf (see cross_general).
-        rej, ceil = peak_reject(g, se, vinf, v0, a + bi, be, vth, ceil)
-        if rej:
-            return math.inf, ceil
     return t0 + first_crossing_coef(vinf - vth, a, g, be, se, bi, si), ceil
+
+
+@njit(cache=True, inline="always")
+def _bound_terms(g, s0, c, s, A, C):
+    """Add a channel term c e^{-s x} (mV) to the bound A e^{-g x} + C that holds for x >=
+    s0 (see ``crossing_bound``)."""
+    if c > 0.0:
+        if s0 == 0.0:
+            if s >= g:
+                A += c
+            else:
+                C += c
+        elif s >= g:
+            A += c * fexp(-(s - g) * s0)
+        else:
+            C += c * fexp(-s * s0)
+    return A, C
+
+
+@njit(cache=True)
+def crossing_bound(g, se, si, vinf, vth, a, be, bi, enough):
+    """A lower bound (ms, >= 0; inf: there is none) on the time of the first threshold
+    crossing of V(s) = v_inf + a e^{-g s} + be e^{-se s} + bi e^{-si s} (mV, g > 0),
+    i.e. on the first s >= 0 with V(s) >= vth.  About a tenth of the cost of the
+    crossing itself (``first_crossing_coef``): at most three logarithms and six
+    exponentials, no iteration to convergence.
+
+    Proof.  Suppose no crossing lies in [0, s0) (true for s0 = 0).  For x >= s0 each
+    channel term is bounded by a term of one of two kinds: c e^{-s x} <= 0 if c <= 0;
+    c e^{-s x} = c e^{-(s - g) x} e^{-g x} <= c e^{-(s - g) s0} e^{-g x} if c > 0 and s
+    >= g; c e^{-s x} <= c e^{-s s0} if c > 0 and s < g.  So V(x) <= U(x) = v_inf + C + A
+    e^{-g x} on [s0, inf), with A = a plus the terms of the second kind and C >= 0 the
+    sum of the third.  U is monotone: if A >= 0 it decreases, and if U(s0) < vth no
+    crossing lies in [s0, inf) (none at all: inf).  If A < 0 it increases toward v_inf +
+    C: if v_inf + C <= vth there is no crossing (inf); otherwise U < vth exactly for x <
+    x* = ln(-A / (v_inf + C - vth)) / g, so no crossing lies in [s0, x*) and the
+    argument repeats from s0 = x*, with terms of the second and third kind now
+    smaller (the bound tightens where a fast inhibitory coefficient bi > 0 decays:
+    tau_syn < tau_m).  At most three passes are made, fewer once the bound reaches
+    ``enough`` (ms; the caller needs no more).
+
+    Rounding.  U is raised by m = 1e-12 (|v_inf| + |vth| + |a| + |be| + |bi|) (its
+    asymptote and, where A < 0, A), far above the rounding of its few terms (fexp is
+    within 1 ulp), and x* is lowered by a relative 1e-12 for the logarithm's; so the
+    computed bound is below the crossing of the exact U, hence of V.
+    """
+    m = 1e-12 * (abs(vinf) + abs(vth) + abs(a) + abs(be) + abs(bi))
+    s0 = 0.0
+    for _ in range(3):
+        A, C = _bound_terms(g, s0, be, se, a, 0.0)
+        A, C = _bound_terms(g, s0, bi, si, A, C)
+        top = vinf + C + m - vth        # the asymptote of U above vth
+        if A >= 0.0:
+            if top + A * fexp(-g * s0) < 0.0:
+                return math.inf
+            return s0
+        if top <= 0.0:
+            return math.inf
+        na = -A - m
+        if na <= top:
+            return s0
+        x = math.log(na / top) / g * (1.0 - 1e-12)
+        if not (s0 < x < math.inf):
+            return s0
+        s0 = x
+        if s0 >= enough:
+            break
+    return s0
 
 
 @njit(cache=True, inline="always")

@@ -849,8 +849,8 @@ class Network:
         later = t > t_stop
         self._src_pending = Spikes(t[later], n[later])
         t, n = t[~later], n[~later]
-        order = np.lexsort((n, t))
-        out = Spikes(t[order], n[order])
+        order = _spike_order(t, n)
+        out = Spikes(t, n) if order is None else Spikes(t[order], n[order])
         self._all_src_spikes.append(out)
         return out
 

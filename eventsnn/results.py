@@ -80,7 +80,9 @@ def _spike_order(times, ids):
     the order their tests ran) and for spikes of driven neurons found late (see
     ``engine.deliver``), so a linear check usually saves the sort: for the 2.6 million
     spikes of the 10^6-neuron case ``np.lexsort`` takes 0.6 s (4 % of the run), the
-    check 10 ms.
+    check 10 ms.  Otherwise the times alone are sorted (7x faster than ``np.lexsort`` on
+    the 1.5 million source spikes of the STDP benchmark), which is the (time, id) order
+    when no two times are equal; ``np.lexsort`` decides ties.
     """
     if times.shape[0] < 2:
         return None
@@ -88,7 +90,11 @@ def _spike_order(times, ids):
     up = dt > 0.0
     if up.all() or (up | ((dt == 0.0) & (np.diff(ids) > 0))).all():
         return None
-    return np.lexsort((ids, times))
+    order = np.argsort(times)
+    st = times[order]
+    if (st[1:] == st[:-1]).any():
+        return np.lexsort((ids, times))
+    return order
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ Event kinds (the ``kind`` column of the heap; lane events carry none):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -154,6 +156,16 @@ def schedule(n, tc, ST, cseq, Q, cnt):
         cseq[n] = qpush(Q, cnt, tc, CAND, n, _ZERO, 0.0)
         ST[n, COL_CT] = tc
         cnt[C_CAND] += 1
+
+
+@njit(cache=True, _nrt=False)
+def wake(n, tw, ST, cseq, Q, cnt):
+    """Queue a wake-up of neuron n at tw (ms), earlier than its queued entry, no later
+    than its next crossing, which is unknown (``threshold.lazy_crossing``)."""
+    ST[n, COL_TGT] = math.nan
+    cseq[n] = qpush(Q, cnt, tw, CAND, n, _ZERO, 0.0)
+    ST[n, COL_CT] = tw
+    cnt[C_CAND] += 1
 
 
 # ------------------------------------------------------------------------- sources

@@ -41,14 +41,14 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
 from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SOURCE, SWEEP, emit, fused_lane,
-                   group_of, next_source, prefetch_wheel, qpush)
+                   group_of, next_source, prefetch_wheel, qpush, wake)
 from .hints import load_float64, prefetch
 from .queue import lane_pop, lane_room, next_event, pop, reserve, wheel_pop
 from .state import (C_POP, C_SRC_SPIKES, C_SYN_REC, C_SYN_SRC, COL_IE, COL_II, COL_REF, COL_V, F_EC, F_ET, F_PH_T,
                     F_TCUR, K_EA, K_EB, K_EFS, K_EJR, K_EKIND, K_ENROW, K_EQI, K_ESRC, K_EV,
                     K_FJ, K_NDIRTY, K_PH_J, K_PH_K, K_PH_P, K_PHASE, K_POPS, SpikeRecord, State)
-from .threshold import (F_DONE, F_NONFINITE, F_SPIKE, candidate, frame_state_of, schedule,
-                        spike, state_at, test_marked)
+from .threshold import (F_DONE, F_NONFINITE, F_SPIKE, F_WAKE, candidate, frame_state_of,
+                        schedule, spike, state_at, test_marked)
 
 # status codes of run_loop
 OK, MAX_EVENTS, NONFINITE, ROOM, MAX_SPIKES, MAX_QUEUE, TWICE = 0, 1, 2, 3, 4, 5, 6
@@ -351,6 +351,8 @@ def _flush(PL, S, t_cur, j, xc):
                 # resolution, and firing again would never end the instant
                 return _TWICE, j
             spike(P, p, n, t_cur, N, PL.graph, S.queue, S.spikes, S.cnt, xc)
+        elif act == F_WAKE:
+            wake(n, tc, N.block, N.cseq, S.queue, S.cnt)
         else:
             schedule(n, tc, N.block, N.cseq, S.queue, S.cnt)
         j += 1

@@ -21,16 +21,32 @@ from numba import njit
 
 from ..models import (P_C, P_CE, P_CI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_KE, P_KI,
                       P_PSIE, P_PSII, P_SE, P_SI, P_THPLUS, P_TREF, P_VINF, P_VREST, P_VRESET,
-                      P_VTH, cross_coef, cross_frame, cross_general, frame_scale, frame_state,
-                      frame_u_for, huge_coef, propagate, refractory)
+                      P_VTH, coef_reject, cross_frame, cross_general, crossing_bound,
+                      first_crossing_coef, frame_scale, frame_state, frame_u_for, huge_coef,
+                      propagate, refractory)
 from .deliver import mark, unmark
-from .emit import emit, emit_prefetch, group_of, record_spike, schedule
+from .emit import emit, emit_prefetch, group_of, record_spike, schedule, wake
 from .fexp import exp as fexp
 from .state import (C_ADV, C_SPIKES, C_STALE, C_THRESH, COL_CT, COL_IE, COL_II, COL_REF,
                     COL_TGT, COL_TL, COL_V)
 
 # what test_marked leaves to its caller
-F_DONE, F_SPIKE, F_SCHEDULE, F_NONFINITE = (np.int64(k) for k in range(4))
+F_DONE, F_SPIKE, F_SCHEDULE, F_NONFINITE, F_WAKE = (np.int64(k) for k in range(5))
+
+# Lazy crossings (leaky frame neurons with exp channels).  A test there first computes
+# a cheap lower bound L on the next crossing (``models.crossing_bound``) and searches
+# for the crossing itself only when L is near; otherwise it leaves a *wake-up* in the
+# queue at a time no later than L and marks the crossing unknown (COL_TGT = nan).
+# Invariant: a neuron whose crossing is unknown has a live queue entry at COL_CT, no
+# later than its next crossing.  An inhibitory input keeps it (it only delays the
+# crossing), so it needs no test; an excitatory one is tested and keeps the entry if its
+# new bound is still no earlier.  When the wake-up pops, the neuron is tested again from
+# its state then.  The search is the same exact one; only when it is done changes.
+#: a bound nearer than NEAR * tau_m is searched at once (a wake-up would be due soon)
+NEAR = 0.05
+#: a wake-up goes at this fraction of the way to the bound, so that the excitatory
+#: inputs that follow leave it in place while their bounds stay beyond it
+WAKE_AT = 0.5
 
 
 @njit(cache=True, inline="always")
@@ -61,9 +77,11 @@ def state_at(P, p, n, ST, t):
 @njit(cache=True, inline="always")
 def _test_frame_exp(P, p, n, t, ST, vth, b, af, ee, ei, huge, tf):
     """The test of frame neuron n with exp channels at time t: (F_SPIKE, inf),
-    (F_NONFINITE, inf), or its next crossing tc with F_SCHEDULE if it is earlier than
-    its queued candidate (else F_DONE).  b, af = e^{-g (t - tf)}, ee/ei = e^{-s (t -
-    tf)} and huge (``models.huge_coef``) are the population's at t."""
+    (F_NONFINITE, inf), or, if it does not fire now, what ``lazy_crossing`` (leaky) or
+    the general search (non-leaky, or a state too large for the frame) decides: its next
+    crossing tc with F_SCHEDULE if it is earlier than its queued candidate, a wake-up
+    with F_WAKE, else F_DONE.  b, af = e^{-g (t - tf)}, ee/ei = e^{-s (t - tf)} and huge
+    (``models.huge_coef``) are the population's at t."""
     u = ST[n, COL_V]
     be = ST[n, COL_IE]
     bi = ST[n, COL_II]
@@ -92,16 +110,70 @@ def _test_frame_exp(P, p, n, t, ST, vth, b, af, ee, ei, huge, tf):
             ua = u * fexp(-g * dt)
             xe = be * fexp(-P[p, P_SE] * dt) if xe != 0.0 else 0.0
             xi = bi * fexp(-P[p, P_SI] * dt) if xi != 0.0 else 0.0
-        tc, ST[n, COL_TL] = cross_coef(g, P[p, P_SE], P[p, P_SI], P[p, P_VINF], vth, P[p, P_CE],
-                                       P[p, P_CI], ua, xe, xi, t0)
-    else:
-        ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
-        ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
-        tc, ST[n, COL_TL] = cross_general(g, P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST], vth,
-                                          P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
-                                          v, ie, ii, t, ST[n, COL_REF])
+        return lazy_crossing(P, p, n, t, t0, ST, vth, ua, xe, xi)
+    ie = xe / P[p, P_KE] if xe != 0.0 else 0.0
+    ii = xi / P[p, P_KI] if xi != 0.0 else 0.0
+    tc, ST[n, COL_TL] = cross_general(g, P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST], vth,
+                                      P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                                      v, ie, ii, t, ST[n, COL_REF])
     ST[n, COL_TGT] = tc
     return (F_SCHEDULE if tc < ST[n, COL_CT] else F_DONE), tc
+
+
+@njit(cache=True, inline="always")
+def _crossing_after(g, se, si, vinf, vth, ua, xe, xi, t0, lb):
+    """The first crossing (ms) of V(t0 + s) = v_inf + ua e^{-g s} + xe e^{-se s} + xi
+    e^{-si s}, searched from lb >= t0, before which there is none (a lower bound).
+
+    Starting there is cheaper than from t0, not less exact: near the crossing the
+    trajectory usually rises toward it with h >= 0 (see ``models._crossing``), where
+    Newton's iteration needs no isolation of h's zeros, while from t0 an inhibitory
+    current first makes h negative.  If V(lb) already rounds to vth or above, lb (within
+    the bound's margin of the crossing) is the crossing."""
+    x = lb - t0
+    a = ua * fexp(-g * x)
+    be = xe * fexp(-se * x) if xe != 0.0 else 0.0
+    bi = xi * fexp(-si * x) if xi != 0.0 else 0.0
+    if (vinf - vth) + a + be + bi >= 0.0:
+        return lb
+    return lb + first_crossing_coef(vinf - vth, a, g, be, se, bi, si)
+
+
+@njit(cache=True, inline="always")
+def lazy_crossing(P, p, n, t, t0, ST, vth, ua, xe, xi):
+    """The test of a leaky frame neuron n with exp channels at time t whose trajectory
+    from t0 >= t on (t0 > t: the end of its refractory period) is V(t0 + s) = v_inf + ua
+    e^{-g s} + xe e^{-se s} + xi e^{-si s}, once it is known not to fire at t.
+
+    Returns F_DONE (its queue entry stays: no crossing, or one no earlier than the
+    entry), F_WAKE with a wake-up time, or F_SCHEDULE with the exact crossing (see
+    ``NEAR`` above); sets the crossing (COL_TGT: exact, inf, or nan for unknown) and the
+    ceiling (COL_TL) as ``cross_coef`` does."""
+    g = P[p, P_G]
+    se = P[p, P_SE]
+    si = P[p, P_SI]
+    vinf = P[p, P_VINF]
+    rej = False
+    if vinf <= vth:
+        # (a neuron whose trajectory tends to v_inf > vth has no ceiling below vth and
+        # is never rejected; its population uses no ceilings: test_mode)
+        rej, ST[n, COL_TL] = coef_reject(g, se, si, vinf, vth, P[p, P_CE], P[p, P_CI], ua, xe, xi)
+    ct = ST[n, COL_CT]
+    if not rej:
+        lb = t0 + crossing_bound(g, se, si, vinf, vth, ua, xe, xi, ct - t0)
+        if lb < math.inf:
+            if lb >= ct:
+                ST[n, COL_TGT] = math.nan
+                return F_DONE, math.inf
+            w = t0 + WAKE_AT * (lb - t0)
+            if lb - t >= NEAR / g and t < w < ct:
+                ST[n, COL_TGT] = math.nan
+                return F_WAKE, w
+            tc = _crossing_after(g, se, si, vinf, vth, ua, xe, xi, t0, lb)
+            ST[n, COL_TGT] = tc
+            return (F_SCHEDULE if tc < ct else F_DONE), tc
+    ST[n, COL_TGT] = math.inf
+    return F_DONE, math.inf
 
 
 @njit(cache=True, _nrt=False)
@@ -220,8 +292,13 @@ def spike(P, p, n, t, N, G, Q, SP, cnt, xc):
             dt = tr - tf
             be = ST[n, COL_IE] * fexp(-P[p, P_SE] * dt) if ST[n, COL_IE] != 0.0 else 0.0
             bi = ST[n, COL_II] * fexp(-P[p, P_SI] * dt) if ST[n, COL_II] != 0.0 else 0.0
-            tc, ST[n, COL_TL] = cross_coef(g, P[p, P_SE], P[p, P_SI], P[p, P_VINF], vth, P[p, P_CE],
-                                           P[p, P_CI], ST[n, COL_V] * fexp(-g * dt), be, bi, tr)
+            act, tc = lazy_crossing(P, p, n, t, tr, ST, vth, ST[n, COL_V] * fexp(-g * dt), be, bi)
+            emit(n, p, t, G, Q, cnt)
+            if act == F_WAKE:
+                wake(n, tc, ST, N.cseq, Q, cnt)
+            elif act == F_SCHEDULE:
+                schedule(n, tc, ST, N.cseq, Q, cnt)
+            return
         else:
             v, ie, ii = frame_state_of(P, p, n, t, N)
             tc, ST[n, COL_TL] = cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
@@ -249,6 +326,10 @@ def candidate(n, seq, t, P, pop_off, N, Q, cnt, SC, ndirty, xc):
         return ndirty
     ST[n, COL_CT] = math.inf
     N.cseq[n] = -1
+    if math.isnan(ST[n, COL_TGT]):
+        # a wake-up (``lazy_crossing``): test the neuron from its state at the end of
+        # the instant
+        return mark(n, SC.dirty, ndirty, SC.isdirty)
     if ST[n, COL_TGT] != t:
         # the trajectory changed since this entry was queued: crossing is later
         if ST[n, COL_TGT] < math.inf:
