@@ -88,7 +88,7 @@ import numpy as np
 from numba import njit
 
 from ._validate import real
-from .engine.hints import load_float64, load_int32, store_float64
+from .engine.hints import load_float64, load_int32, prefetch, prefetch_addr, store_float64
 from .engine.state import C_TRACE, C_WUPD
 
 __all__ = ["STDP", "Triplet", "Vogels", "RewardSTDP", "PlasticityRule"]
@@ -574,6 +574,10 @@ def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt):
     im = PL[k, K_IMINUS]
     r2t = _trace(pre_tr[i, T_SLOW], pre_tr[i, T_LAST], PL[k, K_IX], t)
     if learn[k] != 0.0:
+        # the targets' trace lines are random in an array of 32 bytes per neuron:
+        # start loading them all before the work (as the delivery loops do)
+        for s in range(j0, j1):
+            prefetch(post_tr, o0 + load_int32(ia, s))
         amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
         cpre = PL[k, K_CPRE]
         mu = PL[k, K_MUM]
@@ -622,7 +626,15 @@ def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, cnt):
         d = rw[k, 0]
         td = rw[k, 1]
         nupd = 0
-        for q in range(PI.tptr[tp0 + j], PI.tptr[tp0 + j + 1]):
+        q0 = PI.tptr[tp0 + j]
+        q1 = PI.tptr[tp0 + j + 1]
+        # the incoming synapses' weights and presynaptic traces are random lines (the
+        # weights in an array of 8 bytes per synapse): start loading them all first
+        for q in range(q0, q1):
+            s = np.int64(PI.tsyn[ts0 + q])
+            prefetch_addr(wa + 8 * s)
+            prefetch(pre_tr, pre0 + _row_of(row_ptr, r0, PI.blk, b0, s))
+        for q in range(q0, q1):
             s = np.int64(PI.tsyn[ts0 + q])
             i = pre0 + _row_of(row_ptr, r0, PI.blk, b0, s)
             tpre = pre_tr[i, T_LAST]

@@ -405,16 +405,12 @@ def exc_targets(P, p, t, row, ndirty, SC, ST, tf, cnt):
     fe = fexp(se * (t - tf))
     cwe = P[p, P_K] * P[p, P_PSIE] * (1.0 + 1e-12)
     vth_abs = abs(vth) + abs(b)
-    a = 1.0 / ainv
-    ee = fexp(-se * (t - tf))
     si = P[p, P_SI]
-    ei = fexp(-si * (t - tf))
-    ki = P[p, P_KI]
-    ci = P[p, P_K] * P[p, P_PSII] / ki if ki != 0.0 else 0.0
-    huge = huge_coef(ke, ki)
-    vinf_b = P[p, P_VREST] + P[p, P_K] * P[p, P_IBIAS] / g
     vreset = P[p, P_VRESET]
-    ce = P[p, P_K] * P[p, P_PSIE] / ke
+    # the constants of the bound test (``_below``), computed when a target first needs
+    # it: rows of one or a few targets (Poisson inputs) mostly never do
+    have = False
+    a = ee = ei = ci = huge = vinf_b = ce = 0.0
     for j in range(j0, j1):
         # the row's target lines are in L2 (``lane_prefetch``); bring them to L1 a few
         # targets ahead, which hides L2's latency behind the arithmetic of this loop
@@ -435,6 +431,16 @@ def exc_targets(P, p, t, row, ndirty, SC, ST, tf, cnt):
         if m < vth:
             continue
         if ST[nu, COL_TGT] == math.inf:
+            if not have:
+                a = 1.0 / ainv
+                ee = fexp(-se * (t - tf))
+                ei = fexp(-si * (t - tf))
+                ki = P[p, P_KI]
+                ci = P[p, P_K] * P[p, P_PSII] / ki if ki != 0.0 else 0.0
+                huge = huge_coef(ke, ki)
+                vinf_b = P[p, P_VREST] + P[p, P_K] * P[p, P_IBIAS] / g
+                ce = P[p, P_K] * P[p, P_PSIE] / ke
+                have = True
             ok, cl = _below(ST, nu, t, a, b, ee, ei, ce, ci, vinf_b, vreset, vth, vth_abs, g, se,
                             si, huge)
             if ok:
