@@ -10,6 +10,7 @@ import json
 import os
 import resource
 import sys
+import time
 
 # single thread everywhere (set before NumPy, Brian2 or NEST is imported)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -96,7 +97,6 @@ def brian2_run(b2, simulator, net, duration_ms, t_build0, t_build1):
     Cython runtime: a 0-ms run first generates and compiles (or loads from Cython's
     cache) every code object (compile_s); sim_s is the wall time of the real run.
     """
-    import time
     if simulator == "brian2_standalone":
         net.run(duration_ms * b2.ms, report=None)
         t0 = time.perf_counter()
@@ -128,3 +128,22 @@ def nest_setup(seed, resolution=0.1):
     nest.SetKernelStatus({"local_num_threads": 1, "resolution": resolution,
                           "rng_seed": seed, "print_time": False})
     return nest
+
+
+def nest_run(nest, recorded, duration_ms, first_exc=None, n_exc=0):
+    """Record the spikes of ``recorded``, prepare, run ``duration_ms`` and clean up.
+    Returns (t1, t2, spikes, exc_spikes): perf_counter before and after ``nest.Run``
+    (``nest.Prepare`` before t1 counts as set-up), the spike count, and the spikes of
+    the ``n_exc`` nodes from global id ``first_exc`` on (0 if not given)."""
+    rec = nest.Create("spike_recorder")
+    nest.Connect(recorded, rec)
+    nest.Prepare()          # NEST's set-up of the run (connection tables, buffers)
+    t1 = time.perf_counter()
+    nest.Run(duration_ms)
+    t2 = time.perf_counter()
+    nest.Cleanup()
+    exc = 0
+    if first_exc is not None:
+        senders = rec.get("events", "senders")
+        exc = int(((senders >= first_exc) & (senders < first_exc + n_exc)).sum())
+    return t1, t2, int(rec.get("n_events")), exc

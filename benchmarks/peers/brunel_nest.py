@@ -18,7 +18,7 @@ times, NEST's precise-timing models).
 """
 import time
 
-from _peer import emit, nest_setup, parser
+from _peer import emit, nest_run, nest_setup, parser
 
 a = parser(__doc__, 1000.0, ["nest", "nest_precise"], n=10_000).parse_args()
 nest = nest_setup(a.seed)
@@ -52,18 +52,7 @@ for pre, k, w in ((E, C_E, J), (I, C_I, -g * J)):
     nest.Connect(pre, nodes, {"rule": "fixed_indegree", "indegree": k,
                               "allow_autapses": True, "allow_multapses": True},
                  {"synapse_model": "static_synapse", "weight": w, "delay": delay})
-rec = nest.Create("spike_recorder")
-nest.Connect(nodes, rec)
-nest.Prepare()          # NEST's set-up of the run (connection tables, buffers): build_s
-t1 = time.perf_counter()
-nest.Run(a.duration)
-t2 = time.perf_counter()
-nest.Cleanup()
-
-senders = rec.get("events", "senders")
-first = nodes[0].global_id
-n_exc = int(((senders >= first) & (senders < first + N_E)).sum())
-n_all = int(rec.get("n_events"))
+t1, t2, n_all, n_exc = nest_run(nest, nodes, a.duration, nodes[0].global_id, N_E)
 sec = a.duration / 1000.0
 emit({"case": "brunel", "simulator": a.simulator, "model": model, "n_neurons": N,
       "n_synapses": int(nest.GetKernelStatus("num_connections")) - 2 * N,

@@ -21,7 +21,7 @@ irrelevant).
 """
 import time
 
-from _peer import emit, nest_setup, parser
+from _peer import emit, nest_run, nest_setup, parser
 
 a = parser(__doc__, 1000.0, ["nest", "nest_precise"], n=4000).parse_args()
 nest = nest_setup(a.seed)
@@ -43,18 +43,7 @@ I = nodes[N_E:]
 for pre, w in ((E, 1.62), (I, -9.0)):
     nest.Connect(pre, nodes, {"rule": "pairwise_bernoulli", "p": 0.02, "allow_autapses": True},
                  {"synapse_model": "static_synapse", "weight": w * to_pA, "delay": 0.1})
-rec = nest.Create("spike_recorder")
-nest.Connect(nodes, rec)
-nest.Prepare()
-t1 = time.perf_counter()
-nest.Run(a.duration)
-t2 = time.perf_counter()
-nest.Cleanup()
-
-senders = rec.get("events", "senders")
-first = nodes[0].global_id
-n_exc = int(((senders >= first) & (senders < first + N_E)).sum())
-n_all = int(rec.get("n_events"))
+t1, t2, n_all, n_exc = nest_run(nest, nodes, a.duration, nodes[0].global_id, N_E)
 sec = a.duration / 1000.0
 emit({"case": "cuba", "simulator": a.simulator, "model": model, "n_neurons": N,
       "n_synapses": int(nest.GetKernelStatus("num_connections")) - N,

@@ -25,7 +25,7 @@ the same weights: the output rate depends strongly on the drawn weights).
 """
 import time
 
-from _peer import emit, nest_setup, parser
+from _peer import emit, nest_run, nest_setup, parser
 
 ap = parser(__doc__, 100_000.0, ["nest"])
 ap.add_argument("--weights", default="",
@@ -50,16 +50,9 @@ nest.Connect(parrots, post, "all_to_all",
              {"synapse_model": "stdp_synapse", "weight": w0,
               "delay": 0.1, "tau_plus": 20.0, "lambda": 0.01, "alpha": 1.05,
               "mu_plus": 0.0, "mu_minus": 0.0, "Wmax": wmax})
-rec = nest.Create("spike_recorder")
-nest.Connect(post, rec)
-nest.Prepare()
-t1 = time.perf_counter()
-nest.Run(a.duration)
-t2 = time.perf_counter()
-nest.Cleanup()
+t1, t2, spikes, _ = nest_run(nest, post, a.duration)
 
 w = np.asarray(nest.GetConnections(parrots, post).get("weight")) / to_pA
-spikes = int(rec.get("n_events"))
 emit({"case": "song", "simulator": "nest", "model": "iaf_psc_exp + stdp_synapse",
       "n_neurons": 1, "n_inputs": N_IN, "n_synapses": N_IN, "bio_time_ms": a.duration,
       "build_s": t1 - t0, "sim_s": t2 - t1, "spikes": spikes,

@@ -131,6 +131,8 @@ def _crossing_after(g, se, si, vinf, vth, ua, xe, xi, t0, lb):
     current first makes h negative.  If V(lb) already rounds to vth or above, lb (within
     the bound's margin of the crossing) is the crossing."""
     x = lb - t0
+    if not x > 0.0:
+        return t0 + first_crossing_coef(vinf - vth, ua, g, xe, se, xi, si)
     a = ua * fexp(-g * x)
     be = xe * fexp(-se * x) if xe != 0.0 else 0.0
     bi = xi * fexp(-si * x) if xi != 0.0 else 0.0
