@@ -7,7 +7,9 @@ are applied first (NEST's rule).
 
 A neuron whose trajectory will reach threshold without further input gets a
 *candidate* event at the exact crossing time (``schedule``); later input can move or
-cancel it: superseded candidates are dropped when popped (``candidate``).
+cancel it: superseded candidates are dropped when popped (``candidate``).  Leaky
+frame neurons with exp channels may instead get a *wake-up*, no later than their
+crossing, which is then left unknown until it pops (``lazy_crossing``, below).
 
 The crossing solvers and bounds are the model's (``eventsnn.models``); this module
 reads and writes the neuron block (``engine.state``) around them.
