@@ -746,8 +746,12 @@ def cross_general(g, k, se, si, vr, vth, vreset, ib, pse, psi_, v, ie, ii, t0, r
 
 @njit(cache=True, inline="always")
 def coef_reject(g, se, si, vinf, vth, ce, ci, a, be, bi):
-    """The rejects of ``cross_coef``: (rejected, ceil) for the trajectory V(t0 + s) =
-    v_inf + a e^{-g s} + be e^{-se s} + bi e^{-si s} (see there)."""
+    """The rejects of ``cross_general`` for a leaky frame neuron, in the frame's own
+    coefficients: (rejected, ceil) for the trajectory V(t0 + s) = v_inf + a e^{-g s} + be
+    e^{-se s} + bi e^{-si s} (ms, mV), t0 the test time or, while refractory, the end of
+    the refractory period.  ce/ci are k psi_max / k_x (``P_CE``, ``P_CI``): the PSP peak
+    per unit of a channel's coefficient; (g - s) times a coefficient is k I, so its sign
+    is the current's.  The engine's crossing itself is ``first_crossing_coef``."""
     v0 = vinf + a + be + bi
     pe = max(be * ce, 0.0)
     pi = max(bi * ci, 0.0)
@@ -761,23 +765,6 @@ def coef_reject(g, se, si, vinf, vth, ce, ci, a, be, bi):
         # at F(0), at the zero of F' or at v_inf (see cross_general).
         return peak_reject(g, se, vinf, v0, a + bi, be, vth, ceil)
     return False, ceil
-
-
-@njit(cache=True)
-def cross_coef(g, se, si, vinf, vth, ce, ci, a, be, bi, t0):
-    """``cross_general`` for a leaky frame neuron, in the frame's own coefficients: its
-    trajectory from t0 on is V(t0 + s) = v_inf + a e^{-g s} + be e^{-se s} + bi e^{-si s}
-    (ms, mV), where t0 is the test time or, while refractory, the end of the refractory
-    period (V = v_reset = V(t0) until then).  Returns (tc, ceil) as ``cross_general``
-    does, with the same bounds: no conversion to currents, no division but one, and
-    ``first_crossing_coef`` for the root.
-
-    ce/ci are k psi_max / k_x (``P_CE``, ``P_CI``): the PSP peak per unit of a channel's
-    coefficient; (g - s) times a coefficient is k I, so its sign is the current's."""
-    rej, ceil = coef_reject(g, se, si, vinf, vth, ce, ci, a, be, bi)
-    if rej:
-        return math.inf, ceil
-    return t0 + first_crossing_coef(vinf - vth, a, g, be, se, bi, si), ceil
 
 
 @njit(cache=True, inline="always")
@@ -861,7 +848,7 @@ def bound_reject(ua, xe, xi, b, refr, vinf, vreset, vth, vth_abs, ce, ci, g, se,
     e^{-g s} + xe e^{-se s} + xi e^{-si s} (mV; refractory: ``refr``) certainly unable to
     reach vth?  Returns (rejected, ceiling), the ceiling an upper bound (mV) on V.
 
-    Two of the rejects of ``cross_coef``, as the engine's delivery rows apply them while
+    Two of the rejects of ``coef_reject``, as the engine's delivery rows apply them while
     the target's state is in the cache:
 
     * the quick bound of ``cross_general``, V(s) <= max(V(0), v_inf, v_reset if

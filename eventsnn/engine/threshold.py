@@ -152,7 +152,7 @@ def lazy_crossing(P, p, n, t, t0, ST, vth, ua, xe, xi):
     Returns F_DONE (its queue entry stays: no crossing, or one no earlier than the
     entry), F_WAKE with a wake-up time, or F_SCHEDULE with the exact crossing (see
     ``NEAR`` above); sets the crossing (COL_TGT: exact, inf, or nan for unknown) and the
-    ceiling (COL_TL) as ``cross_coef`` does."""
+    ceiling (COL_TL) with ``models.coef_reject``."""
     g = P[p, P_G]
     se = P[p, P_SE]
     si = P[p, P_SI]
@@ -282,6 +282,7 @@ def spike(P, p, n, t, N, G, Q, SP, cnt, xc):
     emit_prefetch(n, p, G)
     record_spike(SP, n, t)
     tf = N.tf[p]
+    act = F_SCHEDULE            # schedule(tc) below, unless lazy_crossing decides
     if P[p, P_FRAME] != 0.0:
         # V(t_r) = v_reset when the refractory period ends
         ST[n, COL_V] = frame_u_for(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_SE], P[p, P_SI], tf,
@@ -297,12 +298,6 @@ def spike(P, p, n, t, N, G, Q, SP, cnt, xc):
             be = ST[n, COL_IE] * fexp(-P[p, P_SE] * dt) if ST[n, COL_IE] != 0.0 else 0.0
             bi = ST[n, COL_II] * fexp(-P[p, P_SI] * dt) if ST[n, COL_II] != 0.0 else 0.0
             act, tc = lazy_crossing(P, p, n, t, tr, ST, vth, ST[n, COL_V] * fexp(-g * dt), be, bi)
-            emit(n, p, t, G, Q, cnt)
-            if act == F_WAKE:
-                wake(n, tc, ST, N.cseq, Q, cnt)
-            elif act == F_SCHEDULE:
-                schedule(n, tc, ST, N.cseq, Q, cnt)
-            return
         else:
             v, ie, ii = frame_state_of(P, p, n, t, N)
             tc, ST[n, COL_TL] = cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
@@ -317,7 +312,11 @@ def spike(P, p, n, t, N, G, Q, SP, cnt, xc):
                               P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                               ST[n, COL_V], ST[n, COL_IE], ST[n, COL_II], t, tr)
     emit(n, p, t, G, Q, cnt)
-    schedule(n, tc, ST, N.cseq, Q, cnt)
+    # (lazy_crossing's F_DONE has set the crossing and keeps the queued entry)
+    if act == F_WAKE:
+        wake(n, tc, ST, N.cseq, Q, cnt)
+    elif act == F_SCHEDULE:
+        schedule(n, tc, ST, N.cseq, Q, cnt)
 
 
 @njit(cache=True, _nrt=False)
