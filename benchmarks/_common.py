@@ -52,6 +52,9 @@ def bench(case, build, duration, warm=None, **extra):
     out["drive_events"] = c.drive_events
     out["queue_pushes"] = c.queue_pushes
     out["jit_s"] = jit_s
+    # seconds this process spent compiling kernels (0 on a warm cache), wherever it fell
+    from eventsnn import compile_time
+    out["compile_s"] = round(compile_time(), 3)
     out.update(extra)
     print(json.dumps(out))
     sys.stdout.flush()

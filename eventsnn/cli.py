@@ -3,9 +3,19 @@ operation-count report; print the report of a saved run.
 
     eventsnn run brunel [--n 10000] [--duration 1000] [--seed 1] [--dt 0.1] [--clock]
                         [--save run.npz] [--json] [--quiet] [--no-report]
+                        [--record all|none|rates] [--bin 1.0] [--plot out.png]
     eventsnn run sparse-lowrate [--n 1000000] ...
     eventsnn run cuba [--n 4000] ...
     eventsnn count run.npz [--dt 0.1] [--mem-pj 10] [--json]
+    eventsnn info
+    eventsnn --version
+
+``--record none`` keeps no spikes (the rates then come from the counts), ``--record
+rates`` counts each population's spikes in bins of ``--bin`` ms instead of keeping them;
+both skip the op-count report, whose NeuroBench figures need every spike.  ``--plot``
+writes a raster and population-rate figure (needs matplotlib: ``pip install
+"eventsnn[plot]"``).  Times are reported apart: build, kernel compilation (first run on a
+machine only) and simulation.
 
 ``--clock`` also runs the clock-driven reference engine (step ``--dt``) and puts its
 measured counts in the report; without it the clock column is the formula.  ``--save``
@@ -51,8 +61,11 @@ _pj = _arg(float, lambda v: 0 <= v < float("inf"), "a number of pJ", "finite and
 
 
 def build_parser():
+    from . import __version__
     p = argparse.ArgumentParser(prog="eventsnn", description="Exact event-driven SNN simulation")
+    p.add_argument("--version", action="version", version=f"eventsnn {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="print the versions of eventsnn, numba, numpy, scipy and the thread count")
     r = sub.add_parser("run", help="run a built-in network and print rates, counters and the op-count report")
     r.add_argument("case", choices=CASES)
     r.add_argument("--n", type=_positive_int, default=None, help="number of neurons")
@@ -67,6 +80,11 @@ def build_parser():
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--no-report", action="store_true", help="skip the op-count report (rates and counters only)")
+    r.add_argument("--record", choices=("all", "none", "rates"), default="all",
+                   help="keep every spike (default), none, or only binned population rates")
+    r.add_argument("--bin", type=_dt, default=1.0, help="bin width (ms) of --record rates and of --plot")
+    r.add_argument("--plot", metavar="PATH", default=None,
+                   help="write a raster and population-rate figure (.png, .pdf, .svg; needs matplotlib)")
     c = sub.add_parser("count", help="print the op-count report of a run saved with `eventsnn run ... --save`")
     c.add_argument("path", help="a .npz written by `eventsnn run ... --save`")
     c.add_argument("--dt", type=_dt, default=0.1,
@@ -117,28 +135,10 @@ def build_case(case, n=None, seed=1):
     return cases.sparse_lowrate(n, seed=seed)
 
 
-def run_event(net, duration, progress=None, chunks=20):
-    """Run the event engine in ``chunks`` calls (identical to one call: runs continue
-    exactly); returns a Result covering the whole interval."""
-    import numpy as np
-
-    from .results import Result, Spikes
-    t0 = net.t
-    parts = []
-    for k in range(1, chunks + 1):
-        target = t0 + duration * k / chunks
-        parts.append(net.run(max(target - net.t, 0.0)))
-        if progress is not None:
-            progress.update(k / chunks)
-    counts = parts[0].counts
-    for p in parts[1:]:
-        counts = counts + p.counts
-    def cat(which):
-        return Spikes(np.concatenate([getattr(p, which).times for p in parts]),
-                      np.concatenate([getattr(p, which).ids for p in parts]))
-
-    return Result(t0, net.t, cat("spikes"), counts, None, net.populations,
-                  source_spikes=cat("source_spikes"))
+def run_event(net, duration, progress=None):
+    """Run the event engine for ``duration`` ms, with a progress bar when ``progress``
+    (``Network.run`` cuts the run into slices then, which changes no result)."""
+    return net.run(duration, progress=bool(progress))
 
 
 def run_clock_chunked(net, duration, dt, progress=None, chunks=20):
@@ -158,28 +158,47 @@ def run_clock_chunked(net, duration, dt, progress=None, chunks=20):
 
 
 def run_case(case, n=None, duration=1000.0, seed=1, *, dt=0.1, clock=False, report=True, mem_pj=None,
-             quiet=True, save=None):
+             quiet=True, save=None, record="all", bin=1.0, plot=None):
     """Build and run a case; returns a dict of results (rates in Hz, counts, timings and,
     unless ``report`` is False, the op-count report)."""
     from . import counting
+    from ._compile import compile_time
     from .analysis import cv_isi
     show = _show_progress(quiet)
+    c0 = compile_time()
     t0 = time.perf_counter()
-    net = build_case(case, n, seed).prepare()
+    net = build_case(case, n, seed)
+    if record != "all":
+        net.record_spikes(None)
+        report = False
+    if record == "rates" or plot:
+        rate_recs = {p.name: net.record_rate(p, bin=bin) for p in net._pops}
+    net.prepare()
     t1 = time.perf_counter()
-    bar = Progress(f"{case}: event-driven", 1.0, show)
-    res = run_event(net, duration, bar)
-    bar.close()
+    c1 = compile_time()
+    res = run_event(net, duration, show)
     t2 = time.perf_counter()
+    c2 = compile_time()
+    sim = (t2 - t1) - (c2 - c1)
     out = {"case": case, "n_neurons": net.n_neurons, "n_synapses": net.n_synapses,
-           "bio_time_ms": duration, "seed": seed, "build_s": round(t1 - t0, 3),
-           "sim_s": round(t2 - t1, 3), "spikes": len(res.spikes), "rates_hz": {},
-           "cv_isi": {}, "counts": res.counts.as_dict()}
+           "bio_time_ms": duration, "seed": seed, "build_s": round((t1 - t0) - (c1 - c0), 3),
+           "compile_s": round(c2 - c0, 3), "sim_s": round(sim, 3), "record": record,
+           "spikes": res.counts.spikes, "rates_hz": {}, "cv_isi": {}, "counts": res.counts.as_dict()}
     for name, (off, size) in net.populations.items():
-        s = res.spikes_of(name)
-        out["rates_hz"][name] = round(res.rates(name), 3)
-        out["cv_isi"][name] = round(cv_isi(s.times, s.ids, size), 3)
-    out["syn_events_per_s"] = round(res.counts.syn_events / max(t2 - t1, 1e-9))
+        if record == "all":
+            s = res.spikes_of(name)
+            out["rates_hz"][name] = round(res.rates(name), 3)
+            out["cv_isi"][name] = round(cv_isi(s.times, s.ids, size), 3)
+        elif record == "rates":
+            d = rate_recs[name].data
+            out["rates_hz"][name] = round(d.counts.sum() / size / (duration / 1000.0), 3) if duration else 0.0
+            out.setdefault("binned_rates_hz", {})[name] = [round(float(x), 3) for x in d.rate]
+    if record == "none":
+        out["rates_hz"]["all"] = round(res.counts.spikes / net.n_neurons / (duration / 1000.0), 3) if duration else 0.0
+    out["syn_events_per_s"] = round(res.counts.syn_events / max(sim, 1e-9))
+    if plot:
+        _plot(net, res, rate_recs, plot, record)
+        out["plot"] = str(plot)
     cres = None
     if clock:
         bar = Progress(f"{case}: clock-driven dt={dt:g} ms", 1.0, show)
@@ -199,11 +218,52 @@ def run_case(case, n=None, duration=1000.0, seed=1, *, dt=0.1, clock=False, repo
     return out
 
 
+def _plot(net, res, rate_recs, path, record):
+    """A raster (if spikes were kept) above the population rates."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeError('--plot needs matplotlib: pip install "eventsnn[plot]"') from None
+    from . import plot as evplot
+    rows = 2 if record == "all" else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 3 * rows), sharex=True, squeeze=False)
+    if record == "all":
+        evplot.raster(res, ax=axes[0, 0])
+    ax = axes[-1, 0]
+    for name, rr in rate_recs.items():
+        evplot.population_rate(rr.data, ax=ax, label=name)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _info():
+    import numba
+    import numpy
+    import scipy
+
+    from . import __version__
+    print(f"eventsnn {__version__}")
+    print(f"numba    {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads available, "
+          f"{numba.get_num_threads()} in use)")
+    print(f"numpy    {numpy.__version__}")
+    print(f"scipy    {scipy.__version__}")
+    print(f"python   {sys.version.split()[0]}")
+    print(f"cpus     {os.cpu_count()}")
+
+
 def _print_run(out):
     print(f"{out['case']}: {out['n_neurons']} neurons, {out['n_synapses']} synapses, "
-          f"{out['bio_time_ms']} ms (build {out['build_s']} s, simulate {out['sim_s']} s)")
+          f"{out['bio_time_ms']} ms (build {out['build_s']} s, compile {out['compile_s']} s, "
+          f"simulate {out['sim_s']} s)")
+    if out["compile_s"] > 0:
+        print("  (kernels were compiled in this run; they are cached, so the next run skips that)")
     for name, r in out["rates_hz"].items():
-        print(f"  {name:>8}: rate {r:8.3f} Hz   CV(ISI) {out['cv_isi'][name]:.3f}")
+        cv = out["cv_isi"].get(name)
+        print(f"  {name:>8}: rate {r:8.3f} Hz" + (f"   CV(ISI) {cv:.3f}" if cv is not None else ""))
     print(f"  spikes {out['spikes']}, recurrent synaptic events {out['counts']['syn_events']} "
           f"({out['syn_events_per_s'] / 1e6:.1f} M/s)")
     print("  counts: " + ", ".join(f"{k}={v}" for k, v in out["counts"].items()))
@@ -237,6 +297,9 @@ def _main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "info":
+            _info()
+            return 0
         if args.command == "count":
             from . import counting
             try:
@@ -252,13 +315,20 @@ def _main(argv):
                 return _fail(f"--save: directory {parent!r} does not exist")
             if not args.save.endswith(".npz"):
                 return _fail(f"--save: {args.save!r} must end in .npz")
+        if args.plot:
+            parent = os.path.dirname(os.path.abspath(args.plot))
+            if not os.path.isdir(parent):
+                return _fail(f"--plot: directory {parent!r} does not exist")
+        if args.save and args.record != "all":
+            return _fail(f"--save needs every spike; it cannot go with --record {args.record}")
         if args.clock:
             steps = args.duration / args.dt
             if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
                 return _fail(f"--duration {args.duration:g} ms is not a whole number of --dt {args.dt:g} ms "
                              f"steps (needed with --clock)")
         out = run_case(args.case, args.n, args.duration, args.seed, dt=args.dt, clock=args.clock,
-                       report=not args.no_report, mem_pj=args.mem_pj, quiet=args.quiet, save=args.save)
+                       report=not args.no_report, mem_pj=args.mem_pj, quiet=args.quiet, save=args.save,
+                       record=args.record, bin=args.bin, plot=args.plot)
     except KeyboardInterrupt:
         print("\neventsnn: interrupted", file=sys.stderr)
         return 130

@@ -29,12 +29,12 @@ from .engine.state import COL_CSEQ, neuron_block
 from .models import LIF
 from .network import Network, PoissonSource
 from .plan import check_state
-from .results import OpCounts, Spikes
+from .results import OpCounts, Spikes, StateSamples
 
 __all__ = ["save", "load", "FORMAT"]
 
 #: the format this version writes; files of other formats are refused
-FORMAT = "eventsnn-network/1"
+FORMAT = "eventsnn-network/2"
 
 _RULES = {cls.__name__: cls for cls in (PLM.STDP, PLM.Triplet, PLM.Vogels, PLM.RewardSTDP)}
 
@@ -120,10 +120,9 @@ def save(net: Network, path) -> None:
         if pr.csr.delays is not None:
             arrays[f"proj{pr.index}.delays"] = pr.csr.delays
     drives = [{"pop": pop.name, "rate": float(rate), "weight": float(weight)} for pop, rate, weight in net._drives]
-    if net._records:
-        arrays["records.ids"], arrays["records.times"] = net._records[0]
+    recs = _save_recorders(net, arrays)
     meta = {"format": FORMAT, "seed": net.seed, "populations": pops, "sources": srcs, "projections": projs,
-            "drives": drives, "records": bool(net._records), "prefetch_pop": net._prefetch_pop,
+            "drives": drives, "recorders": recs, "prefetch_pop": net._prefetch_pop,
             "t": net.t, "counts": net.counts.as_dict(), "prepared": net._state is not None,
             "src_seen": net._src_seen}
     if net._state is not None:
@@ -140,6 +139,78 @@ def save(net: Network, path) -> None:
     with open(tmp, "wb") as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
     os.replace(tmp, path)       # a crash while writing leaves no half-written file at path
+
+
+_VARS = ("v", "i_exc", "i_inh", "theta")
+
+
+def _save_recorders(net, arrays):
+    """The recorders' settings (returned, for the meta record) and data (into arrays)."""
+    spk = None
+    if net._spike_recs is not None:
+        spk = []
+        for k, r in enumerate(net._spike_recs):
+            spk.append({"start": r.start, "stop": r.stop, "all": r.ids is None})
+            if r.ids is not None:
+                arrays[f"rec.spikes{k}.ids"] = r.ids
+    probes = []
+    for k, pb in enumerate(net._probes):
+        probes.append({"name": pb.name, "dt": pb.dt, "start": pb.start, "stop": pb.stop,
+                       "variables": list(pb.variables)})
+        arrays[f"rec.probe{k}.ids"] = pb.ids
+        if pb.times is not None:
+            arrays[f"rec.probe{k}.times"] = pb.times
+        S = pb.samples
+        arrays[f"rec.probe{k}.data.times"] = S.times
+        for v in pb.variables:
+            arrays[f"rec.probe{k}.data.{v}"] = getattr(S, v)
+    rates = []
+    for k, r in enumerate(net._rate_recs):
+        rates.append({"population": r.population.name, "bin": r.bin, "k0": int(r._k0)})
+        arrays[f"rec.rate{k}.counts"] = r._counts
+    weights = []
+    for k, r in enumerate(net._weight_recs):
+        weights.append({"projection": r.proj.index, "name": r.name})
+        arrays[f"rec.weights{k}.times"] = r.times
+        arrays[f"rec.weights{k}.taken"] = r.taken
+        arrays[f"rec.weights{k}.values"] = r.values
+    return {"spikes": spk, "probes": probes, "rates": rates, "weights": weights}
+
+
+def _load_recorders(net, meta, arrays):
+    pops = {p.name: p for p in net._pops}
+    if meta["spikes"] is not None:
+        net.record_spikes(None)
+        for k, r in enumerate(meta["spikes"]):
+            net.record_spikes("all" if r["all"] else arrays[f"rec.spikes{k}.ids"], start=r["start"],
+                              stop=r["stop"])
+    for k, p in enumerate(meta["probes"]):
+        times = arrays.get(f"rec.probe{k}.times")
+        if times is not None:
+            pb = net.record_state(arrays[f"rec.probe{k}.ids"], times, variables=p["variables"], name=p["name"])
+        else:
+            pb = net.record_state(arrays[f"rec.probe{k}.ids"], dt=p["dt"], start=p["start"], stop=p["stop"],
+                                  variables=p["variables"], name=p["name"])
+        t = arrays[f"rec.probe{k}.data.times"]
+        if len(t):
+            K = len(pb.ids)
+            cols = {}
+            for v in _VARS:
+                a = arrays.get(f"rec.probe{k}.data.{v}") if v in pb.variables else None
+                if a is not None and a.shape != (len(t), K):
+                    raise ValueError(f"rec.probe{k}.data.{v} has shape {a.shape}; expected ({len(t)}, {K})")
+                cols[v] = a
+            pb._parts.append(StateSamples(t, pb.ids.copy(), **cols))
+    for k, r in enumerate(meta["rates"]):
+        rr = net.record_rate(pops[r["population"]], bin=r["bin"])
+        rr._add(int(r["k0"]), np.asarray(arrays[f"rec.rate{k}.counts"], np.int64))
+    for k, r in enumerate(meta["weights"]):
+        wr = net._projs[int(r["projection"])].record_weights(arrays[f"rec.weights{k}.times"], name=r["name"])
+        vals = arrays[f"rec.weights{k}.values"]
+        wr._t = [float(x) for x in arrays[f"rec.weights{k}.taken"]]
+        wr._w = [np.array(v, np.float64) for v in vals]
+        if len(wr._w) != len(wr._t):
+            raise ValueError(f"rec.weights{k}: {len(wr._t)} times but {len(wr._w)} snapshots")
 
 
 def _runs(arrays, name):
@@ -228,8 +299,7 @@ def _build(meta, arrays) -> Network:
         pr._reward0 = float(p["reward0"])
     for d in meta["drives"]:
         net.poisson_drive(groups[d["pop"]], d["rate"], d["weight"])
-    if meta["records"]:
-        net.record_state(arrays["records.ids"], arrays["records.times"])
+    _load_recorders(net, meta["recorders"], arrays)
     net.t = float(meta["t"])
     net.counts = OpCounts(**meta["counts"])
     if meta["prepared"]:

@@ -30,7 +30,10 @@ from .engine.state import COL_CSEQ, F_TCUR, K_EV, K_PHASE, K_POPS, PlasticRun, n
 from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
 from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
-from .results import OpCounts, Result, Spikes, StateSamples, _spike_order
+from .recording import (VARIABLES, RateRecorder, SpikeRecorder, StateProbe, WeightRecorder, buffers,
+                        collect, record_filter)
+from ._progress import Progress
+from .results import OpCounts, PopulationRate, Result, Spikes, StateSamples, _spike_order
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection", "NonFiniteStateError"]
 
@@ -155,6 +158,43 @@ class Projection:
     @property
     def n_synapses(self) -> int:
         return self.csr.nnz
+
+    def record_weights(self, times, name: str | None = None) -> WeightRecorder:
+        """Copy this projection's weights at ``times`` (ms, >= the network's current
+        time): each snapshot holds the weights after every event at its time, in CSR
+        order (8 bytes per synapse and snapshot).  A run is split at the snapshot times,
+        which changes no result.  May be called at any time, also between runs.
+
+        Returns
+        -------
+        WeightRecorder
+            ``.taken`` (ms) and ``.values`` (snapshots x synapses, mV); each run's
+            snapshots are also in ``Result.weights[name]``.
+        """
+        net = self.pre.net
+        t = np.asarray(times)
+        if t.dtype.kind not in "iuf":
+            raise TypeError(f"times must be real numbers (ms), got dtype {t.dtype}")
+        t = np.unique(t.astype(np.float64).ravel())
+        if t.size and not (np.isfinite(t).all() and t[0] >= net.t):
+            bad = t[~(np.isfinite(t) & (t >= net.t))][0]
+            raise ValueError(f"times contains {float(bad)!r}; snapshot times must be finite and >= the "
+                             f"network's current time {net.t!r} ms")
+        if t.size and net.t > 0 and t[0] == net.t:
+            raise ValueError(f"times contains {net.t!r}, the current time, which has run already; "
+                             f"read proj.weights now instead")
+        names = {r.name for r in net._weight_recs}
+        if name is None:
+            name = f"weights{len(net._weight_recs)}"
+        elif not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        if name in names:
+            raise ValueError(f"name={name!r} is already used by a weight recorder of this network")
+        check_memory("times", t.size, 8 * t.size * self.n_synapses,
+                     f"{t.size} snapshots of {self.n_synapses} weights (8 bytes each)")
+        rec = WeightRecorder(self, t, name)
+        net._weight_recs.append(rec)
+        return rec
 
     def _pl(self):
         """(k, plastic plan, plastic state): this projection's row in the plasticity
@@ -331,7 +371,10 @@ class Network:
         self._sources: list[_Group] = []
         self._projs: list[Projection] = []
         self._drives: list[tuple] = []
-        self._records: list[tuple] = []
+        self._spike_recs: list | None = None     # None: every spike of every neuron
+        self._probes: list[StateProbe] = []
+        self._rate_recs: list[RateRecorder] = []
+        self._weight_recs: list[WeightRecorder] = []
         self._n = 0
         self._names = set()
         self._plan = None
@@ -641,31 +684,155 @@ class Network:
         d = real("delay", delay, lo=0.0, lo_open=not from_source)
         return d
 
-    def record_state(self, ids, times):
-        """Sample V and the currents of neurons ``ids`` (global) at ``times`` (ms).
-
-        Samples are exact left limits (state before any input at that instant).
-        """
-        self._check_open("add a state recorder")
-        i = np.asarray(ids)
-        t = np.asarray(times)
+    def _neuron_ids(self, target, argname):
+        """Global ids (sorted, unique int64) of a Population of this network or an array
+        of ids."""
+        if isinstance(target, Population):
+            self._own(target, argname)
+            return target.ids
+        if isinstance(target, _Group):
+            raise TypeError(f"{argname}={target!r} is a source; sources have no state and their spikes "
+                            f"are always in Result.source_spikes")
+        i = np.asarray(target)
         if i.dtype.kind not in "iu" and not (i.size == 0 and i.dtype.kind == "f"):
-            raise TypeError(f"ids must be integers, got dtype {i.dtype}")
-        if t.dtype.kind not in "iuf":
-            raise TypeError(f"times must be real numbers (ms), got dtype {t.dtype}")
-        t = t.astype(float).ravel()
+            raise TypeError(f"{argname} must be a Population or integer neuron ids, got dtype {i.dtype}")
         i = i.astype(np.int64).ravel()
         if i.size and (i.min() < 0 or i.max() >= self._n):
             bad = i[(i < 0) | (i >= self._n)][0]
-            raise ValueError(f"ids contains {bad}; neuron ids must be in [0, {self._n})")
-        if t.size and not (np.isfinite(t).all() and (t >= 0).all()):
-            bad = t[~(np.isfinite(t) & (t >= 0))][0]
-            raise ValueError(f"times contains {float(bad)!r}; sample times must be finite and >= 0 ms")
-        if self._records:
-            raise ValueError("record_state may be called once per network")
-        check_memory("len(times)", t.size, 24 * t.size * i.size,
-                     f"{t.size} x {i.size} samples of (V, I_exc, I_inh) (24 bytes each)")
-        self._records.append((i, np.sort(t)))
+            raise ValueError(f"{argname} contains {bad}; neuron ids must be in [0, {self._n})")
+        return i
+
+    def record_spikes(self, target="all", *, start: float = 0.0, stop: float = math.inf):
+        """Record the spikes of ``target`` with start <= t <= stop (ms) only.
+
+        Without this call every spike of every neuron is recorded (16 bytes a spike).
+        After it, only the union of the recorders' neurons and windows is; the engine
+        checks a 1-byte mask per neuron.  ``Result.spikes`` and ``net.spikes`` hold the
+        recorded spikes; ``net.report`` (which needs every spike) refuses such a network.
+
+        Parameters
+        ----------
+        target : "all", Population, array of int, or None
+            The neurons (global ids); None records no spikes (and returns None).
+        start, stop : float
+            The window (ms), 0 <= start <= stop (stop may be inf); both ends included.
+
+        Returns
+        -------
+        SpikeRecorder or None
+            ``.spikes``: its spikes over all runs so far.
+        """
+        self._check_open("add a spike recorder")
+        start = real("start", start, lo=0.0)
+        stop = real("stop", stop, lo=0.0, allow_inf=True)
+        if not start <= stop:
+            raise ValueError(f"start={start!r}, stop={stop!r}: need start <= stop (ms)")
+        if target is None:
+            if self._spike_recs is None:
+                self._spike_recs = []
+            return None
+        if isinstance(target, str):
+            if target != "all":
+                raise ValueError(f"target={target!r}; allowed: 'all', a Population, neuron ids or None")
+            ids = None
+        else:
+            ids = np.unique(self._neuron_ids(target, "target"))
+        rec = SpikeRecorder(self, ids, start, stop)
+        self._spike_recs = (self._spike_recs or []) + [rec]
+        return rec
+
+    def record_state(self, ids, times=None, *, dt: float | None = None, start: float = 0.0,
+                     stop: float = math.inf, variables=("v", "i_exc", "i_inh"), name: str | None = None):
+        """Sample the state of neurons ``ids`` at ``times`` or every ``dt`` ms.
+
+        Samples are exact left limits (the state before any input at that instant).
+        Several probes may be added (before the first run); each run's samples are in
+        ``Result.probes[name]`` (the first probe's also in ``Result.states``), all of
+        them in ``probe.samples``.  Memory: 8 bytes per variable, neuron and sample.
+
+        Parameters
+        ----------
+        ids : Population or array of int
+            Global neuron ids.
+        times : array of float, optional
+            Sample times (ms, >= 0).  Exactly one of ``times`` and ``dt``.
+        dt : float, optional
+            A regular grid: start, start + dt, start + 2 dt, ... (ms) up to ``stop``,
+            continuing over every run (each time computed as start + j dt, never summed).
+        start, stop : float
+            The grid's first and last allowed times (ms).
+        variables : sequence of str
+            From "v", "i_exc", "i_inh" (mV) and "theta" (adaptive threshold offset, mV).
+        name : str, optional
+            Defaults to "probe0", "probe1", ...
+
+        Returns
+        -------
+        StateProbe
+        """
+        self._check_open("add a state recorder")
+        i = self._neuron_ids(ids, "ids")
+        if (times is None) == (dt is None):
+            raise ValueError("give exactly one of times (sample times, ms) and dt (a grid step, ms)")
+        tt = None
+        if times is not None:
+            t = np.asarray(times)
+            if t.dtype.kind not in "iuf":
+                raise TypeError(f"times must be real numbers (ms), got dtype {t.dtype}")
+            tt = np.sort(t.astype(np.float64).ravel())
+            if tt.size and not (np.isfinite(tt).all() and (tt >= 0).all()):
+                bad = tt[~(np.isfinite(tt) & (tt >= 0))][0]
+                raise ValueError(f"times contains {float(bad)!r}; sample times must be finite and >= 0 ms")
+            check_memory("len(times)", tt.size, 8 * 4 * tt.size * i.size,
+                         f"{tt.size} x {i.size} samples of up to 4 variables (8 bytes each)")
+            dt_, start_, stop_ = 0.0, 0.0, math.inf
+        else:
+            dt_ = real("dt", dt, lo=0.0, lo_open=True)
+            start_ = real("start", start, lo=0.0)
+            stop_ = real("stop", stop, lo=start_, allow_inf=True)
+            if start_ + dt_ == start_ or (math.isfinite(stop_) and stop_ + dt_ == stop_):
+                raise ValueError(f"dt={dt!r} is below the float64 resolution of the grid's times "
+                                 f"(start={start_!r}, stop={stop_!r} ms)")
+            if math.isfinite(stop_):
+                n = math.floor((stop_ - start_) / dt_) + 1
+                check_memory("dt", dt, 8 * 4 * n * i.size, f"{n} x {i.size} samples of up to 4 variables")
+        if isinstance(variables, str):
+            variables = (variables,)
+        try:
+            variables = tuple(variables)
+        except TypeError:
+            raise TypeError(f"variables must be a sequence of names, got {type(variables).__name__}") from None
+        bad = [v for v in variables if v not in VARIABLES]
+        if bad or not variables or len(set(variables)) != len(variables):
+            raise ValueError(f"variables={variables!r}; allowed: a non-empty selection without repeats of "
+                             f"{list(VARIABLES)}")
+        variables = tuple(v for v in VARIABLES if v in variables)
+        if name is None:
+            name = f"probe{len(self._probes)}"
+        elif not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        if name in {pb.name for pb in self._probes}:
+            raise ValueError(f"name={name!r} is already used by a state probe of this network")
+        pb = StateProbe(self, name, i, tt, dt_, start_, stop_, variables)
+        self._probes.append(pb)
+        return pb
+
+    def record_rate(self, population, bin: float = 1.0) -> RateRecorder:
+        """Count the spikes of ``population`` in time bins (k bin, (k+1) bin] (ms), in
+        the engine and without recording them (8 bytes per bin).  One recorder per
+        population; each run's bins are in ``Result.rates_binned[name]``, all of them in
+        ``recorder.data`` (a PopulationRate: ``times``, ``counts``, ``rate`` in Hz)."""
+        self._check_open("add a rate recorder")
+        if not isinstance(population, Population):
+            raise TypeError(f"population must be a neuron Population of this network, got "
+                            f"{type(population).__name__}")
+        self._own(population, "population")
+        bin = real("bin", bin, lo=0.0, lo_open=True)
+        if any(r.population is population for r in self._rate_recs):
+            raise ValueError(f"population={population.name!r} has a rate recorder already")
+        rec = RateRecorder(self, population, bin)
+        self._rate_recs.append(rec)
+        return rec
 
     # ---------------------------------------------------------------- compiling
 
@@ -710,7 +877,7 @@ class Network:
         return self._entry
 
     def run(self, duration: float, *, max_events: int = 10**9, max_spikes: int | None = None,
-            max_queue: int | None = None) -> Result:
+            max_queue: int | None = None, progress: bool | None = None) -> Result:
         """Simulate ``duration`` ms more; may be called repeatedly (continues exactly).
 
         Parameters
@@ -724,6 +891,10 @@ class Network:
             the machine has available (``eventsnn.set_memory_limit`` changes that).  A
             run that reaches one stops between two instants with a RuntimeError and
             keeps its state: raise the limit and run again to continue exactly.
+        progress : bool or None
+            Show a progress bar on stderr (the run is then made in slices, which changes
+            no result).  None: only when stderr is a terminal and the run takes longer
+            than a few seconds.
 
         Returns
         -------
@@ -736,18 +907,60 @@ class Network:
         duration = real("duration", duration, lo=0.0)
         # (limits beyond 2**62 are no limits: they fit the kernel's int64 either way)
         max_events = min(integer("max_events", max_events, lo=1), 2**62)
-        # defaults: the spike record (16 bytes a spike, up to twice that while it grows,
-        # and the copy the result keeps) within a quarter of the memory available, the
-        # queue (48 bytes an event, twice that while it grows) within an eighth
+        if max_spikes is not None:
+            max_spikes = min(integer("max_spikes", max_spikes, lo=1), 2**62)
+        if max_queue is not None:
+            max_queue = min(integer("max_queue", max_queue, lo=1), 2**62)
+        if progress is not None:
+            progress = boolean("progress", progress)
+        t0 = self.t
+        t_end = t0 + duration
+        # weight snapshots split the run at their times (t = 0 too, before a first run:
+        # the events at 0 are then done); runs continue exactly, so no result changes
+        first = t0 == 0.0 and not self._all_spikes
+        cuts = sorted({float(x) for r in self._weight_recs for x in r.times
+                       if t0 < x <= t_end or (first and x == 0.0)})
+        bar = Progress(t0, t_end, progress)
+        parts = []
+        weights = {}
+        t = t0
+        while True:
+            te = bar.next_stop(t, cuts[0] if cuts else t_end)
+            done = OpCounts()
+            for r in parts:
+                done = done + r.counts
+            kept = sum(len(q.spikes) for q in parts)
+            r = self._advance(te, max(max_events - done.queue_pops, 1),
+                              None if max_spikes is None else max(max_spikes - kept, 1), max_queue, t0)
+            parts.append(r)
+            t = te
+            if cuts and te == cuts[0]:
+                cuts.pop(0)
+                for wr in self._weight_recs:
+                    if te in wr.times:
+                        wr._take(te)
+                        tw, vw = weights.setdefault(wr.name, ([], []))
+                        tw.append(te)
+                        vw.append(wr._w[-1])
+            bar.update(te)
+            if te == t_end and not cuts:
+                break
+        bar.close()
+        weights = {k: (np.array(tw), np.array(vw)) for k, (tw, vw) in weights.items()}
+        return _merge(parts, t0, weights)
+
+    def _advance(self, t_end: float, max_events: int, max_spikes: int | None, max_queue: int | None,
+                 t_first: float) -> Result:
+        """Simulate up to the absolute time ``t_end`` (ms): one slice of ``run``."""
         mem = memory_limit() or 2**62
         spikes_mem, queue_mem = max(mem // (4 * 48), 1), max(mem // (8 * 96), 1)
-        max_spikes = spikes_mem if max_spikes is None else min(integer("max_spikes", max_spikes, lo=1), 2**62)
-        max_queue = queue_mem if max_queue is None else min(integer("max_queue", max_queue, lo=1), 2**62)
+        max_spikes = spikes_mem if max_spikes is None else max_spikes
+        max_queue = queue_mem if max_queue is None else max_queue
+        duration = t_end - t_first
         fresh = self._plan is None
         self.prepare()
         plan = self._plan
         t0 = self.t
-        t_end = t0 + duration
         step, what = plan.min_step
         if step < math.ulp(t_end):
             if fresh:
@@ -757,6 +970,13 @@ class Network:
                              f"{math.ulp(t_end)!r} ms at t={t_end!r} ms, more than {what}, {step!r} ms "
                              f"(a spike would arrive in the instant that sent it); run to an earlier "
                              f"time or make that interval longer")
+        try:
+            rec = buffers(self, self._state.rec, t0, t_end)
+        except MemoryError:
+            if fresh:
+                self._plan = self._state = self._cnt_mark = None
+            raise
+        self._state = self._state._replace(rec=rec)
         A = plan.arrays
         # work done between runs (threshold changes) belongs to the next run
         cnt_before = self._cnt_mark
@@ -813,10 +1033,12 @@ class Network:
         ids = SP.n[n_sp_before:SP.count[0]].copy()
         order = _spike_order(times, ids)
         spikes = Spikes(times, ids) if order is None else Spikes(times[order], ids[order])
+        spikes = record_filter(self._spike_recs, spikes)
         self._all_spikes.append(spikes)
         stopped = status in (MAX_EVENTS, MAX_SPIKES, MAX_QUEUE)
         t_stop = float(info[1]) if stopped else t_end
         src_spikes = self._take_source_spikes(t_stop)
+        probes, rates = collect(self, st.rec, t0, t_stop)
         if stopped:
             self.t = t_stop
             # the counts of the part that ran count in the next run
@@ -829,13 +1051,9 @@ class Network:
         counts = OpCounts.from_array(st.cnt - cnt_before)
         self._cnt_mark = st.cnt.copy()
         self.counts = self.counts + counts
-        states = None
-        rec_t = A.samples.times
-        if len(rec_t):
-            m = (rec_t > t0) & (rec_t <= t_end) if t0 > 0 else rec_t <= t_end
-            so = st.samp[m]
-            states = StateSamples(rec_t[m], A.samples.ids, so[..., 0], so[..., 1], so[..., 2])
-        return Result(t0, t_end, spikes, counts, states, self.populations, source_spikes=src_spikes)
+        states = next(iter(probes.values())) if probes else None
+        return Result(t0, t_end, spikes, counts, states, self.populations, source_spikes=src_spikes,
+                      probes=probes, rates_binned=rates)
 
     def _take_source_spikes(self, t_stop):
         """The source spikes with times <= t_stop not yet reported, sorted by (time,
@@ -873,6 +1091,13 @@ class Network:
         return {p.name: (p.offset, p.size) for p in self._pops}
 
     @property
+    def records_every_spike(self) -> bool:
+        """True unless ``record_spikes`` limited the spike record (to some neurons or a
+        window)."""
+        r = self._spike_recs
+        return r is None or any(x.ids is None and x.start == 0.0 and x.stop == math.inf for x in r)
+
+    @property
     def n_neurons(self) -> int:
         return self._n
 
@@ -899,6 +1124,39 @@ class Network:
         """Bytes of connectivity: total, per synapse (targets + weights [+ delays]), row
         pointers and plasticity structures (:func:`eventsnn.plan.synapse_bytes`)."""
         return synapse_bytes(self._projs)
+
+
+def _merge(parts, t0, weights) -> Result:
+    """One Result of the slices of a run (``Network.run``)."""
+    if len(parts) == 1 and not weights:
+        return parts[0]
+    last = parts[-1]
+    counts = OpCounts()
+    for r in parts:
+        counts = counts + r.counts
+    probes = {}
+    for name in last.probes:
+        ps = [r.probes[name] for r in parts]
+        probes[name] = ps[0] if len(ps) == 1 else _cat_samples(ps)
+    rates = {}
+    for name, pr in last.rates_binned.items():
+        acc = RateRecorder(None, None, pr.bin)
+        for r in parts:
+            q = r.rates_binned[name]
+            if len(q.times):
+                acc._add(int(round(q.times[0] / q.bin)), q.counts)
+        rates[name] = PopulationRate(pr.bin, pr.size, (acc._k0 + np.arange(len(acc._counts))) * pr.bin,
+                                     acc._counts)
+    states = next(iter(probes.values())) if probes else None
+    src = [r.source_spikes for r in parts]
+    return Result(t0, last.t_stop, _concat([r.spikes for r in parts]), counts, states, last.populations,
+                  source_spikes=_concat(src), probes=probes, rates_binned=rates, weights=weights)
+
+
+def _cat_samples(ps):
+    cols = {v: (np.concatenate([getattr(p, v) for p in ps]) if getattr(ps[0], v) is not None else None)
+            for v in ("v", "i_exc", "i_inh", "theta")}
+    return StateSamples(np.concatenate([p.times for p in ps]), ps[0].ids, **cols)
 
 
 def _concat(runs):

@@ -23,13 +23,13 @@ import numpy as np
 from . import connectivity as cx
 from . import plasticity as PLM
 from .engine.deliver import PREFETCH_POP, test_mode
-from .engine.emit import MAX_LANES, RENORM, SAMPLE, SWEEP, init_drives, init_sources, qpush
+from .engine.emit import MAX_LANES, RENORM, SAMPLE, SAMPLE_SEQ, SWEEP, init_drives, init_sources, qpush
 from .engine.queue import new_queue, push, reserve
 from .engine.rng import STREAM_DRIVE, STREAM_SOURCES, seed_streams
-from .engine.state import (C_PUSH, K_EV, K_FJ, K_NDIRTY, K_PHASE, NCOUNT, NCURF, NCURI, Bind, Consts, Cursor, DriveState,
-                           Drives, Graph, Neurons, PlanArrays, Plastic, PlasticState, Pops,
-                           Samples, Scratch, SourceState, Sources, SpikeRecord, State, F_TCUR,
-                           COL_CSEQ, neuron_block)
+from .engine.state import (C_PUSH, K_EV, K_FJ, K_NDIRTY, K_PHASE, NCOUNT, NCURF, NCURI, Bind, Consts,
+                           Cursor, DriveState, Drives, Graph, Neurons, PlanArrays, Plastic,
+                           PlasticState, Pops, Probes, Recording, Scratch, SourceState, Sources,
+                           SpikeRecord, State, F_TCUR, COL_CSEQ, neuron_block)
 from .engine.threshold import init_candidates
 from .models import P_ADAPT, P_FRAME, P_G, P_HASEXP, P_SE, P_SI, P_VINF
 
@@ -110,6 +110,8 @@ class Plan:
     v_init: np.ndarray
     theta0: np.ndarray
     adapt0: np.ndarray
+    #: the recording controls (``engine.state.Recording``) with empty buffers
+    rec0: Recording
 
     @property
     def populations(self) -> list:
@@ -452,10 +454,6 @@ def build_plan(net, *, pf_pop: int | None = None) -> Plan:
     pmax = 0
     for g in range(len(groups)):
         pmax = max(pmax, int(G.grp_proj_ptr[g + 1] - G.grp_proj_ptr[g]))
-    if net._records:
-        rec_ids, rec_t = net._records[0]
-    else:
-        rec_ids, rec_t = np.empty(0, np.int64), np.empty(0)
     # initial potentials: a frame population stores U = V - v_inf at t_f = 0
     v_init = np.empty(N)
     for g in pops:
@@ -464,12 +462,65 @@ def build_plan(net, *, pf_pop: int | None = None) -> Plan:
         v_init[sl] = g.obj.v_init - r[P_VINF] if (r[P_FRAME] and r[P_G] > 0) else g.obj.v_init
     theta0 = np.concatenate([g.obj._theta0 for g in pops])
     adapt0 = np.array([1 if (P[g.index, P_ADAPT] or g.obj._theta0.any()) else 0 for g in pops], np.int64)
-    arrays = PlanArrays(PO, G, SRC, DR, PLA, Samples(np.asarray(rec_ids, np.int64), rec_t),
+    arrays = PlanArrays(PO, G, SRC, DR, PLA, _probes(net._probes),
                         Consts(int(N), int(pmax), sweep_dt, renorm_dt, int(pf_pop)))
     return Plan(arrays, groups, projs, [(d[0], d[1], d[2]) for d in sorted(drives, key=lambda d: d[0])],
                 kernel, not all(r[P_FRAME] and not r[P_HASEXP] for r in P),
                 _wheel_size(SRC.kind, SRC.rate, SRC.st_ptr, SRC.times, SRC.lane),
-                int(net.seed), v_init, theta0, adapt0)
+                int(net.seed), v_init, theta0, adapt0, _recording(net, pops, projs))
+
+
+def _probes(probes) -> Probes:
+    """The kernels' view of the state probes (``Network.record_state``)."""
+    def cat(parts, dtype):
+        return np.concatenate([np.asarray(x, dtype) for x in parts]) if parts else np.empty(0, dtype)
+
+    def ptr(parts):
+        return np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.int64)
+
+    ids = [pb.ids for pb in probes]
+    times = [pb.times if pb.times is not None else np.empty(0) for pb in probes]
+    return Probes(cat(ids, np.int64), ptr(ids), np.array([pb.vars for pb in probes], np.int64),
+                  np.array([pb.dt for pb in probes], np.float64),
+                  np.array([pb.start for pb in probes], np.float64),
+                  np.array([pb.stop for pb in probes], np.float64), cat(times, np.float64), ptr(times))
+
+
+def _recording(net, pops, projs) -> Recording:
+    """The recording controls: which neurons' spikes are recorded (``net.record_spikes``:
+    all of them unless it was called), counted in rate bins (``net.record_rate``) or kept
+    for the postsynaptic rules only."""
+    N = net.n_neurons
+    mask = np.zeros(N, np.uint8)
+    recs = net._spike_recs
+    if recs is None:
+        mask[:] = 1
+        win = np.array([-np.inf, np.inf])
+    else:
+        for r in recs:
+            if r.ids is None:
+                mask[:] = 1
+            else:
+                mask[r.ids] = 1
+        win = np.array([min((r.start for r in recs), default=np.inf),
+                        max((r.stop for r in recs), default=-np.inf)])
+    npop = len(pops)
+    rate_of = np.full(npop, -1, np.int64)
+    for k, r in enumerate(net._rate_recs):
+        p = r.population
+        rate_of[p.index] = k
+        mask[p.offset:p.offset + p.size] |= 2
+    plastic_post = {pr.post.index for pr in projs if pr.plasticity is not None}
+    keep = recs is not None and bool(plastic_post)
+    if keep:
+        for g in pops:
+            if g.index in plastic_post:
+                mask[g.node_off:g.node_off + g.size] |= 4
+    mode = 1 if recs is None and not net._rate_recs else (2 if keep else 0)
+    return Recording(mask, win, np.array([mode], np.int64), rate_of,
+                     np.array([r.bin for r in net._rate_recs], np.float64), np.zeros(len(net._rate_recs), np.int64),
+                     np.zeros(len(net._rate_recs) + 1, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                     np.zeros((0, 2), np.int64), np.zeros(2, np.int64))
 
 
 def initial_drives(plan: Plan) -> DriveState:
@@ -499,7 +550,7 @@ def initial_state(plan: Plan) -> State:
     neurons = Neurons(block, block[:, COL_CSEQ].view(np.int64), np.zeros(npop),
                       np.array(plan.theta0, dtype=np.float64), plan.adapt0.copy())
     DS = initial_drives(plan)
-    n_rec = A.samples.times.shape[0]
+    n_rec = A.probes.dt.shape[0]
     Q = new_queue(N + S_tot + n_rec + 16, nlanes=A.graph.lane_delay.shape[0], n_sources=S_tot,
                   **plan.wheel)
     # (loads, or on a cold cache compiles, the queue's growth now rather than in the
@@ -514,8 +565,18 @@ def initial_state(plan: Plan) -> State:
     RS = SpikeRecord(np.empty(S_tot + 1024), np.empty(S_tot + 1024, np.int64), np.zeros(1, np.int64))
     init_sources(A.sources, SS, Q, RS, cnt, 0.0)
     init_candidates(P, A.pops.pop_off, neurons, Q, cnt, True if plan.xc else None)
-    for k, tk in enumerate(A.samples.times):
-        push(Q, float(tk), -(2**62) + k, SAMPLE, k, 0, 0.0)
+    PR = A.probes
+    for k in range(n_rec):
+        # each probe's first sample (the loop queues the next one as it takes one)
+        if PR.dt[k] > 0.0:
+            if not PR.start[k] <= PR.stop[k]:
+                continue
+            tk = PR.start[k]
+        elif PR.tptr[k + 1] > PR.tptr[k]:
+            tk = PR.times[PR.tptr[k]]
+        else:
+            continue
+        push(Q, float(tk), SAMPLE_SEQ + k, SAMPLE, k, 0, 0.0)
         cnt[C_PUSH] += 1
     PLA = A.plastic
     plastic = [pr for pr in plan.projections if pr.plasticity is not None]
@@ -529,7 +590,7 @@ def initial_state(plan: Plan) -> State:
     cur = Cursor(np.zeros(NCURI, np.int64), np.zeros(NCURF))
     cur.f[F_TCUR] = -np.inf
     return State(neurons, Q, SpikeRecord(np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64)),
-                 RS, SS, DS, TR, np.full((n_rec, A.samples.ids.shape[0], 3), np.nan),
+                 RS, SS, DS, TR, plan.rec0._replace(mask=plan.rec0.mask.copy()),
                  Scratch(np.zeros(N, np.int64), np.zeros((N + 63) // 64, np.uint64)), cur, cnt,
                  np.array([_sign(pr.csr.weights, pr.plasticity) for pr in plan.projections], np.int64))
 
@@ -593,7 +654,13 @@ def check_state(plan: Plan, S: State) -> None:
     shape(S.scratch.isdirty, ((N + 63) // 64,), "scratch.isdirty")
     shape(S.cnt, (NCOUNT,), "cnt")
     shape(S.proj_sign, (nproj,), "proj_sign")
-    shape(S.samp, (A.samples.times.shape[0], A.samples.ids.shape[0], 3), "samp")
+    R, R0 = S.rec, plan.rec0
+    for f in ("mask", "win", "mode", "rate_of", "rate_bin", "rate_base", "rate_off"):
+        shape(getattr(R, f), getattr(R0, f).shape, f"rec.{f}")
+    need(np.array_equal(R.mask, R0.mask) and np.array_equal(R.mode, R0.mode)
+         and np.array_equal(R.rate_of, R0.rate_of), "the recording controls differ from the network's")
+    need(R.ev.ndim == 2 and R.ev.shape[1] == 2 and R.n.shape == (2,) and R.n[0] == 0 and R.n[1] == 0,
+         "the sample buffer is not empty")
     for name, R in (("spikes", S.spikes), ("src_spikes", S.src_spikes)):
         need(R.t.ndim == 1 and R.t.shape == R.n.shape and R.count.shape == (1,)
              and 0 <= R.count[0] <= R.t.shape[0], f"{name}: inconsistent record")
@@ -628,7 +695,12 @@ def check_state(plan: Plan, S: State) -> None:
     need(((a[s] >= 0) & (a[s] < S_tot)).all(), "a queued spike of an unknown source")
     need((A.sources.lane[a[kind == 7]] >= 0).all(), "a queued fused spike of a source that is not fused")
     sm = kind == 5          # SAMPLE
-    need(((a[sm] >= 0) & (a[sm] < A.samples.times.shape[0])).all(), "a queued sample out of range")
+    PR = A.probes
+    need(((a[sm] >= 0) & (a[sm] < PR.dt.shape[0])).all(), "a queued sample of an unknown probe")
+    asm, bsm = a[sm], b[sm]
+    given = PR.dt[asm] == 0.0
+    need((bsm >= 0).all() and (PR.tptr[asm[given]] + bsm[given] < PR.tptr[asm[given] + 1]).all(),
+         "a queued sample out of range")
     lc = Q.lane_cap
     need(lc.shape == (1,) and lc[0] >= 1 and (int(lc[0]) & (int(lc[0]) - 1)) == 0,
          "queue.lane_cap is not a power of two")

@@ -1,7 +1,7 @@
 """What a run returns: spikes, operation counts and sampled states (plain arrays)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -101,15 +101,61 @@ def _spike_order(times, ids):
 class StateSamples:
     """Exact states sampled at chosen times (left limits: before any input at that time).
 
-    ``v``, ``i_exc``, ``i_inh`` have shape (len(times), len(ids)), in mV.  Frame
-    (delta-synapse) neurons have no currents and report 0.
+    ``v``, ``i_exc``, ``i_inh`` (mV) and ``theta`` (the adaptive threshold offset, mV)
+    have shape (len(times), len(ids)); a variable the probe does not record is None.
+    Frame (delta-synapse) neurons have no currents and report 0.
     """
 
     times: np.ndarray
     ids: np.ndarray
-    v: np.ndarray
-    i_exc: np.ndarray
-    i_inh: np.ndarray
+    v: np.ndarray | None
+    i_exc: np.ndarray | None
+    i_inh: np.ndarray | None
+    theta: np.ndarray | None = None
+
+    def to_pandas(self):
+        """A long-format DataFrame: one row per (time, id), one column per recorded
+        variable (needs pandas)."""
+        pd = _pandas()
+        T, K = len(self.times), len(self.ids)
+        cols = {"time_ms": np.repeat(self.times, K), "id": np.tile(self.ids, T)}
+        for name in ("v", "i_exc", "i_inh", "theta"):
+            a = getattr(self, name)
+            if a is not None:
+                cols[name] = a.reshape(-1)
+        return pd.DataFrame(cols)
+
+
+@dataclass(frozen=True)
+class PopulationRate:
+    """Spikes of one population counted in time bins (k bin, (k+1) bin], k integer.
+
+    ``times`` are the bins' left edges (ms), ``counts`` the spikes in each (int64),
+    ``rate`` the mean rate per neuron (Hz).  A bin that a run covers only partly (the
+    run ended inside it) counts the spikes of the covered part; it is completed when the
+    next run continues.
+    """
+
+    bin: float
+    size: int
+    times: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def rate(self) -> np.ndarray:
+        return self.counts / self.size / (self.bin / 1000.0)
+
+    def to_pandas(self):
+        """A DataFrame with columns time_ms, count, rate_hz (needs pandas)."""
+        return _pandas().DataFrame({"time_ms": self.times, "count": self.counts, "rate_hz": self.rate})
+
+
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("to_pandas needs pandas: pip install pandas") from None
+    return pd
 
 
 @dataclass(frozen=True)
@@ -125,7 +171,7 @@ class Result:
     counts : OpCounts
         Operations done by this call.
     states : StateSamples or None
-        Samples whose times fall in the interval.
+        The first state probe's samples taken in this run (None without probes).
     populations : dict
         name -> (offset, size) of every neuron population, for ``spikes_of``.
     dt : float or None
@@ -135,6 +181,14 @@ class Result:
         Spikes of the spike-train and Poisson sources in the interval (t = 0 included in
         the first run), sorted by (time, node); node ids count after the neurons (source
         k of the network is node N + k).  The counts of ``eventsnn.counting`` use them.
+    probes : dict
+        name -> StateSamples of every state probe (``Network.record_state``), this run.
+    rates_binned : dict
+        population name -> PopulationRate (``Network.record_rate``), the bins this run
+        touched.
+    weights : dict
+        name -> (times, values) of the weight snapshots (``Projection.record_weights``)
+        taken in this run; values has one row per time, in CSR order.
     """
 
     t_start: float
@@ -145,6 +199,9 @@ class Result:
     populations: dict
     dt: float | None = None
     source_spikes: Spikes | None = None
+    probes: dict = field(default_factory=dict)
+    rates_binned: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
 
     def spikes_of(self, population) -> Spikes:
         """Spikes of one population (object or name), ids local to the population."""
@@ -163,3 +220,32 @@ class Result:
         n = self.populations[name][1]
         dur = self.t_stop - self.t_start
         return len(s) / n / (dur / 1000.0) if dur > 0 else 0.0
+
+    def to_pandas(self, what: str = "spikes", name=None):
+        """This run's records as a pandas DataFrame (needs pandas).
+
+        what : "spikes" (columns time_ms, id, population), "states" (the probe ``name``,
+        default the first), "rates" (the rate recorder of population ``name``, default
+        the first) or "counts" (one row of operation counts).
+        """
+        pd = _pandas()
+        if what == "spikes":
+            pops = sorted(self.populations.items(), key=lambda kv: kv[1][0])
+            offs = np.array([o for _, (o, _) in pops], np.int64)
+            names = np.array([k for k, _ in pops] or [""], dtype=object)
+            which = np.searchsorted(offs, self.spikes.ids, side="right") - 1 if len(offs) else \
+                np.zeros(len(self.spikes), np.int64)
+            return pd.DataFrame({"time_ms": self.spikes.times, "id": self.spikes.ids,
+                                 "population": names[np.maximum(which, 0)]})
+        if what in ("states", "rates"):
+            d = self.probes if what == "states" else self.rates_binned
+            if not d:
+                raise ValueError(f"what={what!r}: this run recorded no "
+                                 f"{'state probes' if what == 'states' else 'binned rates'}")
+            key = next(iter(d)) if name is None else name
+            if key not in d:
+                raise ValueError(f"name={name!r} is not one of {sorted(d)}")
+            return d[key].to_pandas()
+        if what == "counts":
+            return pd.DataFrame([self.counts.as_dict()])
+        raise ValueError(f"what={what!r}; allowed: 'spikes', 'states', 'rates', 'counts'")

@@ -117,7 +117,48 @@ def test_chunked_event_run_equals_one_run():
     from eventsnn.cases import brunel
     from eventsnn.cli import run_event
     a = brunel(200, seed=3)
-    ra = run_event(a, 30.0, chunks=7)
+    ra = run_event(a, 30.0, progress=True)
     rb = brunel(200, seed=3).run(30.0)
     assert ra.counts == rb.counts
     assert (ra.spikes.times == rb.spikes.times).all() and (ra.spikes.ids == rb.spikes.ids).all()
+
+
+def test_version_and_info(capsys):
+    import eventsnn
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"eventsnn {eventsnn.__version__}"
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    import numba
+    import numpy
+    assert f"numba    {numba.__version__}" in out and f"numpy    {numpy.__version__}" in out
+    assert "threads" in out
+
+
+@pytest.mark.parametrize("record", ["none", "rates"])
+def test_record_options(capsys, record):
+    import json
+    argv = ["run", "brunel", "--n", "200", "--duration", "20", "--json", "--record", record, "--bin", "5"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    full = ["run", "brunel", "--n", "200", "--duration", "20", "--json", "--no-report"]
+    assert main(full) == 0
+    ref = json.loads(capsys.readouterr().out)
+    assert out["counts"] == ref["counts"] and "report" not in out
+    assert out["spikes"] == ref["counts"]["spikes"]
+    if record == "rates":
+        for name, r in ref["rates_hz"].items():
+            assert out["rates_hz"][name] == r
+            assert len(out["binned_rates_hz"][name]) == 4
+    assert main(argv[:-4] + ["--record", record, "--save", "x.npz"]) == 2
+    assert "--save needs every spike" in capsys.readouterr().err
+
+
+def test_plot_option_writes_a_figure(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "brunel.png"
+    assert main(["run", "brunel", "--n", "200", "--duration", "20", "--no-report", "--plot", str(path)]) == 0
+    assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"
+    assert main(["run", "brunel", "--n", "200", "--plot", str(tmp_path / "no" / "x.png")]) == 2

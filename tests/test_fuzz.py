@@ -101,7 +101,7 @@ def _rule(name):
 def _state(net):
     """What a rejected call must leave unchanged."""
     out = [net.n_neurons, net.n_synapses, dict(net.populations), [(g.name, g.size) for g in net._sources],
-           len(net._drives), len(net._records), sorted(net._names), net.t, net.plan is not None,
+           len(net._drives), len(net._probes), sorted(net._names), net.t, net.plan is not None,
            net.counts]
     for pr in net.projections:
         out.append((pr.weights.tobytes(), pr.csr.indptr.tobytes(), pr.csr.indices.tobytes(), pr.delay,

@@ -73,7 +73,7 @@ def test_memory_guard_on_connectivity_and_recording():
     assert not net.projections
     with pytest.raises(MemoryError, match="len.times."):
         net.record_state(np.arange(10 ** 6), np.linspace(0, 1, 10 ** 6))   # 24 TB of samples
-    assert not net._records
+    assert not net._probes
 
 
 def test_a_memory_limit_can_be_set():

@@ -51,7 +51,7 @@ def _snapshot(net):
         populations=dict(net.populations),
         sources=[(type(g).__name__, g.name, g.size) for g in net._sources],
         drives=len(net._drives),
-        records=len(net._records),
+        records=len(net._probes),
         names=set(net._names),
         weights=[pr.weights.copy() for pr in net.projections],
         csr=[(pr.csr.indptr.copy(), pr.csr.indices.copy()) for pr in net.projections],
@@ -389,7 +389,8 @@ BUILD_CASES = [
     ("record_state negative time", lambda h: h.net.record_state([0], [-3.0]), ValueError,
      ["times", "-3.0", ">= 0"]),
     ("record_state str times", lambda h: h.net.record_state([0], ["1"]), TypeError, ["times"]),
-    ("record_state twice", lambda h: h.net.record_state([0], [1.0]), ValueError, ["record_state"]),
+    ("record_state name twice", lambda h: h.net.record_state([0], [1.0], name="probe0"), ValueError,
+     ["name", "probe0", "already"]),
 ]
 
 

@@ -37,6 +37,9 @@ DELIVER, CAND, SOURCE, SWEEP, RENORM, SAMPLE = (np.int64(k) for k in range(6))
 LANE = np.int64(6)
 # a spike of a fused source, in the heap at its arrival time: delivered as a lane event
 FUSED = np.int64(7)
+# the sequence number of probe k's SAMPLE events is SAMPLE_SEQ + k: below every other
+# event's, so the samples of an instant are taken before its inputs (left limits)
+SAMPLE_SEQ = np.int64(-(2**62))
 # at most this many lanes (distinct homogeneous delays); other delays use the heap
 MAX_LANES = 16
 
@@ -79,6 +82,24 @@ def record_spike(SP, n, t):
     SP.t[i] = t
     SP.n[i] = n
     SP.count[0] = i + 1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def observe_spike(SP, RC, p, n, t):
+    """Record spike (t, n) of population p as the recorders ask (``state.Recording``):
+    in the record, in its population's rate bins, neither, or both."""
+    if RC.mode[0] == 1:
+        record_spike(SP, n, t)
+        return
+    m = RC.mask[n]
+    if ((m & 1) != 0 and RC.win[0] <= t <= RC.win[1]) or (m & 4) != 0:
+        record_spike(SP, n, t)
+    if (m & 2) != 0:
+        r = RC.rate_of[p]
+        i = RC.rate_off[r] + np.int64(math.ceil(t / RC.rate_bin[r])) - 1 - RC.rate_base[r]
+        if i < RC.rate_off[r] or i >= RC.rate_off[r + 1]:
+            raise RuntimeError("rate bins out of range: the run's bins were not made (internal error)")
+        RC.rate_cnt[i] += 1
 
 
 @njit(cache=True, inline="always")

@@ -40,12 +40,12 @@ from ..models import P_FRAME, P_G, P_C, P_SE, P_SI, P_TREF, P_VRESET, refractory
 from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
-from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SOURCE, SWEEP, emit, fused_lane,
-                   group_of, next_source, prefetch_wheel, qpush, wake)
+from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SAMPLE_SEQ, SOURCE, SWEEP, emit,
+                   fused_lane, group_of, next_source, prefetch_wheel, qpush, wake)
 from .hints import load_float64, prefetch
-from .queue import lane_pop, lane_room, next_event, pop, reserve, wheel_pop
-from .state import (C_POP, C_SRC_SPIKES, C_SYN_REC, C_SYN_SRC, COL_IE, COL_II, COL_REF, COL_V, F_EC, F_ET, F_PH_T,
-                    F_TCUR, K_EA, K_EB, K_EFS, K_EJR, K_EKIND, K_ENROW, K_EQI, K_ESRC, K_EV,
+from .queue import lane_pop, lane_room, next_event, pop, push, reserve, wheel_pop
+from .state import (C_POP, C_PUSH, C_SRC_SPIKES, C_SYN_REC, C_SYN_SRC, COL_IE, COL_II, COL_REF, COL_V,
+                    F_EC, F_ET, F_PH_T, F_TCUR, K_EA, K_EB, K_EFS, K_EJR, K_EKIND, K_ENROW, K_EQI, K_ESRC, K_EV,
                     K_FJ, K_NDIRTY, K_PH_J, K_PH_K, K_PH_P, K_PHASE, K_POPS, SpikeRecord, State)
 from .threshold import (F_DONE, F_NONFINITE, F_SPIKE, F_WAKE, candidate, frame_state_of,
                         schedule, spike, state_at, test_marked)
@@ -132,7 +132,7 @@ def _drive_range(PN, G, DR, S, p, t, j, n1, pmax, xc):
                                      _ZERO, S.scratch, N, DR, S.drives, S.cnt, PN.pop_off)
         if j >= n1:
             return _GO, j
-        spike(PN.P, p, ns, ts, N, G, S.queue, S.spikes, S.cnt, xc)
+        spike(PN.P, p, ns, ts, N, G, S.queue, S.spikes, S.rec, S.cnt, xc)
 
 
 @njit(cache=True, _nrt=False)
@@ -152,18 +152,26 @@ def _drive_pops(PN, G, DR, S, t, p, j, pmax, xc):
 
 
 @njit(cache=True, _nrt=False)
-def _sample(PL, S, t, k, j, xc):
-    """Record the state of sampled neurons j.. at sample k (time t), after applying their
-    lazy drive: (_GO, -) or (_ROOM, the sampled neuron to continue from)."""
+def _sample(PL, S, t, a, j, xc):
+    """Write the variables of probe a's neurons j.. at time t (ms), after applying their
+    lazy drive, into the sample buffer: (_GO, -) or (_ROOM, the neuron to continue from)."""
     P = PL.pops.P
     pop_off = PL.pops.pop_off
-    ids = PL.samples.ids
+    PR = PL.probes
+    R = S.rec
     N = S.neurons
     ST = N.block
-    out = S.samp
-    while j < ids.shape[0]:
-        n = ids[j]
+    i0 = PR.ptr[a]
+    m = PR.ptr[a + 1] - i0
+    vb = PR.vars[a]
+    nv = (vb & 1) + ((vb >> 1) & 1) + ((vb >> 2) & 1) + ((vb >> 3) & 1)
+    base = R.n[0]
+    if base + m * nv > R.vals.shape[0]:
+        raise RuntimeError("sample buffer full: room was not made (internal error)")
+    while j < m:
+        n = PR.ids[i0 + j]
         p = group_of(n, pop_off)
+        v = ie = ii = 0.0
         if P[p, P_FRAME] != 0.0:
             if PL.drives.pop_drv_ptr[p + 1] > PL.drives.pop_drv_ptr[p]:
                 code, _ = _drive_range(PL.pops, PL.graph, PL.drives, S, p, t, n, n + 1,
@@ -173,16 +181,59 @@ def _sample(PL, S, t, k, j, xc):
             v, ie, ii = frame_state_of(P, p, n, t, N)
             if refractory(t, ST[n, COL_REF]):
                 v = P[p, P_VRESET]
-            out[k, j, 0] = v
-            out[k, j, 1] = ie
-            out[k, j, 2] = ii
         elif xc is not None:
             v, ie, ii = state_at(P, p, n, ST, t)
-            out[k, j, 0] = v
-            out[k, j, 1] = ie
-            out[k, j, 2] = ii
+        o = base + j * nv
+        if (vb & 1) != 0:
+            R.vals[o] = v
+            o += 1
+        if (vb & 2) != 0:
+            R.vals[o] = ie
+            o += 1
+        if (vb & 4) != 0:
+            R.vals[o] = ii
+            o += 1
+        if (vb & 8) != 0:
+            R.vals[o] = N.theta[n]
         j += 1
     return _GO, j
+
+
+@njit(cache=True, _nrt=False)
+def _sample_start(S, a, b):
+    """Note that sample b of probe a is being taken (its values follow)."""
+    R = S.rec
+    e = R.n[1]
+    if e >= R.ev.shape[0]:
+        raise RuntimeError("sample buffer full: room was not made (internal error)")
+    R.ev[e, 0] = a
+    R.ev[e, 1] = b
+
+
+@njit(cache=True, _nrt=False)
+def _sample_done(PL, S):
+    """Close the sample being taken and queue the probe's next one, if any.  A probe's
+    events share one sequence number below every other event's, so all samples of an
+    instant come first in it (left limits)."""
+    PR = PL.probes
+    R = S.rec
+    e = R.n[1]
+    a = R.ev[e, 0]
+    b = R.ev[e, 1] + 1
+    vb = PR.vars[a]
+    nv = (vb & 1) + ((vb >> 1) & 1) + ((vb >> 2) & 1) + ((vb >> 3) & 1)
+    R.n[0] += (PR.ptr[a + 1] - PR.ptr[a]) * nv
+    R.n[1] = e + 1
+    if PR.dt[a] > 0.0:
+        tn = PR.start[a] + b * PR.dt[a]
+        if not tn <= PR.stop[a]:
+            return
+    else:
+        if PR.tptr[a] + b >= PR.tptr[a + 1]:
+            return
+        tn = PR.times[PR.tptr[a] + b]
+    push(S.queue, tn, SAMPLE_SEQ + a, SAMPLE, a, b, 0.0)
+    S.cnt[C_PUSH] += 1
 
 
 @njit(cache=True, _nrt=False)
@@ -229,6 +280,18 @@ def _post_plasticity(PL, B, S, pls):
             pr = PI.pl_proj[k]
             post_update(PI.PL, PI, k, TR.learn, n - G.proj_post_off[pr], t, G.row_ptr,
                         G.row_ptr_off[pr], B.w_addr[pr], TR, S.cnt)
+    RC = S.rec
+    if RC.mode[0] == 2:
+        # drop the spikes that were kept only for the rules read above
+        w = TR.seen[0]
+        for i in range(TR.seen[0], SP.count[0]):
+            n = SP.n[i]
+            t = SP.t[i]
+            if (RC.mask[n] & 1) != 0 and RC.win[0] <= t <= RC.win[1]:
+                SP.n[w] = n
+                SP.t[w] = t
+                w += 1
+        SP.count[0] = w
     TR.seen[0] = SP.count[0]
 
 
@@ -302,7 +365,7 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
                     if jr >= gend:
                         break
                     # an external drive arrival before t made ns fire at ts
-                    spike(P, p, ns, ts, N, G, Q, S.spikes, cnt, xc)
+                    spike(P, p, ns, ts, N, G, Q, S.spikes, S.rec, cnt, xc)
                     row_ = Row(jr, gend, G.proj_post_off[pr], B.idx_addr[pr], wa, B.w_mask[pr])
         elif xc is not None:
             ndirty = general_targets(P, p, t, row_, ndirty, SC, ST, cnt)
@@ -350,7 +413,7 @@ def _flush(PL, S, t_cur, j, xc):
                 # it fired at t_cur already: its interspike interval is below float64
                 # resolution, and firing again would never end the instant
                 return _TWICE, j
-            spike(P, p, n, t_cur, N, PL.graph, S.queue, S.spikes, S.cnt, xc)
+            spike(P, p, n, t_cur, N, PL.graph, S.queue, S.spikes, S.rec, S.cnt, xc)
         elif act == F_WAKE:
             wake(n, tc, N.block, N.cseq, S.queue, S.cnt)
         else:
@@ -385,6 +448,7 @@ def _resume(PL, B, S, info, xc, pls):
         code, j = _sample(PL, S, cf[F_PH_T], ci[K_PH_K], ci[K_PH_J], xc)
         if code != _GO:
             return _stop_phase(ci, info, pmax, PH_SAMPLE, ci[K_PH_K], j)
+        _sample_done(PL, S)
         ci[K_PHASE] = PH_NONE
     return OK
 
@@ -427,7 +491,7 @@ def _pop_next(Q, src, PL, B, S):
 
 
 @njit(cache=True, _nrt=False)
-def _bookkeeping(PL, S, t, kind, a, info, xc):
+def _bookkeeping(PL, S, t, kind, a, b, info, xc):
     """A SWEEP, RENORM or SAMPLE event at t (see the module docstring); OK or ROOM."""
     ci = S.cursor.i
     cf = S.cursor.f
@@ -443,9 +507,11 @@ def _bookkeeping(PL, S, t, kind, a, info, xc):
         qpush(S.queue, S.cnt, t + PL.consts.renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
     elif kind == SAMPLE:
         cf[F_PH_T] = t
+        _sample_start(S, a, b)
         code, j = _sample(PL, S, t, a, _ZERO, xc)
         if code != _GO:
             return _stop_phase(ci, info, pmax, PH_SAMPLE, a, j)
+        _sample_done(PL, S)
     return OK
 
 
@@ -558,7 +624,7 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
             cnt[C_SRC_SPIKES] += 1
             emit(SRC.off[0] + a, group_of(SRC.off[0] + a, G.grp_off), t, G, Q, cnt)
             next_source(a, c, SRC, S.sources, Q, S.src_spikes, cnt)
-        elif _bookkeeping(PL, S, t, kind, a, info, xc) != OK:
+        elif _bookkeeping(PL, S, t, kind, a, b, info, xc) != OK:
             return ROOM
     # (no threshold tests are pending here: the loop leaves only after the flush above)
     return _end_of_run(PL, B, S, t_end, info, xc, pls)

@@ -8,7 +8,7 @@ Kernels take the smallest records that hold what they touch (every array a call 
 is a few machine words of arguments).
 
 Plan records: :class:`Pops`, :class:`Graph`, :class:`Sources`, :class:`Drives`,
-:class:`Plastic`, :class:`Samples` and the scalars :class:`Consts`, together
+:class:`Plastic`, :class:`Probes` and the scalars :class:`Consts`, together
 :class:`PlanArrays`; per run the driver
 adds :class:`Bind` (addresses of the projections' arrays and the threshold-test modes,
 derived from the plan and the current weights).  State records: :class:`Neurons`,
@@ -204,13 +204,32 @@ class Plastic(NamedTuple):
     pop_pl: np.ndarray
 
 
-class Samples(NamedTuple):
-    """State sampling (``Network.record_state``)."""
+class Probes(NamedTuple):
+    """State probes (``Network.record_state``): probe k samples neurons
+    ``ids[ptr[k]:ptr[k+1]]`` at the times ``start[k] + j dt[k]`` (j = 0, 1, ... while <=
+    ``stop[k]``) or, when ``dt[k]`` is 0, at ``times[tptr[k]:tptr[k+1]]``.  Its queue holds
+    one SAMPLE event per probe with samples left (payload: probe, j)."""
 
-    #: int64: neuron ids sampled
+    #: int64: sampled neuron ids, all probes
     ids: np.ndarray
-    #: float64: sample times (ms), sorted
+    #: int64 [n_probes + 1]: each probe's ids in ``ids``
+    ptr: np.ndarray
+    #: int64 [n_probes]: variables recorded, bits ``VAR_*``
+    vars: np.ndarray
+    #: float64 [n_probes]: grid step (ms); 0: the probe has given times
+    dt: np.ndarray
+    #: float64 [n_probes]: first grid time (ms)
+    start: np.ndarray
+    #: float64 [n_probes]: last grid time allowed (ms; inf: none)
+    stop: np.ndarray
+    #: float64: given sample times (ms), sorted per probe
     times: np.ndarray
+    #: int64 [n_probes + 1]: each probe's times in ``times``
+    tptr: np.ndarray
+
+
+#: bits of ``Probes.vars`` (values are written in this order)
+VAR_V, VAR_IE, VAR_II, VAR_THETA = 1, 2, 4, 8
 
 
 class Consts(NamedTuple):
@@ -256,7 +275,7 @@ class PlanArrays(NamedTuple):
     sources: Sources
     drives: Drives
     plastic: Plastic
-    samples: Samples
+    probes: Probes
     consts: Consts
 
 
@@ -348,6 +367,38 @@ class Cursor(NamedTuple):
     f: np.ndarray
 
 
+class Recording(NamedTuple):
+    """What a run records besides its counts: which neurons' spikes, spikes counted in
+    time bins, and the samples of the probes.  The driver sizes the per-run buffers
+    (rate bins, samples) before each run and empties them after it."""
+
+    #: uint8 [N]: per neuron, bit 0: record its spikes (within ``win``); bit 1: count
+    #: them in its population's rate bins; bit 2: keep them in the record until the
+    #: postsynaptic plasticity has read them (``compact`` then drops those without bit 0)
+    mask: np.ndarray
+    #: float64 [2]: spikes are recorded (bit 0) when win[0] <= t <= win[1] (ms)
+    win: np.ndarray
+    #: int64 [1]: 1 when every neuron is recorded at all times (no mask lookups); 2 when
+    #: the record holds spikes kept for plasticity only, to be compacted
+    mode: np.ndarray
+    #: int64 [n_pops]: rate recorder of each population, -1: none
+    rate_of: np.ndarray
+    #: float64 [n_rates]: bin width (ms); a spike at t counts in bin ceil(t / bin) - 1
+    rate_bin: np.ndarray
+    #: int64 [n_rates]: first bin index of this run's buffer
+    rate_base: np.ndarray
+    #: int64 [n_rates + 1]: each recorder's bins in ``rate_cnt``
+    rate_off: np.ndarray
+    #: int64: spike counts per bin, this run
+    rate_cnt: np.ndarray
+    #: float64: sampled values (probe by probe, neuron by neuron, variables in bit order)
+    vals: np.ndarray
+    #: int64 [capacity, 2]: (probe, j) of every sample taken, in order
+    ev: np.ndarray
+    #: int64 [2]: values and samples written
+    n: np.ndarray
+
+
 class State(NamedTuple):
     """Everything a run changes."""
 
@@ -358,8 +409,8 @@ class State(NamedTuple):
     sources: SourceState
     drives: DriveState
     plastic: PlasticState
-    #: float64 [n_times, n_ids, 3]: sampled (V, I_exc, I_inh)
-    samp: np.ndarray
+    #: the samples and recording controls of this run
+    rec: "Recording"
     scratch: Scratch
     cursor: Cursor
     #: int64 [NCOUNT]: counters (``COUNTERS``)

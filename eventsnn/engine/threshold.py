@@ -27,7 +27,7 @@ from ..models import (P_C, P_CE, P_CI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_K
                       first_crossing_coef, frame_scale, frame_state, frame_u_for, huge_coef,
                       propagate, refractory)
 from .deliver import mark, unmark
-from .emit import emit, emit_prefetch, group_of, record_spike, schedule, wake
+from .emit import emit, emit_prefetch, group_of, observe_spike, schedule, wake
 from .fexp import exp as fexp
 from .state import (C_ADV, C_SPIKES, C_STALE, C_THRESH, COL_CT, COL_IE, COL_II, COL_REF,
                     COL_TGT, COL_TL, COL_V)
@@ -265,7 +265,7 @@ def test_marked(P, pop_off, t, SC, j0, ndirty, N, cnt, xc):
 
 
 @njit(cache=True, _nrt=False)
-def spike(P, p, n, t, N, G, Q, SP, cnt, xc):
+def spike(P, p, n, t, N, G, Q, SP, RC, cnt, xc):
     """Neuron n of population p fires at t (ms): reset, refractory, record, emit, next
     candidate.  The caller has made room for ``Consts.pmax`` queue events and one spike.
     ``xc`` is None for networks of delta-synapse frame populations only."""
@@ -280,7 +280,7 @@ def spike(P, p, n, t, N, G, Q, SP, cnt, xc):
     # (its arithmetic overlaps the loads of the row pointers) and before the candidate,
     # which keeps the order of sequence numbers
     emit_prefetch(n, p, G)
-    record_spike(SP, n, t)
+    observe_spike(SP, RC, p, n, t)
     tf = N.tf[p]
     act = F_SCHEDULE            # schedule(tc) below, unless lazy_crossing decides
     if P[p, P_FRAME] != 0.0:
