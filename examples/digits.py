@@ -5,12 +5,16 @@ pixels first, blank pixels silent, plus a bias spike at 0 ms; 65-300-10 LIF netw
 read out by first-spike times (Wunderlich & Pehle's cross-entropy).  Needs
 scikit-learn: ``pip install "eventsnn[digits]"``.
 
-    python examples/digits.py [--seed 0] [--epochs 12]
+    python examples/digits.py [--seed 0] [--epochs 12] [--plot digits.png]
+
+``--plot`` saves the training curves (loss, accuracy, silent fraction per epoch; needs
+matplotlib: ``pip install "eventsnn[plot]"``).
 """
 import argparse
 import json
 import time
 
+from eventsnn import plot
 from eventsnn.datasets import digits
 from eventsnn.encoding import latency
 from eventsnn.gradients import SNN, Adam, FirstSpikeCE, evaluate, fit
@@ -41,9 +45,20 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--plot", default="", help="PNG path for the training curves ('' to skip)")
     a = ap.parse_args()
     r = train(a.seed, a.epochs, verbose=not a.quiet)
     print(json.dumps({k: v for k, v in r.items() if k != "history"}))
+    if a.plot:
+        try:
+            ax = plot.training_curves(r["history"])
+        except ImportError as e:   # matplotlib is optional
+            print(f"no figure ({e})")
+            return
+        ax.set_title(f"load_digits, seed {a.seed}: test accuracy {r['test_accuracy']:.1%}", fontsize="small")
+        ax.figure.tight_layout()
+        ax.figure.savefig(a.plot, dpi=120)
+        print(f"figure saved to {a.plot}")
 
 
 if __name__ == "__main__":

@@ -5,15 +5,16 @@ synaptic currents, 2 % connectivity, self-sustained at about 5.5 Hz), runs it fo
 with the exact event engine and with the clock-driven reference engine, and prints the
 side-by-side report: synaptic accumulates, neuron updates, queue work, a dense ANN of
 the same layers, NeuroBench figures and an energy estimate (45 nm, Horowitz 2014).
-When matplotlib is installed, saves a bar chart of operations and energy per engine.
+When matplotlib is installed (``pip install "eventsnn[plot]"``), saves bar charts of the
+operations and of the energy estimate per engine (``--plot ''`` skips them).
 
     python examples/op_counting.py [--case cuba] [--n N] [--duration 1000] [--dt 0.1]
                                    [--plot op_counting.png]
 """
 import argparse
-import time
 
-from eventsnn import counting
+import eventsnn as ev
+from eventsnn import counting, plot
 from eventsnn.cli import DEFAULT_N, build_case
 from eventsnn.engine.clock import ClockEngine
 
@@ -29,38 +30,25 @@ def main():
     args = ap.parse_args()
 
     net = build_case(args.case, args.n, args.seed).prepare()
-    t0 = time.perf_counter()
-    res = net.run(args.duration)                         # exact, event-driven
-    t1 = time.perf_counter()
-    clock = ClockEngine(net, args.dt).run(args.duration)  # same network, on a grid; own state
-    t2 = time.perf_counter()
+    with ev.Stopwatch() as ev_t:
+        res = net.run(args.duration)                         # exact, event-driven
+    with ev.Stopwatch() as ck_t:
+        clock = ClockEngine(net, args.dt).run(args.duration)  # same network, on a grid; own state
     print(f"{args.case}: {net.n_neurons} neurons, {net.n_synapses} synapses, {args.duration} ms")
     for name in net.populations:
         print(f"  {name}: event {res.rates(name):.2f} Hz, clock {clock.rates(name):.2f} Hz")
-    print(f"  wall time: event {t1 - t0:.2f} s, clock {t2 - t1:.2f} s (machine may be shared)\n")
+    print(f"  wall time: event {ev_t.seconds:.2f} s, clock {ck_t.seconds:.2f} s (machine may be shared; "
+          f"kernel compilation {ev_t.compile + ck_t.compile:.2f} s apart)\n")
     rep = counting.report(counting.record(net, res, clock=clock), dt=args.dt)
     print(rep)
     if args.plot:
         try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            print("\n(matplotlib not installed: no chart)")
+            fig, (ax1, ax2) = plot.subplots(1, 2, figsize=(12, 4.5))
+        except ImportError as e:   # matplotlib is optional
+            print(f"\n(no chart: {e})")
             return
-        d = rep.as_dict()
-        cols = [("event", d["event"]), ("clock", d["clock"]), ("dense ANN", d["ann"])]
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-        rows = sorted({k for _, c in cols for k, v in c["ops"].items() if "energy_pj" in v})
-        bottom = [0.0] * len(cols)
-        for r in rows:
-            vals = [c["ops"].get(r, {}).get("count", 0) or 0 for _, c in cols]
-            ax1.bar([n for n, _ in cols], vals, bottom=bottom, label=r)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-        ax1.set_ylabel("operations")
-        ax1.legend(fontsize=7)
-        ax2.bar([n for n, _ in cols], [c["energy_pj"]["total"] / 1e6 for _, c in cols], color="gray")
-        ax2.set_ylabel("energy estimate (uJ, 45 nm)")
+        plot.op_counts(rep, ax=ax1)
+        plot.op_counts(rep, ax=ax2, what="energy")
         fig.suptitle(f"{args.case}: {net.n_neurons} neurons, {args.duration:g} ms, clock dt = {args.dt:g} ms")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)

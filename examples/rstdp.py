@@ -41,7 +41,8 @@ after roughly 2000-3000 s of biological time while the mean of the other 999 fal
 
 Prints the rewarded weight and the mean, 99th percentile and maximum of the other
 weights every 250 s, and a summary; saves ``rstdp.png`` (weights over time, final
-weight histogram) when matplotlib is installed.
+weight histogram) when matplotlib is installed (``pip install "eventsnn[plot]"``;
+``--plot ''`` skips it).
 
     python examples/rstdp.py [--duration 3600000] [--seed 1] [--plot rstdp.png]
 """
@@ -51,6 +52,7 @@ import time
 import numpy as np
 
 import eventsnn as ev
+from eventsnn import plot
 from eventsnn.plasticity import RewardSTDP
 
 WINDOW = 10.0           # ms: post spike within this time after the pre arrival
@@ -164,22 +166,19 @@ def main():
           f"{net.counts.weight_updates} weight updates")
     if args.plot:
         try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
+            fig, ax = plot.subplots(1, 2, figsize=(10, 3.6))
+        except ImportError as e:   # matplotlib is optional
+            print(f"no figure ({e})")
             return
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
         ax[0].plot(hist_t, hist_w0, "r", label="rewarded synapse")
         ax[0].plot(hist_t, hist_mean, "k", label="others: mean")
         ax[0].plot(hist_t, hist_p99, "k:", label="others: 99th percentile")
         ax[0].set_xlabel("time (s)")
         ax[0].set_ylabel("weight (mV)")
         ax[0].legend(fontsize=8)
-        ax[1].hist(others, 40, color="0.5")
+        plot.weight_hist(others, 40, ax=ax[1], color="0.5")
         ax[1].axvline(w[s0], color="r")
         ax[1].set_xlabel("final weight (mV)")
-        ax[1].set_ylabel("synapses")
         ax[1].set_title("rewarded synapse in red", fontsize=9)
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)

@@ -4,8 +4,8 @@ firing at a few Hz, 1 s of biological time (about a minute on a 2-core laptop).
     python examples/sparse_lowrate.py [--n 1000000] [--duration 1000]
 """
 import argparse
-import time
 
+import eventsnn as ev
 from eventsnn.cases import sparse_lowrate
 
 
@@ -15,19 +15,19 @@ def main():
     ap.add_argument("--duration", type=float, default=1000.0, help="ms")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    net = sparse_lowrate(args.n, seed=args.seed).prepare()
-    t1 = time.perf_counter()
-    res = net.run(args.duration)
-    t2 = time.perf_counter()
+    with ev.Stopwatch() as build:
+        net = sparse_lowrate(args.n, seed=args.seed).prepare()
+    with ev.Stopwatch() as sim:
+        res = net.run(args.duration)
     mem = net.synapse_bytes()
     print(f"{net.n_neurons} neurons, {net.n_synapses} synapses "
           f"({mem['bytes_per_synapse']:.1f} B/synapse), {args.duration} ms")
-    print(f"build {t1 - t0:.2f} s, simulate {t2 - t1:.2f} s")
+    print(f"build {build.seconds:.2f} s, compile {build.compile + sim.compile:.2f} s (first run on a "
+          f"machine only), simulate {sim.seconds:.2f} s")
     for name in ("exc", "inh"):
         print(f"  {name}: {res.rates(name):.3f} Hz")
     c = res.counts
-    print(f"  recurrent synaptic events {c.syn_events} ({c.syn_events / (t2 - t1) / 1e6:.1f} M/s), "
+    print(f"  recurrent synaptic events {c.syn_events} ({c.syn_events / sim.seconds / 1e6:.1f} M/s), "
           f"source events {c.source_syn_events}")
     print(f"  {c}")
 

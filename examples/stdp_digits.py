@@ -41,7 +41,8 @@ three).  Images that evoke no spike count as errors.
 
 Prints the accuracy, the number of neurons and the wall time; saves
 ``stdp_digits.png`` (the learned weight vectors as 8x8 images, with their labels)
-when matplotlib is installed.  Needs scikit-learn (``pip install "eventsnn[digits]"``).
+when matplotlib is installed (``pip install "eventsnn[plot]"``; ``--plot ''`` skips it).
+Needs scikit-learn (``pip install "eventsnn[digits]"``).
 
     python examples/stdp_digits.py [--neurons 400] [--epochs 2] [--seed 1]
 """
@@ -51,6 +52,7 @@ import time
 import numpy as np
 
 import eventsnn as ev
+from eventsnn import plot
 from eventsnn.datasets import digits
 from eventsnn.plasticity import STDP
 
@@ -181,14 +183,12 @@ def main():
     print(f"training: {c.spikes} spikes, {c.weight_updates} weight updates, {c.trace_updates} trace updates; "
           f"wall {wall_train / 60:.1f} min (training) + {(wall - wall_train) / 60:.1f} min (evaluation)")
     if args.plot:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            return
         side = int(np.ceil(np.sqrt(n_out)))
-        fig, axes = plt.subplots(side, side, figsize=(side * 0.6, side * 0.6))
+        try:
+            fig, axes = plot.subplots(side, side, figsize=(side * 0.6, side * 0.6))
+        except ImportError as e:   # matplotlib is optional
+            print(f"no figure ({e})")
+            return
         Wn = W.reshape(n_in, n_out)
         for j, ax in enumerate(np.ravel(axes)):
             ax.axis("off")

@@ -28,17 +28,18 @@ all inputs reach the neuron after a delay of 0.1 ms.
 w > 0.9 w_max (10 % each for the uniform start).
 
 Prints the output rate per 10 s, the two fractions, timings and plasticity counts;
-saves ``stdp_song.png`` (weight histogram, output rate over time, a few weight
-trajectories) when matplotlib is installed.
+saves ``stdp_song.png`` (the STDP window, weight histograms, output rate over time, a
+few weight trajectories) when matplotlib is installed (``pip install "eventsnn[plot]"``;
+``--plot ''`` skips it).
 
     python examples/stdp_song.py [--duration 100000] [--seed 1] [--plot stdp_song.png]
 """
 import argparse
-import time
 
 import numpy as np
 
 import eventsnn as ev
+from eventsnn import plot
 from eventsnn.plasticity import STDP
 
 N_IN = 1000
@@ -76,19 +77,18 @@ def main():
     ap.add_argument("--plot", default="stdp_song.png", help="PNG path ('' to skip)")
     args = ap.parse_args()
 
-    t0 = time.perf_counter()
-    net, proj = build(args.seed)
-    w0 = proj.weights.copy()
-    t1 = time.perf_counter()
-    # run in 1-s chunks to sample weights (chunked runs equal one long run bitwise)
-    chunk = min(1000.0, args.duration)
-    traj_ids = np.argsort(w0)[np.linspace(0, N_IN - 1, 8).astype(int)]
-    times, traj = [0.0], [w0[traj_ids]]
-    while net.t < args.duration:
-        net.run(min(chunk, args.duration - net.t))
-        times.append(net.t / 1000.0)
-        traj.append(proj.weights[traj_ids])
-    t2 = time.perf_counter()
+    with ev.Stopwatch() as built:
+        net, proj = build(args.seed)
+        w0 = proj.weights.copy()
+    with ev.Stopwatch() as sim:
+        # run in 1-s chunks to sample weights (chunked runs equal one long run bitwise)
+        chunk = min(1000.0, args.duration)
+        traj_ids = np.argsort(w0)[np.linspace(0, N_IN - 1, 8).astype(int)]
+        times, traj = [0.0], [w0[traj_ids]]
+        while net.t < args.duration:
+            net.run(min(chunk, args.duration - net.t))
+            times.append(net.t / 1000.0)
+            traj.append(proj.weights[traj_ids])
 
     w = proj.weights.copy()
     sp = net.spikes.times
@@ -100,7 +100,8 @@ def main():
     c = net.counts
     print(f"Song, Miller & Abbott (2000): {N_IN} Poisson inputs at {RATE} Hz -> 1 LIF neuron, "
           f"additive STDP, {args.duration / 1000:.0f} s")
-    print(f"build {t1 - t0:.2f} s, simulate {t2 - t1:.2f} s (wall, including weight sampling)")
+    print(f"build {built.seconds:.2f} s, compile {built.compile + sim.compile:.2f} s (first run on a machine "
+          f"only), simulate {sim.seconds:.2f} s (wall, including weight sampling)")
     print("output rate per %.0f s (Hz): %s" % (bin_ms / 1000, " ".join(f"{r:.1f}" for r in rate)))
     print(f"weights near 0 (< {LOW:g} w_max): {lo0:.3f} -> {lo:.3f};  "
           f"near w_max (> {HIGH:g} w_max): {hi0:.3f} -> {hi:.3f};  "
@@ -109,27 +110,21 @@ def main():
           f"trace updates {c.trace_updates}, weight updates {c.weight_updates}")
     if args.plot:
         try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
+            fig, ax = plot.subplots(1, 4, figsize=(17, 3.8))
+        except ImportError as e:   # matplotlib is optional
+            print(f"no figure ({e})")
             return
-        fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
-        bins = np.linspace(0.0, 1.0, 21)
-        ax[0].hist(w0 / W_MAX, bins, color="0.8", label="initial")
-        ax[0].hist(w / W_MAX, bins, histtype="step", color="k", lw=1.5,
-                   label=f"after {args.duration / 1000:.0f} s")
-        ax[0].set_xlabel("w / w_max")
-        ax[0].set_ylabel("synapses")
-        ax[0].legend(fontsize=8)
-        ax[0].set_title(f"near 0: {lo:.1%}, near w_max: {hi:.1%}", fontsize=9)
-        ax[1].stairs(rate, edges / 1000.0, color="k")
-        ax[1].set_xlabel("time (s)")
-        ax[1].set_ylabel(f"output rate (Hz, {bin_ms / 1000:.0f}-s bins)")
-        ax[1].set_ylim(0, None)
-        ax[2].plot(times, np.array(traj) / W_MAX, lw=0.8)
-        ax[2].set_xlabel("time (s)")
-        ax[2].set_ylabel("w / w_max (8 synapses)")
+        plot.stdp_window(proj.plasticity, ax=ax[0], t_range=100.0)
+        bins = np.linspace(0.0, W_MAX, 21)
+        plot.weight_hist(w0, bins, ax=ax[1], label="initial", color="0.8")
+        plot.weight_hist(w, bins, ax=ax[1], label=f"after {args.duration / 1000:.0f} s", histtype="step",
+                         color="k", lw=1.5)
+        ax[1].set_title(f"near 0: {lo:.1%}, near w_max: {hi:.1%}", fontsize=9)
+        plot.population_rate(net.spikes, bin=bin_ms, n=1, t_start=0.0, t_stop=args.duration, ax=ax[2],
+                             label="output neuron", color="k")
+        ax[3].plot(np.array(times) * 1000.0, np.array(traj), lw=0.8)
+        ax[3].set_xlabel("time (ms)")
+        ax[3].set_ylabel("weight (mV, 8 synapses)")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
         print(f"figure saved to {args.plot}")

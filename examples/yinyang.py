@@ -8,6 +8,9 @@ is read out by first-spike times with Wunderlich & Pehle's (2021) cross-entropy
 
     python examples/yinyang.py                 # one seed
     python examples/yinyang.py --seeds 0 1 2 3 4
+    python examples/yinyang.py --plot yinyang.png   # + loss, accuracy, silent fraction per epoch
+
+The figure needs matplotlib (``pip install "eventsnn[plot]"``).
 """
 import argparse
 import json
@@ -15,6 +18,7 @@ import time
 
 import numpy as np
 
+from eventsnn import plot
 from eventsnn.datasets import yin_yang_splits
 from eventsnn.encoding import latency
 from eventsnn.gradients import SNN, Adam, FirstSpikeCE, evaluate, fit
@@ -62,6 +66,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--plot", default="", help="PNG path for the training curves ('' to skip)")
     a = ap.parse_args()
     res = []
     for seed in a.seeds:
@@ -71,6 +76,18 @@ def main():
     acc = np.array([r["test_accuracy"] for r in res])
     print(f"test accuracy per seed: {np.round(acc * 100, 2).tolist()} %; mean {acc.mean() * 100:.2f} % "
           f"(std {acc.std() * 100:.2f}) over {len(acc)} seeds")
+    if a.plot:
+        try:
+            fig, axes = plot.subplots(1, len(res), figsize=(5.5 * len(res), 4), squeeze=False)
+        except ImportError as e:   # matplotlib is optional
+            print(f"no figure ({e})")
+            return
+        for r, ax in zip(res, axes[0]):
+            plot.training_curves(r["history"], ax=ax)
+            ax.set_title(f"seed {r['seed']}: test accuracy {r['test_accuracy']:.1%}", fontsize="small")
+        fig.tight_layout()
+        fig.savefig(a.plot, dpi=120)
+        print(f"figure saved to {a.plot}")
 
 
 if __name__ == "__main__":
