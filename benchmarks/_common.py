@@ -10,6 +10,12 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def compile_s():
+    """Seconds this process spent compiling kernels (0 when all came from the cache)."""
+    from eventsnn import compile_time
+    return round(compile_time(), 3)
+
+
 def large_paths(net):
     """``net`` made to take the paths that networks with populations over 2**15 neurons
     take (rows loaded ahead, sources not fused): for ``warm`` copies of large cases.
@@ -52,9 +58,7 @@ def bench(case, build, duration, warm=None, **extra):
     out["drive_events"] = c.drive_events
     out["queue_pushes"] = c.queue_pushes
     out["jit_s"] = jit_s
-    # seconds this process spent compiling kernels (0 on a warm cache), wherever it fell
-    from eventsnn import compile_time
-    out["compile_s"] = round(compile_time(), 3)
+    out["compile_s"] = compile_s()
     out.update(extra)
     print(json.dumps(out))
     sys.stdout.flush()

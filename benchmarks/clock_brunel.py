@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from _common import peak_rss_mb
+from _common import compile_s, peak_rss_mb
 
 from eventsnn import counting
 from eventsnn.cli import DEFAULT_N, build_case
@@ -57,6 +57,6 @@ out = {"case": f"{a.case}_event_vs_clock", "n_neurons": net.n_neurons, "n_synaps
        "energy_ratio_ann_over_event": round(rep["ratios"]["ann_over_event_energy"], 4),
        "event_energy_uj": round(rep["event"]["energy_pj"]["total"] / 1e6, 3),
        "clock_energy_uj": round(rep["clock"]["energy_pj"]["total"] / 1e6, 3),
-       "peak_rss_mb": round(peak_rss_mb(), 1)}
+       "peak_rss_mb": round(peak_rss_mb(), 1), "compile_s": compile_s()}
 print(json.dumps(out))
 sys.stdout.flush()

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from _common import peak_rss_mb
+from _common import compile_s, peak_rss_mb
 
 
 def build(n, seed, plastic):
@@ -75,7 +75,7 @@ def one(variant, n, duration, seed):
            "bytes_per_synapse": round(mem["bytes_per_synapse"], 3),
            "plasticity_bytes_per_synapse": round(mem["plasticity_synapse_bytes"] / n_pl, 4) if n_pl else 0.0,
            "plasticity_neuron_bytes": mem["plasticity_neuron_bytes"],
-           "peak_rss_mb": round(peak_rss_mb(), 1)}
+           "peak_rss_mb": round(peak_rss_mb(), 1), "compile_s": compile_s()}
     print(json.dumps(out), flush=True)
 
 

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 from stdp_song import build, fractions  # noqa: E402  (the example defines the network)
 
-from _common import peak_rss_mb  # noqa: E402
+from _common import compile_s, peak_rss_mb  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--duration", type=float, default=100_000.0)
@@ -59,5 +59,5 @@ out = {"case": "stdp_song", "n_inputs": proj.pre.size, "n_synapses": net.n_synap
        "weight_updates": c.weight_updates, "trace_updates": c.trace_updates,
        "queue_pops": c.queue_pops,
        "out_rate_hz": round(res.rates("post"), 3), "frac_low": lo, "frac_high": hi,
-       "peak_rss_mb": round(peak_rss_mb(), 1)}
+       "peak_rss_mb": round(peak_rss_mb(), 1), "compile_s": compile_s()}
 print(json.dumps(out))
