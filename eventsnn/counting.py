@@ -285,9 +285,9 @@ def record(net, result=None, *, clock=None) -> RunRecord:
     if not is_network(net):
         raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
     if not net.records_every_spike:
-        raise ValueError("net records only some spikes (net.record_spikes), but the NeuroBench figures of "
-                         "the report need every spike: build the network without record_spikes, or with "
-                         "record_spikes('all')")
+        raise ValueError("net records only some spikes (net.record_spikes or net.record_source_spikes), "
+                         "but the NeuroBench figures of the report need every spike of every neuron and "
+                         "source: build the network without those calls, or with record_spikes('all')")
     if result is None:
         counts, t0, t1, spk = net.counts, 0.0, float(net.t), net.spikes
         src = net.source_spikes

@@ -174,11 +174,13 @@ def _save_recorders(net, arrays):
         arrays[f"rec.weights{k}.times"] = r.times
         arrays[f"rec.weights{k}.taken"] = r.taken
         arrays[f"rec.weights{k}.values"] = r.values
-    return {"spikes": spk, "probes": probes, "rates": rates, "weights": weights}
+    return {"spikes": spk, "probes": probes, "rates": rates, "weights": weights,
+            "sources": net._record_sources}
 
 
 def _load_recorders(net, meta, arrays):
     pops = {p.name: p for p in net._pops}
+    net.record_source_spikes(bool(meta["sources"]))
     if meta["spikes"] is not None:
         net.record_spikes(None)
         for k, r in enumerate(meta["spikes"]):

@@ -375,6 +375,7 @@ class Network:
         self._probes: list[StateProbe] = []
         self._rate_recs: list[RateRecorder] = []
         self._weight_recs: list[WeightRecorder] = []
+        self._record_sources = True
         self._n = 0
         self._names = set()
         self._plan = None
@@ -741,6 +742,15 @@ class Network:
         self._spike_recs = (self._spike_recs or []) + [rec]
         return rec
 
+    def record_source_spikes(self, on: bool) -> None:
+        """Whether the spikes of spike-train and Poisson sources are recorded (by
+        default they are: 16 bytes each, in ``Result.source_spikes``).  Off, they cost
+        nothing, but ``net.report`` (which counts their synaptic events per time bin)
+        refuses the network.  Worth it for long runs with many Poisson inputs, or a
+        drive into a population with plastic inputs, which runs as a source."""
+        self._check_open("change the source spike record")
+        self._record_sources = boolean("on", on)
+
     def record_state(self, ids, times=None, *, dt: float | None = None, start: float = 0.0,
                      stop: float = math.inf, variables=("v", "i_exc", "i_inh"), name: str | None = None):
         """Sample the state of neurons ``ids`` at ``times`` or every ``dt`` ms.
@@ -1093,9 +1103,10 @@ class Network:
     @property
     def records_every_spike(self) -> bool:
         """True unless ``record_spikes`` limited the spike record (to some neurons or a
-        window)."""
+        window) or ``record_source_spikes(False)`` turned the sources' record off."""
         r = self._spike_recs
-        return r is None or any(x.ids is None and x.start == 0.0 and x.stop == math.inf for x in r)
+        return self._record_sources and (
+            r is None or any(x.ids is None and x.start == 0.0 and x.stop == math.inf for x in r))
 
     @property
     def n_neurons(self) -> int:

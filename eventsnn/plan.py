@@ -321,7 +321,7 @@ def _graph(groups, projs, n_total, pf_pop):
     return G, kernel, lane_of
 
 
-def _sources(srcs, projs, n, lane_of, pf_pop):
+def _sources(srcs, projs, n, lane_of, pf_pop, record=True):
     S_tot = sum(s.size for s in srcs)
     kind = np.zeros(S_tot, np.int32)
     rate = np.zeros(S_tot, np.float64)
@@ -354,7 +354,8 @@ def _sources(srcs, projs, n, lane_of, pf_pop):
             sl = slice(s.node_off - n, s.node_off - n + s.size)
             lane[sl] = lane_of[out[0].delay]
             dly[sl] = out[0].delay
-    return Sources(np.array([n], np.int64), kind, rate, st_ptr, st_times, lane, dly)
+    return Sources(np.array([n], np.int64), kind, rate, st_ptr, st_times, lane, dly,
+                   np.array([1 if record else 0], np.int64))
 
 
 def _drives(drives, pops):
@@ -447,7 +448,7 @@ def build_plan(net, *, pf_pop: int | None = None) -> Plan:
     PO = _pops(pops)
     P = PO.P
     G, kernel, lane_of = _graph(groups, projs, n_total, pf_pop)
-    SRC = _sources(srcs, projs, N, lane_of, pf_pop)
+    SRC = _sources(srcs, projs, N, lane_of, pf_pop, net._record_sources)
     DR, zero_rate, drv_n = _drives(drives, pops)
     PLA = _plastic(projs, len(pops))
     sweep_dt, renorm_dt = _bookkeeping(P, pops, projs, drives)

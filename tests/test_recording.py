@@ -301,3 +301,22 @@ def test_rates_and_weight_snapshots_survive_save_and_load(tmp_path):
     assert np.array_equal(d1.times, d2.times) and np.array_equal(d1.counts, d2.counts)
     wb = back._weight_recs[0]
     assert np.array_equal(wb.taken, w1.taken) and np.array_equal(wb.values, w1.values)
+
+
+def test_source_spikes_can_go_unrecorded(reference, tmp_path):
+    net, a, b = build()
+    net.record_source_spikes(False)
+    r = net.run(100.0)
+    ev.save(net, tmp_path / "s.npz")
+    back = ev.load(tmp_path / "s.npz")
+    r2 = back.run(50.0)
+    assert len(r.source_spikes) == 0 and len(r2.source_spikes) == 0 and len(net.source_spikes) == 0
+    assert r.counts.source_spikes > 0
+    assert r.counts + r2.counts == reference.counts
+    same_spikes(ev.Spikes(np.concatenate([r.spikes.times, r2.spikes.times]),
+                          np.concatenate([r.spikes.ids, r2.spikes.ids])), reference.spikes)
+    assert not net.records_every_spike
+    with pytest.raises(ValueError, match="record_source_spikes"):
+        net.report(r)
+    with pytest.raises(TypeError, match="on"):
+        build()[0].record_source_spikes("no")

@@ -195,7 +195,8 @@ def queue_source(s, ts, SRC, Q, REC, cnt):
     """Queue source s's spike at ts (ms) and record it: at ts to be emitted, or, for a
     fused source, at its arrival time to be delivered.  (Recorded when drawn: a fused
     source's spike is delivered after its time; the run that contains ts reports it.)"""
-    record_spike(REC, SRC.off[0] + s, ts)
+    if SRC.record[0] != 0:
+        record_spike(REC, SRC.off[0] + s, ts)
     if SRC.lane[s] >= 0:
         qpush(Q, cnt, ts + SRC.dly[s], FUSED, s, _ZERO, ts)
     elif wheel_push(Q, s, ts, Q.next_seq[0]):

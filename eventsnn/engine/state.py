@@ -156,6 +156,8 @@ class Sources(NamedTuple):
     lane: np.ndarray
     #: float64 [S]: the delay (ms) of a fused source
     dly: np.ndarray
+    #: int64 [1]: 1 if the sources' spikes are recorded (``Network.record_source_spikes``)
+    record: np.ndarray
 
 
 class Drives(NamedTuple):
