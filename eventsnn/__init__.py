@@ -10,6 +10,7 @@ from .plasticity import STDP, RewardSTDP, Triplet, Vogels
 from .counting import EnergyTable
 from .engine.clock import ClockEngine, run_clock
 from .io import load, save
+from .nir_io import from_nir, to_nir
 from ._validate import set_memory_limit
 
 __version__ = "0.1.0"
@@ -20,4 +21,4 @@ __all__ = ["LIF", "Network", "Population", "SpikeSource", "PoissonSource", "Proj
            "OpCounts", "Result", "Spikes", "StateSamples", "PopulationRate",
            "SpikeRecorder", "StateProbe", "RateRecorder", "WeightRecorder", "compile_time", "Stopwatch",
            "STDP", "Triplet", "Vogels", "RewardSTDP", "EnergyTable", "ClockEngine", "run_clock",
-           "save", "load", "set_memory_limit"]
+           "save", "load", "set_memory_limit", "from_nir", "to_nir"]

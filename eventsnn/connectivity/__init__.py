@@ -33,6 +33,8 @@ from .rules import (AllToAll, ConnectionRule, FixedIndegree, FixedOutdegree, Fix
                     OneToOne, all_to_all, connect, fixed_indegree, fixed_outdegree, fixed_probability,
                     one_to_one)
 from .explicit import from_dense, from_lists, from_scipy  # noqa: F401
+from .conv import (avg_pool2d, channel_bias, conv1d, conv2d, conv_output_shape,  # noqa: F401
+                   sum_pool2d)
 
 
 __all__ = [
@@ -56,4 +58,10 @@ __all__ = [
     "make_weights",
     "make_delays",
     "connect",
+    "conv1d",
+    "conv2d",
+    "sum_pool2d",
+    "avg_pool2d",
+    "conv_output_shape",
+    "channel_bias",
 ]
