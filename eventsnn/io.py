@@ -97,6 +97,8 @@ def save(net: Network, path) -> None:
                      "model": {f.name: getattr(p.model, f.name) for f in fields(LIF)}})
         arrays[f"pop{p.index}.v_init"] = np.asarray(p.v_init, np.float64)
         arrays[f"pop{p.index}.theta0"] = p._theta0
+        if p._bias is not None:
+            arrays[f"pop{p.index}.bias"] = p._bias
     srcs = []
     for k, s in enumerate(net._sources):
         if isinstance(s, PoissonSource):
@@ -268,7 +270,8 @@ def _build(meta, arrays) -> Network:
     net._prefetch_pop = meta["prefetch_pop"]
     groups = {}
     for k, p in enumerate(meta["populations"]):
-        pop = net.population(p["size"], LIF(**p["model"]), name=p["name"], v_init=arrays[f"pop{k}.v_init"])
+        pop = net.population(p["size"], LIF(**p["model"]), name=p["name"], v_init=arrays[f"pop{k}.v_init"],
+                             i_bias=arrays.get(f"pop{k}.bias"))
         pop._theta0 = np.array(arrays[f"pop{k}.theta0"], np.float64)
         if pop._theta0.shape != (pop.size,):
             raise ValueError(f"pop{k}.theta0 has shape {pop._theta0.shape}; expected ({pop.size},)")

@@ -37,9 +37,9 @@ from .results import OpCounts, PopulationRate, Result, Spikes, StateSamples, _sp
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection", "NonFiniteStateError"]
 
-#: bytes of run state per neuron (engine.state) plus its builder arrays (initial V,
+#: bytes of run state per neuron (engine.state, voltage offset included) plus its builder arrays (initial V,
 #: threshold offset): the memory guard's estimate for a population
-NEURON_BYTES = 80 + 16
+NEURON_BYTES = 88 + 16
 #: bytes per source: random stream, position, wheel entry (32), rate or pointer
 SOURCE_BYTES = 56
 
@@ -67,13 +67,21 @@ class _Group:
 class Population(_Group):
     """A population of identical LIF neurons (global ids ``offset .. offset+size-1``)."""
 
-    def __init__(self, net, size, model, name, offset, v_init, index):
+    def __init__(self, net, size, model, name, offset, v_init, index, bias=None):
         super().__init__(net, size, name)
         self.model = model
         self.offset = offset
         self.v_init = v_init
         self.index = index
         self._theta0 = np.zeros(size)
+        # per-neuron bias currents added to model.i_bias (None: none)
+        self._bias = bias
+
+    @property
+    def i_bias(self) -> np.ndarray:
+        """The bias current of every neuron (mV): ``model.i_bias`` plus its own."""
+        b = np.full(self.size, self.model.i_bias)
+        return b if self._bias is None else b + self._bias
 
     @property
     def ids(self):
@@ -87,7 +95,9 @@ class Population(_Group):
         st = self.net._state
         if st is None:
             return self._theta0.copy()
-        return st.neurons.theta[self.offset:self.offset + self.size].copy()
+        sl = slice(self.offset, self.offset + self.size)
+        # (neurons with their own bias hold their threshold shifted by -voff)
+        return st.neurons.theta[sl] + st.neurons.voff[sl]
 
     def set_theta(self, theta):
         """Set the threshold offsets (mV, >= 0, scalar or one per neuron) at the
@@ -109,9 +119,10 @@ class Population(_Group):
             return
         st = net._state
         N = st.neurons
-        N.theta[self.offset:self.offset + self.size] = a
+        sl = slice(self.offset, self.offset + self.size)
+        N.theta[sl] = a - N.voff[sl]
         if a.any():
-            N.adapt[self.index] = 1
+            N.adapt[self.index] = max(N.adapt[self.index], 1)
         # at most one new candidate per neuron
         st = net._state = st._replace(queue=reserve(st.queue, self.size))
         A = net._plan.arrays
@@ -431,7 +442,8 @@ class Network:
         if group.net is not self:
             raise ValueError(f"{argname}={group!r} belongs to a different Network")
 
-    def population(self, n: int, model: LIF, name: str | None = None, v_init=None) -> Population:
+    def population(self, n: int, model: LIF, name: str | None = None, v_init=None, *,
+                   i_bias=None) -> Population:
         """Add ``n`` neurons with parameters ``model``.
 
         Parameters
@@ -443,6 +455,10 @@ class Network:
         v_init : None, float, array of shape (n,), or (low, high)
             Initial membrane potential (mV): ``None`` = v_rest; a tuple draws uniformly
             from [low, high) with the network's seed.  Every value must be < v_th.
+        i_bias : None or array of shape (n,)
+            Each neuron's own bias current (mV, added to ``model.i_bias``), e.g. a
+            trained layer's biases: exact, 8 bytes per neuron.  Only for leaky neurons
+            without refractory period (``tau_m`` finite, ``t_ref = 0``).
         """
         self._check_open("add a population")
         n = integer("n", n, lo=1)
@@ -480,7 +496,22 @@ class Network:
         if (v >= model.v_th).any():
             bad = v[v >= model.v_th][0]
             raise ValueError(f"v_init contains {float(bad)!r} >= v_th={model.v_th!r}; initial potentials must be below threshold")
-        pop = Population(self, n, model, name, self._n, v, len(self._pops))
+        bias = None
+        if i_bias is not None:
+            b = np.asarray(i_bias)
+            if b.dtype.kind not in "iuf":
+                raise TypeError(f"i_bias must be real numbers (mV), got dtype {b.dtype}")
+            b = b.astype(np.float64)
+            if b.shape != (n,):
+                raise ValueError(f"i_bias has shape {b.shape}; expected ({n},), one per neuron (a shared "
+                                 f"bias goes in LIF(i_bias=...))")
+            if not np.isfinite(b).all():
+                raise ValueError(f"i_bias contains {float(b[~np.isfinite(b)][0])!r}; it must be finite (mV)")
+            if model.t_ref != 0.0 or not math.isfinite(model.tau_m):
+                raise ValueError(f"i_bias (per neuron) needs leaky neurons without refractory period; this "
+                                 f"model has tau_m={model.tau_m!r}, t_ref={model.t_ref!r}")
+            bias = b
+        pop = Population(self, n, model, name, self._n, v, len(self._pops), bias)
         self._pops.append(pop)
         self._names.add(name)
         self._n += n

@@ -31,8 +31,9 @@ Conventions (NIR fixes the equations, not the size of a spike; see docs/nir.md)
   exactly; CubaLIF/CubaLI filter it through the synapse, I(t) = w_in b (1 - exp(-t /
   tau_syn)), which eventsnn builds exactly from i_bias = w_in b and one spike at t = 0
   that sets the opposite channel's current to -w_in b (both channels share tau_syn).
-  A bias must be the same for every neuron of a population (eventsnn populations share
-  their parameters); per-neuron parameters are refused, naming the node.
+  A bias may differ per neuron (``Network.population(i_bias=...)``, exact for leaky
+  neurons); other per-neuron parameters are refused, naming the node (eventsnn
+  populations share them).
 * Read-outs (LI, CubaLI) are neurons with threshold ``READOUT_VTH`` = 1e300 mV: their
   exact voltage can be sampled (``net.record_state``), and they never fire unless V
   exceeds that (a network with such voltages is refused by the engine as non-finite
@@ -325,23 +326,38 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
     for name, (L, b, d, n_in, n_out) in maps.items():
         if b is not None:
             walk_bias(name, b)
-    # populations (in graph order)
+    # populations (in graph order); a bias the same for every neuron is the model's,
+    # others are the neurons' own (exact for leaky neurons: Network.population(i_bias=))
+    bias_of = {}
     for name in factor:
         m = model_of[name]
+        n = _size(nodes[name].output_type["output"])
         b = biases.get(name)
+        own = None
         if b is not None:
-            bv = _uniform(nodes[name], name + " (its bias)", b)
-            if bv != 0.0:
-                kw = {f: getattr(m, f) for f in m.__dataclass_fields__}
-                kw["i_bias"] = bias_f[name] * bv
-                model_of[name] = LIF(**kw)
-        groups[name] = net.population(_size(nodes[name].output_type["output"]), model_of[name], name=name,
-                                      v_init=0.0)
+            bb = bias_f[name] * np.broadcast_to(np.asarray(b, np.float64), (n,))
+            if not np.isfinite(bb).all():
+                raise ValueError(f"node {name!r}: its bias is not finite")
+            if (bb == bb[0]).all():
+                if bb[0] != 0.0:
+                    kw = {f: getattr(m, f) for f in m.__dataclass_fields__}
+                    kw["i_bias"] = float(bb[0])
+                    model_of[name] = LIF(**kw)
+            elif math.isinf(m.tau_m):
+                raise ValueError(f"node {name!r} ({_kind(nodes[name])}) gets a different bias per neuron; "
+                                 f"eventsnn supports that for leaky neurons only")
+            else:
+                own = bb
+            bias_of[name] = bb
+        groups[name] = net.population(n, model_of[name], name=name, v_init=0.0, i_bias=own)
     # a filtered bias starts at 0: one spike at t = 0 into the opposite channel
     for name in factor:
-        if syn_bias[name] and model_of[name].i_bias != 0.0:
+        bb = bias_of.get(name)
+        if syn_bias[name] and bb is not None and bb.any():
             src = net.spike_source([0.0], [0], n=1, name=f"{name}.bias_start")
-            net.connect(src, groups[name], cx.all_to_all(), weight=-model_of[name].i_bias, delay=0.0)
+            j = np.nonzero(bb)[0]
+            net.connect(src, groups[name], cx.from_lists(np.zeros(len(j), np.int64), j, -bb[j], n_pre=1,
+                                                         n_post=len(bb)), delay=0.0)
     # cycles among spiking layers: a zero-delay edge inside one is refused
     reach = _reach(list(factor), [(s, t) for s, t, *_ in paths if s in factor])
     for src, tgt, M, dpre, dpost, du in paths:
@@ -483,13 +499,13 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0):
             else:
                 r = _exact_inverse(1.0, lambda y: (y * dt) / tau, tau / dt, "r")
                 fac[name] = (r * dt) / tau
-                if m.i_bias != 0.0:
+                if m.i_bias != 0.0 or p._bias is not None:
                     raise ValueError(f"population {name!r}: a bias current is not exported yet")
                 kw = dict(tau=full(tau), r=full(r), v_leak=full(m.v_rest))
                 nodes[name] = nir.LI(**kw) if readout else nir.LIF(**kw, v_threshold=full(m.v_th),
                                                                    v_reset=full(m.v_reset))
         elif m.tau_syn_exc == m.tau_syn_inh and m.tau_syn_exc > 0 and math.isfinite(m.tau_m):
-            if m.i_bias != 0.0:
+            if m.i_bias != 0.0 or p._bias is not None:
                 raise ValueError(f"population {name!r}: a bias current is not exported yet")
             tsyn = _exact_inverse(m.tau_syn_exc, lambda y: y * ts, m.tau_syn_exc / ts, "tau_syn")
             r = _exact_inverse(m.tau_in, lambda y: (tau * ts) / y, (tau * ts) / m.tau_in, "r")

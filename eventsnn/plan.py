@@ -112,6 +112,8 @@ class Plan:
     adapt0: np.ndarray
     #: the recording controls (``engine.state.Recording``) with empty buffers
     rec0: Recording
+    #: float64 [N]: per-neuron voltage offsets (``engine.state.Neurons.voff``)
+    voff: np.ndarray
 
     @property
     def populations(self) -> list:
@@ -455,20 +457,29 @@ def build_plan(net, *, pf_pop: int | None = None) -> Plan:
     pmax = 0
     for g in range(len(groups)):
         pmax = max(pmax, int(G.grp_proj_ptr[g + 1] - G.grp_proj_ptr[g]))
+    # neurons with their own bias current b hold V - voff, voff = b tau_m / tau_in
+    voff = np.zeros(N)
+    for g in pops:
+        if g.obj._bias is not None:
+            m = g.obj.model
+            tau_in = m.tau_m if m.tau_in is None else m.tau_in
+            voff[g.node_off:g.node_off + g.size] = g.obj._bias * (m.tau_m / tau_in)
     # initial potentials: a frame population stores U = V - v_inf at t_f = 0
     v_init = np.empty(N)
     for g in pops:
         r = P[g.index]
         sl = slice(g.node_off, g.node_off + g.size)
-        v_init[sl] = g.obj.v_init - r[P_VINF] if (r[P_FRAME] and r[P_G] > 0) else g.obj.v_init
-    theta0 = np.concatenate([g.obj._theta0 for g in pops])
-    adapt0 = np.array([1 if (P[g.index, P_ADAPT] or g.obj._theta0.any()) else 0 for g in pops], np.int64)
+        v0 = g.obj.v_init - voff[sl]
+        v_init[sl] = v0 - r[P_VINF] if (r[P_FRAME] and r[P_G] > 0) else v0
+    theta0 = np.concatenate([g.obj._theta0 for g in pops]) - voff
+    adapt0 = np.array([2 if g.obj._bias is not None else
+                       (1 if (P[g.index, P_ADAPT] or g.obj._theta0.any()) else 0) for g in pops], np.int64)
     arrays = PlanArrays(PO, G, SRC, DR, PLA, _probes(net._probes),
                         Consts(int(N), int(pmax), sweep_dt, renorm_dt, int(pf_pop)))
     return Plan(arrays, groups, projs, [(d[0], d[1], d[2]) for d in sorted(drives, key=lambda d: d[0])],
                 kernel, not all(r[P_FRAME] and not r[P_HASEXP] for r in P),
                 _wheel_size(SRC.kind, SRC.rate, SRC.st_ptr, SRC.times, SRC.lane),
-                int(net.seed), v_init, theta0, adapt0, _recording(net, pops, projs))
+                int(net.seed), v_init, theta0, adapt0, _recording(net, pops, projs), voff)
 
 
 def _probes(probes) -> Probes:
@@ -549,7 +560,7 @@ def initial_state(plan: Plan) -> State:
     S_tot = A.sources.kind.shape[0]
     block = neuron_block(N, plan.v_init)
     neurons = Neurons(block, block[:, COL_CSEQ].view(np.int64), np.zeros(npop),
-                      np.array(plan.theta0, dtype=np.float64), plan.adapt0.copy())
+                      np.array(plan.theta0, dtype=np.float64), plan.adapt0.copy(), plan.voff.copy())
     DS = initial_drives(plan)
     n_rec = A.probes.dt.shape[0]
     Q = new_queue(N + S_tot + n_rec + 16, nlanes=A.graph.lane_delay.shape[0], n_sources=S_tot,
@@ -646,6 +657,9 @@ def check_state(plan: Plan, S: State) -> None:
     shape(Nn.tf, (npop,), "neurons.tf")
     shape(Nn.theta, (N,), "neurons.theta")
     shape(Nn.adapt, (npop,), "neurons.adapt")
+    shape(Nn.voff, (N,), "neurons.voff")
+    need(np.array_equal(Nn.voff, plan.voff) and np.array_equal(Nn.adapt == 2, plan.adapt0 == 2),
+         "the neurons' own bias currents differ from the network's")
     shape(S.sources.rng, (S_tot,), "sources.rng")
     shape(S.sources.pos, (S_tot,), "sources.pos")
     need(((S.sources.pos >= 0) & (S.sources.pos <= A.sources.st_ptr[-1])).all(), "sources.pos out of range")

@@ -36,7 +36,8 @@ def _setup(model, seed, n_drives, t=13.7, tf=4.0):
     blk[:, COL_TL] = np.where(blk[:, COL_TGT] != np.inf, vth + 2.0, rng.choice([vth - 1.0, vth + 2.0], N))
     blk[:, COL_CT] = np.inf
     blk[:, COL_CSEQ].view(np.int64)[:] = -1
-    neurons = Neurons(blk, blk[:, COL_CSEQ].view(np.int64), np.array([tf]), np.zeros(N), np.zeros(1, np.int64))
+    neurons = Neurons(blk, blk[:, COL_CSEQ].view(np.int64), np.array([tf]), np.zeros(N), np.zeros(1, np.int64),
+                      np.zeros(N))
     rate = np.array([0.8] * n_drives)
     DR = Drives(np.array([0, n_drives], np.int64), rate, np.array([0.7] * n_drives),
                 np.arange(n_drives, dtype=np.int64) * N)

@@ -92,6 +92,29 @@ def test_if_and_biases_closed_form():
                                rtol=1e-12, atol=1e-13)
 
 
+def test_per_neuron_biases_are_exact():
+    """Affine biases that differ per neuron: LIF neurons relax to v_leak + r b, CubaLIF
+    currents to w_in b through the synapse; both exactly."""
+    b = np.array([0.5, -0.2, 0.03])
+    tau, r = 2e-3, 1.5
+    g = graph({"aff": nir.Affine(weight=np.zeros((3, 1)), bias=b), "n": lif(3, tau=tau, r=r, vth=50.0)},
+              [("in", "aff"), ("aff", "n")], 1)
+    net = from_nir(g)
+    t = np.array([0.5, 1.0, 4.0])
+    net.record_state(np.arange(3), t)
+    v = net.run(4.0).states.v
+    ref = (r * b)[None, :] * (1 - np.exp(-t / 2.0))[:, None]
+    np.testing.assert_allclose(v, ref, rtol=1e-12, atol=1e-14)
+    w_in, ts_ = 2.0, 4e-4
+    g = graph({"aff": nir.Affine(weight=np.zeros((3, 1)), bias=b), "n": cuba(3, ts_, 1e-3, 1.0, w_in, vth=50.0)},
+              [("in", "aff"), ("aff", "n")], 1)
+    net = from_nir(g)
+    net.record_state(np.arange(3), t)
+    s = net.run(4.0).states
+    cur = (w_in * b)[None, :] + s.i_exc + s.i_inh
+    np.testing.assert_allclose(cur, (w_in * b)[None, :] * (1 - np.exp(-t / 0.4))[:, None], rtol=1e-12, atol=1e-14)
+
+
 # --------------------------------------------------------------------- networks
 def _clock_free_reference(W1, W2, tau, x_times, T):
     """Independent event simulation of in -> W1 -> LIF -> W2 -> LIF with delta jumps
@@ -243,8 +266,9 @@ def test_round_trip_spikes_bitwise(tmp_path):
                     "n": nir.LIF(tau=np.array([1e-3, 2e-3]), r=np.ones(2), v_leak=np.zeros(2),
                                  v_threshold=np.ones(2))}, [("in", "lin"), ("lin", "n")], 2),
      ["'n'", "per-neuron"]),
-    (lambda: graph({"aff": nir.Affine(weight=np.ones((2, 2)), bias=np.array([1.0, 2.0])), "n": lif(2)},
-                   [("in", "aff"), ("aff", "n")], 2), ["'n (its bias)'", "per-neuron"]),
+    (lambda: graph({"aff": nir.Affine(weight=np.ones((2, 2)), bias=np.array([1.0, 2.0])),
+                    "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2), v_reset=np.zeros(2))},
+                   [("in", "aff"), ("aff", "n")], 2), ["'n'", "bias per neuron", "leaky"]),
     (lambda: graph({"t": nir.Threshold(threshold=np.ones(2))}, [("in", "t")], 2), ["'t'", "Threshold", "supported"]),
     (lambda: graph({"lin": nir.Linear(weight=np.ones((3, 5))), "n": lif(3)}, [("in", "lin"), ("lin", "n")], 2,
                    type_check=False),

@@ -451,6 +451,10 @@ class ClockEngine:
         if plastic:
             raise ValueError(f"net has plastic projections {plastic}; the clock engine does not model "
                              f"plasticity (run such networks with Network.run)")
+        own = [p.name for p in net._pops if getattr(p, "_bias", None) is not None]
+        if own:
+            raise ValueError(f"net has populations with per-neuron bias currents {own}; the clock engine "
+                             f"does not model them (run such networks with Network.run)")
         self.net = net
         self.dt = dt
         self._shape = self._net_shape(net)

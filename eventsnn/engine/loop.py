@@ -181,8 +181,12 @@ def _sample(PL, S, t, a, j, xc):
             v, ie, ii = frame_state_of(P, p, n, t, N)
             if refractory(t, ST[n, COL_REF]):
                 v = P[p, P_VRESET]
+            elif N.adapt[p] == 2:
+                v += N.voff[n]
         elif xc is not None:
             v, ie, ii = state_at(P, p, n, ST, t)
+            if N.adapt[p] == 2:
+                v += N.voff[n]
         o = base + j * nv
         if (vb & 1) != 0:
             R.vals[o] = v
@@ -194,7 +198,7 @@ def _sample(PL, S, t, a, j, xc):
             R.vals[o] = ii
             o += 1
         if (vb & 8) != 0:
-            R.vals[o] = N.theta[n]
+            R.vals[o] = N.theta[n] + N.voff[n]
         j += 1
     return _GO, j
 

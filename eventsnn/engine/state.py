@@ -291,8 +291,14 @@ class Neurons(NamedTuple):
     tf: np.ndarray
     #: float64 [N]: adaptive threshold offsets (mV)
     theta: np.ndarray
-    #: int64 [n_pops]: 1 if the population's thresholds are offset by ``theta``
+    #: int64 [n_pops]: 1 if the population's thresholds are offset by ``theta``; 2 if,
+    #: besides, its neurons have their own bias currents (``voff``)
     adapt: np.ndarray
+    #: float64 [N]: per-neuron voltage offsets (mV) of neurons with their own bias
+    #: current b: the block holds V - voff, which follows the population's bias-free
+    #: dynamics, with voff = b tau_m / tau_in; threshold (in ``theta``) and reset are
+    #: shifted by -voff
+    voff: np.ndarray
 
 
 class SpikeRecord(NamedTuple):

@@ -275,6 +275,9 @@ def spike(P, p, n, t, N, G, Q, SP, RC, cnt, xc):
     if N.adapt[p] != 0:
         N.theta[n] += P[p, P_THPLUS]
     vth = vth_of(P, p, N, n)
+    # the reset in the block's frame (V - voff for neurons with their own bias; those
+    # have no refractory period, so no other use of v_reset needs the shift)
+    vreset = P[p, P_VRESET] - N.voff[n] if N.adapt[p] == 2 else P[p, P_VRESET]
     cnt[C_SPIKES] += 1
     # the group of a neuron is its population; the deliveries are queued after the reset
     # (its arithmetic overlaps the loads of the row pointers) and before the candidate,
@@ -286,7 +289,7 @@ def spike(P, p, n, t, N, G, Q, SP, RC, cnt, xc):
     if P[p, P_FRAME] != 0.0:
         # V(t_r) = v_reset when the refractory period ends
         ST[n, COL_V] = frame_u_for(P[p, P_G], P[p, P_VINF], P[p, P_C], P[p, P_SE], P[p, P_SI], tf,
-                                   tr, P[p, P_VRESET], ST[n, COL_IE], ST[n, COL_II])
+                                   tr, vreset, ST[n, COL_IE], ST[n, COL_II])
         if P[p, P_HASEXP] == 0.0:
             tc = cross_frame(P[p, P_G], P[p, P_VINF], P[p, P_C], vth, ST[n, COL_V], tf, tr)
         elif xc is None:
@@ -301,15 +304,15 @@ def spike(P, p, n, t, N, G, Q, SP, RC, cnt, xc):
         else:
             v, ie, ii = frame_state_of(P, p, n, t, N)
             tc, ST[n, COL_TL] = cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI],
-                                              P[p, P_VREST], vth, P[p, P_VRESET], P[p, P_IBIAS],
+                                              P[p, P_VREST], vth, vreset, P[p, P_IBIAS],
                                               P[p, P_PSIE], P[p, P_PSII], v, ie, ii, t, tr)
     elif xc is None:
         tc = math.inf           # (no general population in such a network)
     else:
-        ST[n, COL_V] = P[p, P_VRESET]
+        ST[n, COL_V] = vreset
         ST[n, COL_TL] = t
         tc, _ = cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST], vth,
-                              P[p, P_VRESET], P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
+                              vreset, P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                               ST[n, COL_V], ST[n, COL_IE], ST[n, COL_II], t, tr)
     emit(n, p, t, G, Q, cnt)
     # (lazy_crossing's F_DONE has set the crossing and keeps the queued entry)
