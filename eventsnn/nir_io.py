@@ -48,7 +48,8 @@ Conventions (NIR fixes the equations, not the size of a spike; see docs/nir.md)
   neuron) become per-synapse delays; elsewhere a delay must be uniform.
 * Inputs: ``inputs[name]`` is a clock-driven tensor (time bins x channels, counts):
   bin k becomes spikes at k dt (a count c gives c spikes, which eventsnn applies as
-  c inputs of the same instant); or exact events ``(times, ids)`` in graph time units.
+  c inputs of the same instant); or exact events ``(times, ids)`` in graph time units;
+  or one sample of ``nir.EventData`` (exact) or ``nir.TimeGriddedData`` (its own dt).
 """
 from __future__ import annotations
 
@@ -427,6 +428,17 @@ def _input_events(data, n, dt, ts, name):
         return np.empty(0), np.empty(0, np.int64)
     if isinstance(data, tuple) and len(data) == 2:
         return np.asarray(data[0], np.float64).reshape(-1) * ts, np.asarray(data[1]).reshape(-1)
+    if hasattr(data, "idx") and hasattr(data, "time"):          # nir.EventData
+        if data.idx.shape[0] != 1:
+            raise ValueError(f"inputs[{name!r}] holds {data.idx.shape[0]} samples; give one sample per network")
+        if int(data.n_neurons) != n:
+            raise ValueError(f"inputs[{name!r}] has {data.n_neurons} channels; the Input node has {n}")
+        m = data.idx[0] != -1
+        return np.asarray(data.time[0][m], np.float64) * ts, np.asarray(data.idx[0][m])
+    if hasattr(data, "data") and hasattr(data, "dt"):           # nir.TimeGriddedData
+        if data.data.shape[0] != 1:
+            raise ValueError(f"inputs[{name!r}] holds {data.data.shape[0]} samples; give one sample per network")
+        dt, data = float(data.dt), data.data[0]
     dt_ms = dt * ts
     x = np.asarray(data)
     if x.dtype.kind not in "biuf":

@@ -281,6 +281,25 @@ def test_bad_graphs_are_refused(make, words):
         assert w in str(e.value), (w, str(e.value))
 
 
+def test_nir_data_inputs():
+    g = graph({"lin": nir.Linear(weight=np.eye(2) * 0.4), "n": lif(2, vth=50.0)}, [("in", "lin"), ("lin", "n")], 2)
+    ev_in = nir.EventData(idx=np.array([[0, 1, 1, -1]]), time=np.array([[1e-4, 3e-4, 5e-4, np.inf]]),
+                          n_neurons=2, t_max=1e-3)
+    x = np.zeros((10, 2), np.int64)
+    x[1, 0] = x[3, 1] = x[5, 1] = 1
+    grid = nir.TimeGriddedData(data=x[None].astype(bool), dt=1e-4)
+    runs = []
+    for inp in (ev_in, grid, x, (np.array([1e-4, 3e-4, 5e-4]), np.array([0, 1, 1]))):
+        net = from_nir(g, {"in": inp})
+        net.record_state([0, 1], [0.2, 0.6, 0.9])
+        runs.append(net.run(1.0).states.v)
+    for r in runs[1:]:
+        np.testing.assert_allclose(r, runs[0], rtol=1e-12, atol=1e-15)
+    assert runs[0][-1, 1] > runs[0][-1, 0] > 0.0
+    with pytest.raises(ValueError, match="one sample"):
+        from_nir(g, {"in": nir.EventData(idx=np.zeros((2, 1), int), time=np.zeros((2, 1)), n_neurons=2, t_max=1.0)})
+
+
 def test_bad_arguments():
     g = graph({"lin": nir.Linear(weight=np.ones((1, 1))), "n": lif(1)}, [("in", "lin"), ("lin", "n")], 1)
     with pytest.raises(ValueError, match="dt"):
