@@ -70,6 +70,9 @@ __all__ = ["from_nir", "to_nir", "READOUT_VTH"]
 READOUT_VTH = 1e300
 
 _SPIKING = ("LIF", "CubaLIF", "IF", "LI", "CubaLI")
+#: node metadata key under which to_nir stores the exact eventsnn values (ms, mV) beside
+#: NIR's (seconds, rounded once): from_nir takes them where they agree to 1e-12
+EXACT = "eventsnn_exact"
 _LINEAR = ("Affine", "Linear", "Scale", "Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Delay",
            "Input", "Output")
 
@@ -135,7 +138,7 @@ def _shape_in(node, name):
     return tuple(int(x) for x in np.asarray(t["input"]).reshape(-1))
 
 
-def _linear_map(node, name):
+def _linear_map(node, name, ts):
     """(matrix (n_in x n_out, scipy CSR), bias (n_out) or None, delay (n_in) or None, n_in,
     n_out) of a pass-through node."""
     k = _kind(node)
@@ -159,7 +162,8 @@ def _linear_map(node, name):
         n = _size(_shape_in(node, name))
         return None, None, None, n, n
     if k == "Delay":
-        d = np.asarray(node.delay, np.float64).reshape(-1)
+        # (in ms; to_nir's exact values where they agree)
+        d = np.asarray(_exact(node, "delay", np.asarray(node.delay, np.float64).reshape(-1) * ts), np.float64)
         return None, None, d, d.shape[0], d.shape[0]
     if k in ("Conv1d", "Conv2d"):
         W = np.asarray(node.weight, np.float64)
@@ -189,8 +193,34 @@ def _scipy(csr):
                           shape=(len(csr.indptr) - 1, csr.n_post))
 
 
+def _exact(node, key, value):
+    """``value``, or the exact one to_nir stored beside it when they agree to 1e-12."""
+    meta = (getattr(node, "metadata", None) or {}).get(EXACT) or {}
+    if key not in meta:
+        return value
+    e = np.asarray(meta[key], np.float64)
+    v = np.asarray(value, np.float64)
+    if e.shape == v.shape and np.allclose(e, v, rtol=1e-12, atol=0.0, equal_nan=False):
+        return e if e.ndim else float(e)
+    return value
+
+
 def _neuron(node, name, ts, dt):
     """(LIF model, weight factor per spike, bias factor, bias needs a t=0 spike)."""
+    model, f, bf, sb = _neuron_nir(node, name, ts, dt)
+    meta = (getattr(node, "metadata", None) or {}).get(EXACT)
+    if meta:
+        kw = {}
+        for k in model.__dataclass_fields__:
+            v = getattr(model, k)
+            kw[k] = _exact(node, k, v) if v is not None and k in meta else v
+        if kw.get("tau_in") is None and "tau_in" in meta:
+            kw["tau_in"] = float(meta["tau_in"])
+        model = LIF(**kw)
+    return model, f, bf, sb
+
+
+def _neuron_nir(node, name, ts, dt):
     k = _kind(node)
     g = lambda a: _uniform(node, name, getattr(node, a))   # noqa: E731
     v_reset = g("v_reset") if k in ("LIF", "CubaLIF", "IF") and getattr(node, "v_reset", None) is not None \
@@ -273,12 +303,12 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
             n = _size(node.output_type["output"])
             factor[name], bias_f[name], syn_bias[name], model_of[name] = f, bf, sb, model
         elif _kind(node) not in _LINEAR and not isinstance(node, nir.NIRGraph):
-            _linear_map(node, name)       # raises: unsupported
+            _linear_map(node, name, ts)   # raises: unsupported
     # walk from every spiking layer and input through pass-through nodes to spiking targets
     maps = {}
     for name, node in nodes.items():
         if _kind(node) not in _SPIKING and name not in groups:
-            maps[name] = _linear_map(node, name)
+            maps[name] = _linear_map(node, name, ts)
     paths = []          # (source, target, matrix, delay_pre, delay_post, uniform delay)
     biases = {}         # target -> bias vector
 
@@ -313,20 +343,23 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
                 M2 = L if M is None else (M @ L).tocsr()
             walk(src, nxt, M2, dpre2, dpost2, du2, hops + (0 if L is None else 1), seen | {nxt}, n_out)
 
-    def walk_bias(cur, b):
+    bias_src = {}       # target -> [(node, direct)]
+
+    def walk_bias(origin, cur, b, direct):
         for nxt in succ[cur]:
             if _kind(nodes[nxt]) in _SPIKING:
                 biases[nxt] = biases.get(nxt, 0.0) + b
+                bias_src.setdefault(nxt, []).append((origin, direct))
                 continue
             L = maps[nxt][0]
-            walk_bias(nxt, b if L is None else L.T @ b)
+            walk_bias(origin, nxt, b if L is None else L.T @ b, False)
 
     for name in list(groups) + list(factor):
         n0 = groups[name].size if name in groups else _size(nodes[name].output_type["output"])
         walk(name, name, None, None, None, 0.0, 0, frozenset(), n0)
     for name, (L, b, d, n_in, n_out) in maps.items():
         if b is not None:
-            walk_bias(name, b)
+            walk_bias(name, name, b, True)
     # populations (in graph order); a bias the same for every neuron is the model's,
     # others are the neurons' own (exact for leaky neurons: Network.population(i_bias=))
     bias_of = {}
@@ -337,6 +370,9 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
         own = None
         if b is not None:
             bb = bias_f[name] * np.broadcast_to(np.asarray(b, np.float64), (n,))
+            srcs = bias_src.get(name, [])
+            if len(srcs) == 1 and srcs[0][1]:
+                bb = np.asarray(_exact(nodes[srcs[0][0]], "bias", bb), np.float64)
             if not np.isfinite(bb).all():
                 raise ValueError(f"node {name!r}: its bias is not finite")
             if (bb == bb[0]).all():
@@ -385,13 +421,12 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
                 d = d + dpre[rows]
             if dpost is not None:
                 d = d + dpost[M.indices]
-            d = d * ts
             if src in factor:
                 d[d == 0.0] = zero_delay
             net.connect(groups[src], groups[tgt], cx.from_lists(rows, M.indices, w, d, n_pre=n_pre,
                                                                  n_post=groups[tgt].size), delay=None)
         else:
-            d = du * ts
+            d = du
             if d == 0.0 and src in factor:
                 d = zero_delay
             net.connect(groups[src], groups[tgt], cx.from_lists(rows, M.indices, w, n_pre=n_pre,
@@ -473,23 +508,31 @@ def _around(y, k=8):
     return out
 
 
-def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0):
+def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0, zero_delay: float = 1e-6):
     """The network as a NIR graph (seconds, spikes of area ``dt``), which ``from_nir``
-    with the same ``dt`` and ``time_scale`` reads back bit for bit.
+    with the same ``dt`` and ``time_scale`` reads back bit for bit: NIR's values are
+    rounded once (ms -> s), the exact ones are kept in each node's metadata
+    (``EXACT``), and weights are written so that they read back exactly.  A Linear node
+    holds one weight per (pre, post) pair: multapses are merged, and the spikes of the
+    copy equal the original's bitwise when no projection has multapses and rows list
+    their targets in increasing order (as every rule of eventsnn.connectivity does).
 
     Populations become LIF (delta synapses, finite tau_m), IF (tau_m = inf) or CubaLIF
-    (exponential synapses with tau_syn_exc = tau_syn_inh, no bias), source groups Input
-    nodes (their spikes are inputs, not part of the graph), each projection a Linear
-    node (its dense (post x pre) weight matrix, scaled by the target's factor) and,
-    for a delay, a Delay node after it.  Refused (ValueError naming it): refractory
-    periods, adaptive thresholds, exponential channels with different time constants
-    and biases other than what from_nir writes.
+    (exponential synapses with tau_syn_exc = tau_syn_inh), source groups Input nodes
+    (their spikes are inputs, not part of the graph), each projection a Linear node
+    (its dense (post x pre) weight matrix, scaled by the target's factor; an Affine
+    carrying the population's bias currents for the first undelayed projection into
+    it) and, for delays, a Delay node after it (per postsynaptic neuron) or before it
+    (per presynaptic neuron).  Refused (ValueError naming it): refractory periods,
+    adaptive thresholds, exponential channels with different time constants, delays
+    that depend on both neurons of a synapse, plasticity, a bias without an undelayed
+    input projection.
     """
     nir = _nir()
     if not isinstance(net, Network):
         raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
     dt, ts = float(dt), float(time_scale)
-    nodes, edges, fac = {}, [], {}
+    nodes, edges, fac, bias_mul = {}, [], {}, {}
     for g in net._sources:
         if g.name.endswith(".bias_start"):
             continue
@@ -499,7 +542,7 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0):
         if m.t_ref != 0.0 or m.theta_plus != 0.0:
             raise ValueError(f"population {name!r}: NIR has no refractory period or adaptive threshold")
         full = lambda v: np.full(n, float(v))   # noqa: E731
-        tau = _exact_inverse(m.tau_m, lambda y: y * ts, m.tau_m / ts, "tau_m") if math.isfinite(m.tau_m) else math.inf
+        tau = m.tau_m / ts
         readout = m.v_th == READOUT_VTH
         if m.tau_syn_exc == 0.0 and m.tau_syn_inh == 0.0:
             if math.isinf(m.tau_m):
@@ -507,30 +550,46 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0):
                     raise ValueError(f"population {name!r}: a non-leaky neuron needs v_rest=0, tau_in={ts}")
                 r = _exact_inverse(1.0, lambda y: y * dt, 1.0 / dt, "r")
                 fac[name] = r * dt
+                bias_mul[name] = (lambda r_: lambda y: r_ * y)(r)
                 nodes[name] = nir.IF(r=full(r), v_threshold=full(m.v_th), v_reset=full(m.v_reset))
             else:
                 r = _exact_inverse(1.0, lambda y: (y * dt) / tau, tau / dt, "r")
                 fac[name] = (r * dt) / tau
-                if m.i_bias != 0.0 or p._bias is not None:
-                    raise ValueError(f"population {name!r}: a bias current is not exported yet")
+                bias_mul[name] = (lambda r_: lambda y: r_ * y)(r)
                 kw = dict(tau=full(tau), r=full(r), v_leak=full(m.v_rest))
                 nodes[name] = nir.LI(**kw) if readout else nir.LIF(**kw, v_threshold=full(m.v_th),
                                                                    v_reset=full(m.v_reset))
         elif m.tau_syn_exc == m.tau_syn_inh and m.tau_syn_exc > 0 and math.isfinite(m.tau_m):
-            if m.i_bias != 0.0 or p._bias is not None:
-                raise ValueError(f"population {name!r}: a bias current is not exported yet")
-            tsyn = _exact_inverse(m.tau_syn_exc, lambda y: y * ts, m.tau_syn_exc / ts, "tau_syn")
-            r = _exact_inverse(m.tau_in, lambda y: (tau * ts) / y, (tau * ts) / m.tau_in, "r")
+            tsyn = m.tau_syn_exc / ts
+            r = (tau * ts) / (m.tau_m if m.tau_in is None else m.tau_in)
             w_in = _exact_inverse(1.0, lambda y: (y * dt) / tsyn, tsyn / dt, "w_in")
             fac[name] = (w_in * dt) / tsyn
+            bias_mul[name] = (lambda w_: lambda y: w_ * y)(w_in)
             kw = dict(tau_syn=full(tsyn), tau_mem=full(tau), r=full(r), v_leak=full(m.v_rest), w_in=full(w_in))
             nodes[name] = nir.CubaLI(**kw) if readout else nir.CubaLIF(**kw, v_threshold=full(m.v_th),
                                                                        v_reset=full(m.v_reset))
         else:
             raise ValueError(f"population {name!r}: NIR's CubaLIF has one synaptic time constant; this one has "
                              f"tau_syn_exc={m.tau_syn_exc}, tau_syn_inh={m.tau_syn_inh}")
+        exact = {f: float(getattr(m, f)) for f in m.__dataclass_fields__
+                 if getattr(m, f) is not None and f != "i_bias"}
+        exact.setdefault("tau_in", float(m.tau_m))      # (None means tau_m)
+        nodes[name].metadata = {EXACT: exact}
         if np.any(p.v_init != 0.0):
             raise ValueError(f"population {name!r}: NIR neurons start at V = 0; this one has other v_init")
+    bias_left = {}
+    starts = {g.name[:-len(".bias_start")] for g in net._sources if g.name.endswith(".bias_start")}
+    for p in net._pops:
+        b = p.i_bias
+        if b.any() and p.model.tau_syn_exc > 0 and p.name not in starts:
+            # NIR filters a CubaLIF's bias through the synapse (from 0 at t = 0); an
+            # eventsnn bias acts fully from t = 0 (from_nir adds the spike that makes up
+            # the difference, named <population>.bias_start)
+            raise ValueError(f"population {p.name!r}: a bias current into exponential synapses acts from "
+                             f"t = 0 in eventsnn but is filtered by the synapse in NIR's CubaLIF")
+        if b.any():
+            # NIR carries a bias on an edge: the first undelayed projection into p takes it
+            bias_left[p.name] = b
     for k, pr in enumerate(net._projs):
         if pr.pre.name.endswith(".bias_start"):
             continue
@@ -538,17 +597,46 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0):
             raise ValueError(f"projection {k} ({pr.pre.name} -> {pr.post.name}) is plastic; NIR has no plasticity")
         W = pr.to_scipy().toarray().T / fac[pr.post.name]
         lin = f"proj{k}"
-        nodes[lin] = nir.Linear(weight=W)
-        edges.append((pr.pre.name, lin))
+        pre_d = post_d = None
         if pr.csr.delays is not None:
-            raise ValueError(f"projection {k}: per-synapse delays are not exported yet")
-        d = pr.delay
-        if d == 0.0 or (pr.pre.name in net.populations and d == 1e-6):
-            edges.append((lin, pr.post.name))
+            # NIR delays are per channel: per presynaptic or per postsynaptic neuron
+            d = np.asarray(pr.csr.delays, np.float64)
+            rows = np.repeat(np.arange(pr.csr.n_pre), np.diff(pr.csr.indptr))
+            post = np.asarray(pr.csr.indices)
+            by_post = np.full(pr.post.size, np.nan)
+            by_post[post] = d
+            by_pre = np.full(pr.csr.n_pre, np.nan)
+            by_pre[rows] = d
+            if np.array_equal(by_post[post], d):
+                post_d = np.nan_to_num(by_post)
+            elif np.array_equal(by_pre[rows], d):
+                pre_d = np.nan_to_num(by_pre)
+            else:
+                raise ValueError(f"projection {k} ({pr.pre.name} -> {pr.post.name}): its delays depend on both "
+                                 f"neurons of a synapse; NIR's Delay has one per channel")
+        elif not (pr.delay == 0.0 or (pr.pre.name in net.populations and pr.delay == zero_delay)):
+            post_d = np.full(pr.post.size, pr.delay)
+        bias = bias_left.pop(pr.post.name) if post_d is None and pr.post.name in bias_left else None
+        if bias is None:
+            nodes[lin] = nir.Linear(weight=W)
         else:
-            dl = f"proj{k}.delay"
-            nodes[dl] = nir.Delay(delay=np.full(pr.post.size, _exact_inverse(d, lambda y: y * ts, d / ts, "delay")))
-            edges += [(lin, dl), (dl, pr.post.name)]
+            nodes[lin] = nir.Affine(weight=W, bias=bias / bias_mul[pr.post.name](1.0),
+                                    metadata={EXACT: {"bias": bias}})
+        src = pr.pre.name
+        if pre_d is not None:
+            nodes[lin + ".delay"] = nir.Delay(delay=pre_d / ts, metadata={EXACT: {"delay": pre_d}})
+            edges.append((src, lin + ".delay"))
+            src = lin + ".delay"
+        edges.append((src, lin))
+        if post_d is not None:
+            nodes[lin + ".delay"] = nir.Delay(delay=post_d / ts, metadata={EXACT: {"delay": post_d}})
+            edges += [(lin, lin + ".delay"), (lin + ".delay", pr.post.name)]
+        else:
+            edges.append((lin, pr.post.name))
+    if bias_left:
+        name = next(iter(bias_left))
+        raise ValueError(f"population {name!r} has a bias current but no undelayed input projection, on "
+                         f"which NIR would carry it")
     for p in net._pops:
         # every population is an output (NIR infers types from the outputs)
         nodes[p.name + ".out"] = nir.Output(output_type={"output": np.array([p.size])})

@@ -260,6 +260,56 @@ def test_round_trip_spikes_bitwise(tmp_path):
     assert np.array_equal(r1.spikes.times, r2.spikes.times) and np.array_equal(r1.spikes.ids, r2.spikes.ids)
 
 
+def test_round_trip_biases_and_per_channel_delays():
+    rng = np.random.default_rng(7)
+    net = ev.Network(seed=3)
+    m1 = ev.LIF(tau_m=5.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_rest=0.0, v_th=1.0, v_reset=0.0, t_ref=0.0)
+    m2 = ev.LIF(tau_m=8.0, tau_syn_exc=2.0, tau_syn_inh=2.0, v_rest=0.0, v_th=1.0, v_reset=0.0, t_ref=0.0,
+                tau_in=4.0)
+    t_s = np.sort(rng.uniform(0, 0.04, 200))
+    ids = rng.integers(0, 8, 200)
+    src = net.spike_source(t_s * 1000.0, ids, n=8, name="in")
+    a = net.population(12, m1, name="a", v_init=0.0, i_bias=rng.uniform(0.0, 0.9, 12))
+    b = net.population(6, m2, name="b", v_init=0.0)
+    net.connect(src, a, ev.fixed_probability(0.4), weight=lambda g, n: g.uniform(0.2, 0.7, n), delay=0.0)
+    net.connect(src, b, ev.fixed_probability(0.3), weight=0.3, delay=0.0)
+    # NIR's Linear holds one weight per pair: no multapses, rows sorted by target (as
+    # eventsnn's rules build them), for a bitwise round trip
+    pairs = np.unique(rng.integers(0, 12 * 6, 40))
+    pre, post = pairs // 6, pairs % 6
+    d_post = np.array([0.5, 1.0, 1.5, 2.0, 0.25, 0.75])
+    net.connect(a, b, ev.from_lists(pre, post, rng.uniform(-0.3, 0.9, len(pre)), d_post[post], n_pre=12,
+                                    n_post=6), delay=None)
+    d_pre = rng.choice([0.3, 0.6, 1.2], 6)
+    pairs = np.unique(rng.integers(0, 6 * 12, 20))
+    p2, q2 = pairs // 12, pairs % 12
+    net.connect(b, a, ev.from_lists(p2, q2, -0.4, d_pre[p2], n_pre=6, n_post=12), delay=None)
+    g = to_nir(net)
+    back = from_nir(g, {"in": (t_s, ids)}, seed=3)
+    for p, q in zip(net._pops, back._pops):
+        assert np.array_equal(p.i_bias, q.i_bias)
+    r1, r2 = net.run(50.0), back.run(50.0)
+    assert len(r1.spikes) > 30
+    assert np.array_equal(r1.spikes.times, r2.spikes.times) and np.array_equal(r1.spikes.ids, r2.spikes.ids)
+    with pytest.raises(ValueError, match="filtered by the synapse"):
+        cb = ev.Network()
+        cb.population(2, ev.LIF(tau_m=8.0, tau_syn_exc=2.0, tau_syn_inh=2.0, t_ref=0.0, v_rest=0.0, v_th=1.0,
+                                v_reset=0.0, i_bias=0.1), v_init=0.0)
+        to_nir(cb)
+    # a CubaLIF bias that came from NIR goes back (with its t = 0 spike)
+    gb = graph({"aff": nir.Affine(weight=np.full((3, 1), 0.4), bias=np.array([0.2, 0.5, 0.9])),
+                "n": cuba(3, 5e-4, 2e-3, 1.0, vth=0.6)}, [("in", "aff"), ("aff", "n")], 1)
+    x1 = from_nir(gb, {"in": (np.array([1e-3, 2e-3]), np.array([0, 0]))})
+    x2 = from_nir(to_nir(x1), {"in": (np.array([1e-3, 2e-3]), np.array([0, 0]))})
+    s1, s2 = x1.run(20.0).spikes, x2.run(20.0).spikes
+    assert len(s1) > 3 and np.array_equal(s1.times, s2.times) and np.array_equal(s1.ids, s2.ids)
+    bad = ev.Network()
+    x = bad.population(2, m1, name="x", v_init=0.0)
+    bad.connect(x, x, ev.from_lists([0, 0, 1], [0, 1, 1], 0.1, [0.5, 0.7, 0.9], n_pre=2, n_post=2), delay=None)
+    with pytest.raises(ValueError, match="both neurons"):
+        to_nir(bad)
+
+
 # ------------------------------------------------------------------------ bad graphs
 @pytest.mark.parametrize("make, words", [
     (lambda: graph({"lin": nir.Linear(weight=np.ones((2, 2))),
