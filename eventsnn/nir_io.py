@@ -216,6 +216,8 @@ def _neuron(node, name, ts, dt):
             kw[k] = _exact(node, k, v) if v is not None and k in meta else v
         if kw.get("tau_in") is None and "tau_in" in meta:
             kw["tau_in"] = float(meta["tau_in"])
+        if kw.get("tau_in") == kw["tau_m"] and math.isfinite(kw["tau_m"]):
+            kw["tau_in"] = None         # the default: the same dynamics
         model = LIF(**kw)
     return model, f, bf, sb
 
