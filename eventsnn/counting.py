@@ -384,7 +384,9 @@ def neurobench_metrics(rec: RunRecord, dt: float) -> dict:
 
     Definitions (NeuroBench's, applied with one dense weight matrix of shape
     (n_pre, n_post) per projection and one model execution per time bin; a bin j holds
-    the spikes in (t_start + j dt, t_start + (j+1) dt]):
+    the spikes in [t_start + j dt, t_start + (j+1) dt), as a clock-driven tool's step j
+    holds the spikes at j dt (``nir_io``'s inputs); the run's last instant, t_stop,
+    counts in the last bin):
 
     * ``Dense``: every weight of every projection, zero or not, in every bin
       (sum of n_pre x n_post x bins).  Biases are not counted.
@@ -411,7 +413,7 @@ def neurobench_metrics(rec: RunRecord, dt: float) -> dict:
     T = rec.duration
     nbins = max(1, int(math.ceil(T / dt - 1e-9)))
     t = rec.spike_times - rec.t_start
-    bins = np.clip(np.ceil(t / dt - 1e-9).astype(np.int64) - 1, 0, nbins - 1)
+    bins = np.clip(np.floor(t / dt + 1e-9).astype(np.int64), 0, nbins - 1)
     nodes = rec.spike_nodes.astype(np.int64)
     order = np.lexsort((bins, nodes))
     ngroups = len(rec.populations) + len(rec.sources)

@@ -310,3 +310,17 @@ def test_neurobench_property_random_networks(seed, dt):
     ac, mac, dense, act = _neurobench_dense(net, res.spikes, src_t, src_n, dt, T)
     assert (nb["Effective_ACs"], nb["Effective_MACs"], nb["Dense"]) == (ac, mac, dense)
     assert nb["Effective_ACs"] + nb["Effective_MACs"] <= nb["SynOps_fanout"] <= nb["SynOps_dense_fanout"]
+
+
+def test_neurobench_bins_hold_grid_spikes_in_their_step():
+    """A bin j is [j dt, (j+1) dt): spikes a clock-driven input puts at k dt (k = 0, 1,
+    ...) each fall in their own step, so a binary input counts as ACs, never MACs."""
+    import eventsnn as ev
+    net = ev.Network(seed=1)
+    src = net.spike_source(0.1 * np.arange(10), np.zeros(10, np.int64), n=1, name="in")
+    pop = net.population(3, ev.LIF(tau_m=10.0, tau_syn_exc=0.0, tau_syn_inh=0.0, v_th=1e3, t_ref=0.0),
+                         name="p", v_init=0.0)
+    net.connect(src, pop, ev.all_to_all(), weight=1.0, delay=0.0)
+    rep = net.report(net.run(1.0), dt=0.1).as_dict()
+    nb = rep["neurobench"]
+    assert nb["bins"] == 10 and nb["Effective_MACs"] == 0 and nb["Effective_ACs"] == 30
