@@ -301,6 +301,9 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
         groups[name] = net.spike_source(times, ids, n=n, name=name)
     for name, node in nodes.items():
         if _kind(node) in _SPIKING:
+            if np.asarray(node.output_type["output"]).size == 0:
+                raise ValueError(f"node {name!r} ({_kind(node)}) has 0-d (scalar) parameters, so NIR gives it no "
+                                 f"size; write one value per neuron")
             model, f, bf, sb = _neuron(node, name, ts, dt)
             n = _size(node.output_type["output"])
             factor[name], bias_f[name], syn_bias[name], model_of[name] = f, bf, sb, model

@@ -350,6 +350,14 @@ def test_nir_data_inputs():
         from_nir(g, {"in": nir.EventData(idx=np.zeros((2, 1), int), time=np.zeros((2, 1)), n_neurons=2, t_max=1.0)})
 
 
+def test_scalar_parameters_are_named():
+    n = nir.LIF(tau=np.array(1e-3), r=np.array(10.0), v_leak=np.array(0.0), v_threshold=np.array(1.0))
+    g = graph({"lin": nir.Linear(weight=np.ones((1, 1))), "n": n}, [("in", "lin"), ("lin", "n")], 1,
+              type_check=False)
+    with pytest.raises(ValueError, match="'n'.*0-d"):
+        from_nir(g)
+
+
 def test_bad_arguments():
     g = graph({"lin": nir.Linear(weight=np.ones((1, 1))), "n": lif(1)}, [("in", "lin"), ("lin", "n")], 1)
     with pytest.raises(ValueError, match="dt"):
