@@ -205,6 +205,10 @@ def _exact(node, key, value):
     return value
 
 
+def _exact_weights(exact, w):
+    return exact if np.allclose(exact, w, rtol=1e-12, atol=0.0) else w
+
+
 def _neuron(node, name, ts, dt):
     """(LIF model, weight factor per spike, bias factor, bias needs a t=0 spike)."""
     model, f, bf, sb = _neuron_nir(node, name, ts, dt)
@@ -317,11 +321,11 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
     paths = []          # (source, target, matrix, delay_pre, delay_post, uniform delay)
     biases = {}         # target -> bias vector
 
-    def walk(src, cur, M, dpre, dpost, dunif, hops, seen, n_cur):
+    def walk(src, cur, M, dpre, dpost, dunif, hops, seen, n_cur, via=()):
         for nxt in succ[cur]:
             node = nodes[nxt]
             if _kind(node) in _SPIKING:
-                paths.append((src, nxt, M, dpre, dpost, dunif))
+                paths.append((src, nxt, M, dpre, dpost, dunif, via))
                 continue
             if nxt in seen:
                 raise ValueError(f"the graph has a cycle through {nxt!r} without a spiking node")
@@ -346,7 +350,8 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
                     raise ValueError(f"node {nxt!r} follows a per-channel Delay; such a delay must be right "
                                      f"before a spiking layer")
                 M2 = L if M is None else (M @ L).tocsr()
-            walk(src, nxt, M2, dpre2, dpost2, du2, hops + (0 if L is None else 1), seen | {nxt}, n_out)
+            walk(src, nxt, M2, dpre2, dpost2, du2, hops + (0 if L is None else 1), seen | {nxt}, n_out,
+                 via if L is None else via + (nxt,))
 
     bias_src = {}       # target -> [(node, direct)]
 
@@ -402,7 +407,7 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
                                                          n_post=len(bb)), delay=0.0)
     # cycles among spiking layers: a zero-delay edge inside one is refused
     reach = _reach(list(factor), [(s, t) for s, t, *_ in paths if s in factor])
-    for src, tgt, M, dpre, dpost, du in paths:
+    for src, tgt, M, dpre, dpost, du, via in paths:
         n_pre = groups[src].size
         if M is None:
             M = sps.identity(n_pre, format="csr")
@@ -420,6 +425,11 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
                                  f"needs one on every cycle")
         w = M.data * factor[tgt]
         rows = np.repeat(np.arange(n_pre), np.diff(M.indptr))
+        if len(via) == 1:
+            # to_nir keeps exact weights (mV, post x pre) where W * factor rounds
+            ex = (getattr(nodes[via[0]], "metadata", None) or {}).get(EXACT, {}).get("weight")
+            if ex is not None and np.shape(ex) == (groups[tgt].size, n_pre):
+                w = np.asarray(_exact_weights(np.asarray(ex, np.float64)[M.indices, rows], w))
         if per_syn:
             d = np.full(len(w), du)
             if dpre is not None:
@@ -436,6 +446,9 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
                 d = zero_delay
             net.connect(groups[src], groups[tgt], cx.from_lists(rows, M.indices, w, n_pre=n_pre,
                                                                  n_post=groups[tgt].size), delay=d)
+    # the graph's own neuron nodes, for to_nir to write back as they were
+    net.nir_nodes = {name: nodes[name] for name in factor}
+    net.nir_scale = (dt, ts)
     net.nir_outputs = {}
     for name in top_out:
         feeders = [a for a, b in edges if b == name]
@@ -576,6 +589,17 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0, zero_d
         else:
             raise ValueError(f"population {name!r}: NIR's CubaLIF has one synaptic time constant; this one has "
                              f"tau_syn_exc={m.tau_syn_exc}, tau_syn_inh={m.tau_syn_inh}")
+        orig = getattr(net, "nir_nodes", {}).get(name)
+        if orig is not None and getattr(net, "nir_scale", None) == (dt, ts):
+            om, of, obf, _ = _neuron_nir(orig, name, ts, dt)
+            same = {k: v for k, v in om.__dict__.items() if k != "i_bias"} == \
+                {k: v for k, v in m.__dict__.items() if k != "i_bias"}
+            if same:
+                # the graph's own parametrisation (r, w_in) rather than the canonical one
+                nodes[name] = type(orig)(**{f: getattr(orig, f) for f in orig.__dataclass_fields__
+                                            if f not in ("input_type", "output_type", "metadata")})
+                fac[name] = of
+                bias_mul[name] = (lambda b_: lambda y: b_ * y)(obf)
         exact = {f: float(getattr(m, f)) for f in m.__dataclass_fields__
                  if getattr(m, f) is not None and f != "i_bias"}
         exact.setdefault("tau_in", float(m.tau_m))      # (None means tau_m)
@@ -600,7 +624,11 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0, zero_d
             continue
         if pr.plasticity is not None:
             raise ValueError(f"projection {k} ({pr.pre.name} -> {pr.post.name}) is plastic; NIR has no plasticity")
-        W = pr.to_scipy().toarray().T / fac[pr.post.name]
+        wd = pr.to_scipy().toarray().T                 # (post x pre), mV
+        W = wd / fac[pr.post.name]
+        keep = {}
+        if not np.array_equal(W * fac[pr.post.name], wd):
+            keep = {EXACT: {"weight": wd}}              # (the reader's W * factor rounds)
         lin = f"proj{k}"
         pre_d = post_d = None
         if pr.csr.delays is not None:
@@ -623,10 +651,10 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0, zero_d
             post_d = np.full(pr.post.size, pr.delay)
         bias = bias_left.pop(pr.post.name) if post_d is None and pr.post.name in bias_left else None
         if bias is None:
-            nodes[lin] = nir.Linear(weight=W)
+            nodes[lin] = nir.Linear(weight=W, metadata=keep)
         else:
             nodes[lin] = nir.Affine(weight=W, bias=bias / bias_mul[pr.post.name](1.0),
-                                    metadata={EXACT: {"bias": bias}})
+                                    metadata={EXACT: {"bias": bias, **keep.get(EXACT, {})}})
         src = pr.pre.name
         if pre_d is not None:
             nodes[lin + ".delay"] = nir.Delay(delay=pre_d / ts, metadata={EXACT: {"delay": pre_d}})

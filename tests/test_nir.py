@@ -222,9 +222,9 @@ def test_nested_graph_and_readout():
 
 # --------------------------------------------------------------------- round trips
 def test_round_trip_graph_parameters():
-    g = graph({"l1": nir.Linear(weight=np.array([[0.5, -0.25]])), "a": lif(1, tau=3e-3, v_leak=0.1),
+    g = graph({"l1": nir.Linear(weight=np.array([[6.0, -0.25]])), "a": lif(1, tau=3e-3, r=7.0, v_leak=0.1),
                "l2": nir.Linear(weight=np.array([[1.5]])), "d": nir.Delay(delay=np.array([2e-3])),
-               "b": cuba(1, 4e-4, 2e-3)},
+               "b": cuba(1, 4e-4, 2e-3, r=3.0, w_in=0.7)},
               [("in", "l1"), ("l1", "a"), ("a", "l2"), ("l2", "d"), ("d", "b")], 2)
     net = from_nir(g)
     g2 = to_nir(net)
@@ -233,9 +233,23 @@ def test_round_trip_graph_parameters():
         assert p.model == q.model
     for p, q in zip(net.projections, net2.projections):
         assert np.array_equal(p.weights, q.weights) and p.delay == q.delay
-    a2 = g2.nodes["a"]
-    np.testing.assert_allclose(a2.tau, 3e-3, rtol=1e-15)
-    np.testing.assert_allclose(g2.nodes["b"].tau_syn, 4e-4, rtol=1e-15)
+    x = (np.array([1e-3, 1.5e-3, 4e-3]), np.array([0, 1, 0]))
+    vs = []
+    for gg in (g, g2):
+        n_ = from_nir(gg, {"in": x})
+        n_.record_state([0, 1], dt=0.1)
+        vs.append(n_.run(20.0).states)
+    assert vs[0].v[:, 0].max() > 0.05 and vs[0].v[:, 1].max() > 0.0
+    assert np.array_equal(vs[0].v, vs[1].v) and np.array_equal(vs[0].i_exc, vs[1].i_exc)
+    # the graph's own parameters come back: neurons exactly, weights to rounding
+    for k in ("a", "b"):
+        for f in g.nodes[k].__dataclass_fields__:
+            if f not in ("input_type", "output_type", "metadata"):
+                assert np.array_equal(getattr(g2.nodes[k], f), getattr(g.nodes[k], f)), (k, f)
+    lins = [n for n in g2.nodes.values() if type(n).__name__ == "Linear"]
+    np.testing.assert_allclose(lins[0].weight, g.nodes["l1"].weight, rtol=1e-15)
+    np.testing.assert_allclose(lins[1].weight, g.nodes["l2"].weight, rtol=1e-15)
+    assert np.array_equal(g2.nodes[[n for n in g2.nodes if n.endswith(".delay")][0]].delay, [2e-3])
 
 
 def test_round_trip_spikes_bitwise(tmp_path):
