@@ -32,8 +32,9 @@ Conventions (NIR fixes the equations, not the size of a spike; see docs/nir.md)
   tau_syn)), which eventsnn builds exactly from i_bias = w_in b and one spike at t = 0
   that sets the opposite channel's current to -w_in b (both channels share tau_syn).
   A bias may differ per neuron (``Network.population(i_bias=...)``, exact for leaky
-  neurons); other per-neuron parameters are refused, naming the node (eventsnn
-  populations share them).
+  neurons), and so may thresholds (the lowest is the population's, the others
+  threshold offsets, ``Population.set_theta``); other per-neuron parameters are
+  refused, naming the node (eventsnn populations share them).
 * Read-outs (LI, CubaLI) are neurons with threshold ``READOUT_VTH`` = 1e300 mV: their
   exact voltage can be sampled (``net.record_state``), and they never fire unless V
   exceeds that (a network with such voltages is refused by the engine as non-finite
@@ -231,7 +232,11 @@ def _neuron_nir(node, name, ts, dt):
     g = lambda a: _uniform(node, name, getattr(node, a))   # noqa: E731
     v_reset = g("v_reset") if k in ("LIF", "CubaLIF", "IF") and getattr(node, "v_reset", None) is not None \
         else 0.0
-    vth = g("v_threshold") if k in ("LIF", "CubaLIF", "IF") else READOUT_VTH
+    # per-neuron thresholds: the lowest is the model's, the rest threshold offsets (theta)
+    vth = float(np.min(np.asarray(node.v_threshold, np.float64))) if k in ("LIF", "CubaLIF", "IF") \
+        else READOUT_VTH
+    if not math.isfinite(vth):
+        raise ValueError(f"node {name!r} ({k}) has a non-finite threshold")
     if k in ("LIF", "LI"):
         tau, r = g("tau"), g("r")
         if not tau > 0:
@@ -397,6 +402,10 @@ def from_nir(graph, inputs=None, *, dt: float = 1e-4, time_scale: float = 1000.0
                 own = bb
             bias_of[name] = bb
         groups[name] = net.population(n, model_of[name], name=name, v_init=0.0, i_bias=own)
+        if _kind(nodes[name]) in ("LIF", "CubaLIF", "IF"):
+            th = np.broadcast_to(np.asarray(nodes[name].v_threshold, np.float64), (n,)) - model_of[name].v_th
+            if th.any():
+                groups[name].set_theta(th)
     # a filtered bias starts at 0: one spike at t = 0 into the opposite channel
     for name in factor:
         bb = bias_of.get(name)
@@ -560,6 +569,8 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0, zero_d
         if m.t_ref != 0.0 or m.theta_plus != 0.0:
             raise ValueError(f"population {name!r}: NIR has no refractory period or adaptive threshold")
         full = lambda v: np.full(n, float(v))   # noqa: E731
+        theta = p.theta
+        vth_n = m.v_th + theta if theta.any() else full(m.v_th)      # per-neuron thresholds
         tau = m.tau_m / ts
         readout = m.v_th == READOUT_VTH
         if m.tau_syn_exc == 0.0 and m.tau_syn_inh == 0.0:
@@ -569,13 +580,13 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0, zero_d
                 r = _exact_inverse(1.0, lambda y: y * dt, 1.0 / dt, "r")
                 fac[name] = r * dt
                 bias_mul[name] = (lambda r_: lambda y: r_ * y)(r)
-                nodes[name] = nir.IF(r=full(r), v_threshold=full(m.v_th), v_reset=full(m.v_reset))
+                nodes[name] = nir.IF(r=full(r), v_threshold=vth_n, v_reset=full(m.v_reset))
             else:
                 r = _exact_inverse(1.0, lambda y: (y * dt) / tau, tau / dt, "r")
                 fac[name] = (r * dt) / tau
                 bias_mul[name] = (lambda r_: lambda y: r_ * y)(r)
                 kw = dict(tau=full(tau), r=full(r), v_leak=full(m.v_rest))
-                nodes[name] = nir.LI(**kw) if readout else nir.LIF(**kw, v_threshold=full(m.v_th),
+                nodes[name] = nir.LI(**kw) if readout else nir.LIF(**kw, v_threshold=vth_n,
                                                                    v_reset=full(m.v_reset))
         elif m.tau_syn_exc == m.tau_syn_inh and m.tau_syn_exc > 0 and math.isfinite(m.tau_m):
             tsyn = m.tau_syn_exc / ts
@@ -584,7 +595,7 @@ def to_nir(net: Network, *, dt: float = 1e-4, time_scale: float = 1000.0, zero_d
             fac[name] = (w_in * dt) / tsyn
             bias_mul[name] = (lambda w_: lambda y: w_ * y)(w_in)
             kw = dict(tau_syn=full(tsyn), tau_mem=full(tau), r=full(r), v_leak=full(m.v_rest), w_in=full(w_in))
-            nodes[name] = nir.CubaLI(**kw) if readout else nir.CubaLIF(**kw, v_threshold=full(m.v_th),
+            nodes[name] = nir.CubaLI(**kw) if readout else nir.CubaLIF(**kw, v_threshold=vth_n,
                                                                        v_reset=full(m.v_reset))
         else:
             raise ValueError(f"population {name!r}: NIR's CubaLIF has one synaptic time constant; this one has "

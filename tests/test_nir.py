@@ -364,6 +364,22 @@ def test_nir_data_inputs():
         from_nir(g, {"in": nir.EventData(idx=np.zeros((2, 1), int), time=np.zeros((2, 1)), n_neurons=2, t_max=1.0)})
 
 
+def test_per_neuron_thresholds_round_trip():
+    f = lambda v: np.asarray(v, float)                  # noqa: E731
+    n = nir.LIF(tau=f([1e-3] * 3), r=f([10.0] * 3), v_leak=f([0.0] * 3), v_threshold=f([0.5, 1.0, 2.0]),
+                v_reset=f([0.0] * 3))
+    g = graph({"lin": nir.Linear(weight=np.full((3, 1), 0.8)), "n": n}, [("in", "lin"), ("lin", "n")], 1)
+    x = (np.array([1e-3, 1.05e-3, 1.1e-3]), np.array([0, 0, 0]))
+    net = from_nir(g, {"in": x})
+    assert net._pops[0].model.v_th == 0.5 and np.array_equal(net._pops[0].theta, [0.0, 0.5, 1.5])
+    s = net.run(5.0).spikes
+    # jumps of 0.8 at 1, 1.05, 1.1 ms (tau 1 ms): neuron 0 (threshold 0.5) fires at each,
+    # 1 (1.0) at the second (0.8 e^-0.05 + 0.8 = 1.56), 2 (2.0) at the third (2.28)
+    assert np.array_equal(s.times, [1.0, 1.05, 1.05, 1.1, 1.1]) and np.array_equal(s.ids, [0, 0, 1, 0, 2])
+    g2 = to_nir(net)
+    assert np.array_equal(g2.nodes["n"].v_threshold, [0.5, 1.0, 2.0])
+
+
 def test_scalar_parameters_are_named():
     n = nir.LIF(tau=np.array(1e-3), r=np.array(10.0), v_leak=np.array(0.0), v_threshold=np.array(1.0))
     g = graph({"lin": nir.Linear(weight=np.ones((1, 1))), "n": n}, [("in", "lin"), ("lin", "n")], 1,
