@@ -10,7 +10,6 @@ from .plasticity import STDP, RewardSTDP, Triplet, Vogels
 from .counting import EnergyTable
 from .engine.clock import ClockEngine, run_clock
 from .io import load, save
-from .nir_io import from_nir, to_nir
 from ._validate import set_memory_limit
 
 __version__ = "0.1.0"
@@ -22,3 +21,11 @@ __all__ = ["LIF", "Network", "Population", "SpikeSource", "PoissonSource", "Proj
            "SpikeRecorder", "StateProbe", "RateRecorder", "WeightRecorder", "compile_time", "Stopwatch",
            "STDP", "Triplet", "Vogels", "RewardSTDP", "EnergyTable", "ClockEngine", "run_clock",
            "save", "load", "set_memory_limit", "from_nir", "to_nir"]
+
+
+def __getattr__(name):
+    # NIR support (and the scipy.sparse it needs) loads on first use, not at import
+    if name in ("from_nir", "to_nir"):
+        from . import nir_io
+        return getattr(nir_io, name)
+    raise AttributeError(f"module 'eventsnn' has no attribute {name!r}")

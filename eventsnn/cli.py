@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -92,33 +91,6 @@ def build_parser():
     c.add_argument("--mem-pj", type=_pj, default=None, help="add a memory-energy row (pJ per 64-bit access)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     return p
-
-
-class Progress:
-    """A one-line progress bar on stderr; silent unless ``enabled``."""
-
-    def __init__(self, label, total, enabled, width=30):
-        self.label = label
-        self.total = total
-        self.enabled = enabled
-        self.width = width
-        self.t0 = time.perf_counter()
-
-    def update(self, done):
-        if not self.enabled:
-            return
-        f = done / self.total if self.total else 1.0
-        k = int(round(f * self.width))
-        el = time.perf_counter() - self.t0
-        eta = el / f - el if f > 0 else math.nan
-        sys.stderr.write(f"\r{self.label} [{'#' * k}{'.' * (self.width - k)}] {100 * f:5.1f}% "
-                         f"{el:6.1f} s, ~{eta:5.1f} s left ")
-        sys.stderr.flush()
-
-    def close(self):
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def _show_progress(quiet):
@@ -201,7 +173,8 @@ def run_case(case, n=None, duration=1000.0, seed=1, *, dt=0.1, clock=False, repo
         out["plot"] = str(plot)
     cres = None
     if clock:
-        bar = Progress(f"{case}: clock-driven dt={dt:g} ms", 1.0, show)
+        from ._progress import Progress
+        bar = Progress(0.0, 1.0, show, label=f"{case}: clock-driven dt={dt:g} ms")
         t3 = time.perf_counter()
         cres = run_clock_chunked(net, duration, dt, bar)
         bar.close()

@@ -31,9 +31,9 @@ from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
 from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
 from .recording import (VARIABLES, RateRecorder, SpikeRecorder, StateProbe, WeightRecorder, buffers,
-                        collect, record_filter)
+                        cat_samples, collect, merge_rates, record_filter)
 from ._progress import Progress
-from .results import OpCounts, PopulationRate, Result, Spikes, StateSamples, _spike_order
+from .results import OpCounts, Result, Spikes, _spike_order
 
 __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection", "NonFiniteStateError"]
 
@@ -965,15 +965,14 @@ class Network:
         parts = []
         weights = {}
         t = t0
+        pops = kept = 0         # (the guards count over the whole call, not per slice)
         while True:
             te = bar.next_stop(t, cuts[0] if cuts else t_end)
-            done = OpCounts()
-            for r in parts:
-                done = done + r.counts
-            kept = sum(len(q.spikes) for q in parts)
-            r = self._advance(te, max(max_events - done.queue_pops, 1),
+            r = self._advance(te, max(max_events - pops, 1),
                               None if max_spikes is None else max(max_spikes - kept, 1), max_queue, t0)
             parts.append(r)
+            pops += r.counts.queue_pops
+            kept += len(r.spikes)
             t = te
             if cuts and te == cuts[0]:
                 cuts.pop(0)
@@ -1176,29 +1175,12 @@ def _merge(parts, t0, weights) -> Result:
     counts = OpCounts()
     for r in parts:
         counts = counts + r.counts
-    probes = {}
-    for name in last.probes:
-        ps = [r.probes[name] for r in parts]
-        probes[name] = ps[0] if len(ps) == 1 else _cat_samples(ps)
-    rates = {}
-    for name, pr in last.rates_binned.items():
-        acc = RateRecorder(None, None, pr.bin)
-        for r in parts:
-            q = r.rates_binned[name]
-            if len(q.times):
-                acc._add(int(round(q.times[0] / q.bin)), q.counts)
-        rates[name] = PopulationRate(pr.bin, pr.size, (acc._k0 + np.arange(len(acc._counts))) * pr.bin,
-                                     acc._counts)
+    probes = {name: cat_samples([r.probes[name] for r in parts]) for name in last.probes}
+    rates = {name: merge_rates([r.rates_binned[name] for r in parts]) for name in last.rates_binned}
     states = next(iter(probes.values())) if probes else None
     src = [r.source_spikes for r in parts]
     return Result(t0, last.t_stop, _concat([r.spikes for r in parts]), counts, states, last.populations,
                   source_spikes=_concat(src), probes=probes, rates_binned=rates, weights=weights)
-
-
-def _cat_samples(ps):
-    cols = {v: (np.concatenate([getattr(p, v) for p in ps]) if getattr(ps[0], v) is not None else None)
-            for v in ("v", "i_exc", "i_inh", "theta")}
-    return StateSamples(np.concatenate([p.times for p in ps]), ps[0].ids, **cols)
 
 
 def _concat(runs):

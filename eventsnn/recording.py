@@ -125,12 +125,39 @@ def concat_samples(parts, probe) -> StateSamples:
         empty = np.empty((0, K))
         return StateSamples(np.empty(0), probe.ids.copy(),
                             *[empty if VARIABLES[v] & probe.vars else None for v in VARIABLES])
+    return cat_samples(parts)
+
+
+def cat_samples(parts) -> StateSamples:
+    """One StateSamples of one probe's consecutive samples ``parts`` (non-empty list)."""
     if len(parts) == 1:
         return parts[0]
-    cat = {}
-    for v in ("v", "i_exc", "i_inh", "theta"):
-        cat[v] = np.concatenate([getattr(p, v) for p in parts]) if getattr(parts[0], v) is not None else None
-    return StateSamples(np.concatenate([p.times for p in parts]), probe.ids.copy(), **cat)
+    cat = {v: (np.concatenate([getattr(p, v) for p in parts]) if getattr(parts[0], v) is not None else None)
+           for v in VARIABLES}
+    return StateSamples(np.concatenate([p.times for p in parts]), parts[0].ids, **cat)
+
+
+def add_bins(k0, counts, k1, more):
+    """(first bin, counts) of bins starting at bin k0 plus bins starting at bin k1."""
+    if not len(more):
+        return k0, counts
+    if not len(counts):
+        return k1, more.copy()
+    lo = min(k0, k1)
+    out = np.zeros(max(k0 + len(counts), k1 + len(more)) - lo, np.int64)
+    out[k0 - lo:k0 - lo + len(counts)] += counts
+    out[k1 - lo:k1 - lo + len(more)] += more
+    return lo, out
+
+
+def merge_rates(parts) -> PopulationRate:
+    """One PopulationRate of the bins of ``parts`` (one population, consecutive runs)."""
+    k0, c = 0, np.zeros(0, np.int64)
+    for q in parts:
+        if len(q.times):
+            k0, c = add_bins(k0, c, int(round(q.times[0] / q.bin)), q.counts)
+    p = parts[-1]
+    return PopulationRate(p.bin, p.size, (k0 + np.arange(len(c))) * p.bin, c)
 
 
 class RateRecorder:
@@ -144,17 +171,7 @@ class RateRecorder:
         self._counts = np.zeros(0, np.int64)
 
     def _add(self, k0, counts):
-        if not len(counts):
-            return
-        if not len(self._counts):
-            self._k0, self._counts = k0, counts.copy()
-            return
-        lo = min(self._k0, k0)
-        hi = max(self._k0 + len(self._counts), k0 + len(counts))
-        out = np.zeros(hi - lo, np.int64)
-        out[self._k0 - lo:self._k0 - lo + len(self._counts)] += self._counts
-        out[k0 - lo:k0 - lo + len(counts)] += counts
-        self._k0, self._counts = lo, out
+        self._k0, self._counts = add_bins(self._k0, self._counts, k0, counts)
 
     @property
     def data(self) -> PopulationRate:
