@@ -70,24 +70,31 @@ def ff_step(src, is_input, PTR, POST, WIDX, COEF, po, eo, dense_off, w, x):
 
 
 @njit(cache=True)
-def ff_step_back(dx, src, is_input, want_pre, PTR, POST, WIDX, COEF, po, eo, dense_off, w, gp, grow):
+def ff_step_back(dx, src, is_input, want_pre, PTR, POST, WIDX, COEF, po, eo, dense_off, w, wt, gp, grow):
     """Reverse of :func:`ff_step`: grow (the sample's gradient row) += weight
-    gradients; gp = gradient on the presynaptic spikes of that step (if want_pre)."""
+    gradients; gp = gradient on the presynaptic spikes of that step (if want_pre).
+    ``wt`` holds dense projections transposed (at the same offsets): the gather runs
+    along contiguous rows, which matters for narrow layers (a read-out of 3)."""
     n_pre = src.shape[0]
     n = dx.shape[0]
-    for i in range(n_pre):
-        si = _count(src[i], is_input)
-        if dense_off >= 0:
-            o = dense_off + i * n
-            if want_pre:
-                acc = 0.0
-                for j in range(n):
-                    acc += w[o + j] * dx[j]
-                gp[i] += acc
+    if dense_off >= 0:
+        if want_pre:
+            for j in range(n):
+                d = dx[j]
+                if d != 0.0:
+                    o = dense_off + j * n_pre
+                    for i in range(n_pre):
+                        gp[i] += wt[o + i] * d
+        for i in range(n_pre):
+            si = _count(src[i], is_input)
             if si != 0.0:
+                o = dense_off + i * n
                 for j in range(n):
                     grow[o + j] += si * dx[j]
-        elif want_pre:
+        return
+    for i in range(n_pre):
+        si = _count(src[i], is_input)
+        if want_pre:
             acc = 0.0
             for e in range(PTR[po + i], PTR[po + i + 1]):
                 d = COEF[eo + e] * dx[POST[eo + e]]
@@ -154,7 +161,7 @@ def layer_fwd(l, LI, LF, K1, off, Srow, Vrow, Xin, use_xin, PTR, POST, WIDX, COE
 
 @njit(cache=True)
 def layer_bwd(l, LI, LF, K1, off, Srow, Vrow, Grow, Gv, has_gv, kmax, zero_reset, detach, code, slope, PTR,
-              POST, WIDX, COEF, PO, EO, w, grow, dX, write_dx):
+              POST, WIDX, COEF, PO, EO, w, wt, grow, dX, write_dx):
     """Reverse pass of layer l (>= 1) for one sample, steps kmax..1: from the gradient
     on its spikes (Grow's block l, to which the recurrent projection adds) and, for a
     leaky read-out, on its potentials (Gv), to the weight gradients (grow) and the
@@ -237,10 +244,11 @@ def layer_bwd(l, LI, LF, K1, off, Srow, Vrow, Grow, Gv, has_gv, kmax, zero_reset
         if write_dx:
             dX[k] = dx
         elif k - D >= 1:
-            ff_step_back(dx, Spre[k - D], l == 1, want_pre, PTR, POST, WIDX, COEF, PO[q], EO[q], dense, w,
+            ff_step_back(dx, Spre[k - D], l == 1, want_pre, PTR, POST, WIDX, COEF, PO[q], EO[q], dense, w, wt,
                          Gp[k - D], grow)
         if rq >= 0 and k - Dr >= 1:
-            ff_step_back(dx, S[k - Dr], False, True, PTR, POST, WIDX, COEF, PO[rq], EO[rq], -1, w, G[k - Dr], grow)
+            ff_step_back(dx, S[k - Dr], False, True, PTR, POST, WIDX, COEF, PO[rq], EO[rq], -1, w, wt, G[k - Dr],
+                         grow)
 
 
 @njit(cache=True)
@@ -287,20 +295,20 @@ def sample_loss(code, lp, S, Vh, y, dt, t_end, want_grad, Gs, Gv, out):
         ty = first[y] * dt if first[y] >= 0 else t_end
         L += lp[2] * (math.exp(ty / lp[1]) - 1.0)
     out[0] = L
-    best = 0
-    for j in range(1, n):
-        if z[j] > z[best]:
+    best = -1
+    for j in range(n):
+        # (first-spike: the earliest *spiking* output; a spike at step K has the time
+        # t_end of a silent one but still counts)
+        if code == L_FS and first[j] < 0:
+            continue
+        if best < 0 or z[j] > z[best]:
             best = j
     uniq = True
     for j in range(n):
-        if j != best and z[j] == z[best]:
+        if j != best and best >= 0 and z[j] == z[best] and not (code == L_FS and first[j] < 0):
             uniq = False
-    if code == L_FS and first[best] < 0:
-        out[1] = -1.0
-        out[2] = 0.0
-    else:
-        out[1] = best
-        out[2] = 1.0 if (uniq and best == y) else 0.0
+    out[1] = best
+    out[2] = 1.0 if (uniq and best == y) else 0.0
     out[3] = 0.0
     if not want_grad:
         return
@@ -356,7 +364,7 @@ def bin_inputs(ptr, times, ids, idx, dt, K, n_in, S):
 
 
 @njit(cache=True, parallel=True)
-def fused(LI, LF, K1, off, S, Vh, G, Gv, PTR, POST, WIDX, COEF, PO, EO, zero_reset, w, code, lp, labels, dt,
+def fused(LI, LF, K1, off, S, Vh, G, Gv, PTR, POST, WIDX, COEF, PO, EO, zero_reset, w, wt, code, lp, labels, dt,
           t_end, want_grad, detach, sg_code, slope, grads, out, cnt):
     """Forward, loss and (``want_grad``) reverse pass of every sample of a minibatch
     of a network without batch norm, one sample per thread; its gradient goes to its
@@ -380,8 +388,8 @@ def fused(LI, LF, K1, off, S, Vh, G, Gv, PTR, POST, WIDX, COEF, PO, EO, zero_res
             kmax = np.int64(out[b, 3])
             for l in range(L, 0, -1):
                 layer_bwd(l, LI, LF, K1, off, S[b], Vh[b], G[b], Gv[b], l == L and code == L_VMAX, kmax,
-                          zero_reset, detach, sg_code, slope, PTR, POST, WIDX, COEF, PO, EO, w, grads[b], nothing,
-                          False)
+                          zero_reset, detach, sg_code, slope, PTR, POST, WIDX, COEF, PO, EO, w, wt, grads[b],
+                          nothing, False)
 
 
 @njit(cache=True, parallel=True)
@@ -421,16 +429,16 @@ def batch_loss(code, lp, LI, K1, off, S, Vh, G, Gv, labels, dt, t_end, want_grad
 
 @njit(cache=True, parallel=True)
 def batch_bwd(l, LI, LF, K1, off, S, Vh, G, Gv, has_gv, out, zero_reset, detach, sg_code, slope, PTR, POST, WIDX,
-              COEF, PO, EO, w, grads, dX, write_dx):
+              COEF, PO, EO, w, wt, grads, dX, write_dx):
     """:func:`layer_bwd` of layer l for every sample (batch-norm path)."""
     for b in prange(S.shape[0]):
         layer_bwd(l, LI, LF, K1, off, S[b], Vh[b], G[b], Gv[b], has_gv, np.int64(out[b, 3]), zero_reset, detach,
-                  sg_code, slope, PTR, POST, WIDX, COEF, PO, EO, w, grads[b], dX[b] if write_dx else dX[0],
+                  sg_code, slope, PTR, POST, WIDX, COEF, PO, EO, w, wt, grads[b], dX[b] if write_dx else dX[0],
                   write_dx)
 
 
 @njit(cache=True, parallel=True)
-def batch_ff_back(l, LI, K1, off, S, G, out, PTR, POST, WIDX, COEF, PO, EO, w, dZ, grads):
+def batch_ff_back(l, LI, K1, off, S, G, out, PTR, POST, WIDX, COEF, PO, EO, w, wt, dZ, grads):
     """Reverse of :func:`batch_ff` (batch-norm path): weight gradients into the rows
     of grads, gradients on layer l-1's spikes into G."""
     n_pre = (off[l] - off[l - 1]) // K1
@@ -444,4 +452,4 @@ def batch_ff_back(l, LI, K1, off, S, G, out, PTR, POST, WIDX, COEF, PO, EO, w, d
             Gp[:] = 0.0
         for k in range(np.int64(out[b, 3]), D, -1):
             ff_step_back(dZ[b, k], Spre[k - D], l == 1, want_pre, PTR, POST, WIDX, COEF, PO[q], EO[q],
-                         LI[l - 1, I_DENSE], w, Gp[k - D], grads[b])
+                         LI[l - 1, I_DENSE], w, wt, Gp[k - D], grads[b])

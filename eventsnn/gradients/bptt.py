@@ -38,8 +38,14 @@ Losses (of one sample; the minibatch loss is the mean)
   the grid first-spike times t_n = sum_k t_k s_k prod_{m<k}(1 - s_m) + t_end
   prod_{m<=K}(1 - s_m) (t_end for a silent output).  Differentiating that expression:
   dt_n/ds_m = t_m - t_f for m < f (f = first spike step, t_f = t_end when silent),
-  t_f - t_g at m = f (g = the second spike, t_end if none), 0 after f.  Prediction:
-  the earliest output (ties and silences as in :mod:`.losses`).
+  t_f - t_g at m = f (g = the second spike, t_end if none), 0 after f.  Unlike the
+  exact gradient, this gives silent outputs a gradient (every s_m of a silent output
+  has dt_n/ds_m = t_m - t_end).  Prediction: the earliest spiking output (-1 if all
+  are silent).
+
+Predictions are strict: a sample is correct only when its label is the unique best
+output (on the grid, ties are common; the exact losses count a tie as correct).
+Refractory flags, like detached resets, are constants of the reverse pass.
 """
 from __future__ import annotations
 
@@ -182,10 +188,23 @@ _NONE3 = np.zeros((1, 1, 1))
 _FUSED = True    # networks without batch norm take the fused kernel (tests switch it off to compare)
 
 
+def _transposed(net, T):
+    """The parameters with every dense projection transposed in place of itself."""
+    w = net.params
+    wt = w.copy()
+    for l in range(len(net.layers)):
+        o = T.LI[l, K.I_DENSE]
+        if o >= 0:
+            n_pre, n = net.sizes[l], net.sizes[l + 1]
+            wt[o:o + n_pre * n] = w[o:o + n_pre * n].reshape(n_pre, n).T.ravel()
+    return wt
+
+
 def _run_bn(net, T, ws, B, code, lp, lab, surrogate, detach_reset, training, want_grad, update_running):
     """The batch-norm path: layer by layer over the whole minibatch."""
     K1 = net.K + 1
     w = net.params
+    wt = _transposed(net, T)
     zr = net.reset == "zero"
     L = len(net.layers)
     S, Vh, G, Gv = ws.S[:B], ws.Vh[:B], ws.G[:B], ws.Gv[:B]
@@ -213,15 +232,19 @@ def _run_bn(net, T, ws, B, code, lp, lab, surrogate, detach_reset, training, wan
         has_gv = l == L and code == K.L_VMAX
         if j is None:
             K.batch_bwd(l, T.LI, T.LF, K1, T.off, S, Vh, G, Gv, has_gv, out, zr, bool(detach_reset),
-                        surrogate.code, surrogate.slope, T.PTR, T.POST, T.WIDX, T.COEF, T.PO, T.EO, w, grads,
+                        surrogate.code, surrogate.slope, T.PTR, T.POST, T.WIDX, T.COEF, T.PO, T.EO, w, wt, grads,
                         _NONE3, False)
         else:
             dX = ws.dX[l][:B]
             K.batch_bwd(l, T.LI, T.LF, K1, T.off, S, Vh, G, Gv, has_gv, out, zr, bool(detach_reset),
-                        surrogate.code, surrogate.slope, T.PTR, T.POST, T.WIDX, T.COEF, T.PO, T.EO, w, grads,
+                        surrogate.code, surrogate.slope, T.PTR, T.POST, T.WIDX, T.COEF, T.PO, T.EO, w, wt, grads,
                         dX, True)
             dZ = _bn_backward(net, j, dX, caches[l], training, gbn)
-            K.batch_ff_back(l, T.LI, K1, T.off, S, G, out, T.PTR, T.POST, T.WIDX, T.COEF, T.PO, T.EO, w, dZ,
+            if training:
+                # batch statistics spread every step's gradient over all steps and
+                # samples: below this layer the reverse pass runs over all K steps
+                out[:, 3] = net.K
+            K.batch_ff_back(l, T.LI, K1, T.off, S, G, out, T.PTR, T.POST, T.WIDX, T.COEF, T.PO, T.EO, w, wt, dZ,
                             grads)
     return gbn
 
@@ -395,7 +418,7 @@ def _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, training, wa
         gbn = _run_bn(net, T, ws, B, code, lp, lab, surrogate, detach_reset, training, want_grad, update_running)
     else:
         K.fused(T.LI, T.LF, K1, T.off, ws.S[:B], ws.Vh[:B], ws.G[:B], ws.Gv[:B], T.PTR, T.POST, T.WIDX, T.COEF,
-                T.PO, T.EO, net.reset == "zero", net.params, code, lp, lab, net.dt, net.t_end, want_grad,
+                T.PO, T.EO, net.reset == "zero", net.params, _transposed(net, T), code, lp, lab, net.dt, net.t_end, want_grad,
                 bool(detach_reset), surrogate.code, surrogate.slope, ws.grads[:B], ws.out[:B], ws.cnt[:B])
     out = ws.out[:B]
     grad = None

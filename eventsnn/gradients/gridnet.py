@@ -30,7 +30,8 @@ Layers (``layers``, after the input of shape ``input_shape``)
 * :class:`Dense` ``(n, recurrent=False, rec_delay=None)`` - all-to-all from the
   previous layer; ``recurrent`` adds an all-to-all projection within the layer.
 * :class:`Conv2d` ``(channels, kernel, stride=1, padding=0, pool=1)`` - 2-D
-  convolution of the previous layer's (C, H, W) spikes (no bias), followed by
+  convolution (cross-correlation, PyTorch's convention: no kernel flip) of the previous
+  layer's (C, H, W) spikes (no bias), followed by
   ``pool`` x ``pool`` average pooling of the *input currents* (folded into the
   projection: coef 1/pool^2), into neurons of shape (channels, H', W').
 
