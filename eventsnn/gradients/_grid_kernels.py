@@ -143,6 +143,23 @@ def layer_fwd(l, LI, LF, K1, off, Srow, Vrow, Xin, use_xin, PTR, POST, WIDX, COE
             ff_step(S[k - Dr], False, PTR, POST, WIDX, COEF, PO[rq], EO[rq], -1, w, x)
         sk = S[k]
         vk = Vh[k]
+        if R == 0 or not spiking:
+            # no refractory steps: branch-free loops the compiler vectorises
+            for j in range(n):
+                vk[j] = beta * V[j] + c * I[j]
+                I[j] = alpha * I[j] + x[j]
+            if not spiking:
+                for j in range(n):
+                    V[j] = vk[j]
+                    sk[j] = 0
+                continue
+            for j in range(n):
+                vh = vk[j]
+                sp = vh >= theta
+                sk[j] = SPIKE if sp else 0
+                total += sp
+                V[j] = (0.0 if zero_reset else vh - theta) if sp else vh
+            continue
         for j in range(n):
             refr = spiking and k - last[j] <= R
             vh = V[j] if refr else beta * V[j] + c * I[j]
@@ -211,36 +228,24 @@ def layer_bwd(l, LI, LF, K1, off, Srow, Vrow, Grow, Gv, has_gv, kmax, zero_reset
     if write_dx:
         dX[kmax + 1:] = 0.0
         dX[0] = 0.0
+    sgk = np.empty(n)
+    fast = LI[l - 1, I_REFR] == 0 and spiking and detach and not has_gv
     for k in range(kmax, 0, -1):
         gs = G[k]
-        for j in range(n):
-            av = aV[j]
-            if has_gv:
-                av += Gv[k, j]
-            ai = aI[j]
-            dx[j] = ai
-            f = S[k, j]
-            vh = Vh[k, j]
-            if spiking and f != REFR:
-                s = 1.0 if f == SPIKE else 0.0
-                g = gs[j]
-                if zero_reset:
-                    dvh = av * (1.0 - s)
-                    if not detach:
-                        g -= vh * av
-                else:
-                    dvh = av
-                    if not detach:
-                        g -= theta * av
-                dvh += g * sg(code, slope, vh - theta, theta, eps[j])
-            else:
-                dvh = av
-            if f == REFR:
-                aV[j] = dvh
-                aI[j] = alpha * ai
-            else:
+        if fast:
+            # no refractory steps, detached reset: branch-free loops that vectorise
+            vk = Vh[k]
+            sg_row(code, slope, vk, theta, eps, sgk)
+            sk = S[k]
+            for j in range(n):
+                ai = aI[j]
+                dx[j] = ai
+                dvh = (aV[j] * (1.0 - (sk[j] & SPIKE)) if zero_reset else aV[j]) + gs[j] * sgk[j]
                 aV[j] = beta * dvh
                 aI[j] = alpha * ai + c * dvh
+        else:
+            _bwd_step_general(k, n, aV, aI, dx, G[k], Gv, has_gv, S[k], Vh[k], spiking, zero_reset, detach, code,
+                              slope, theta, eps, alpha, beta, c)
         if write_dx:
             dX[k] = dx
         elif k - D >= 1:
@@ -249,6 +254,59 @@ def layer_bwd(l, LI, LF, K1, off, Srow, Vrow, Grow, Gv, has_gv, kmax, zero_reset
         if rq >= 0 and k - Dr >= 1:
             ff_step_back(dx, S[k - Dr], False, True, PTR, POST, WIDX, COEF, PO[rq], EO[rq], -1, w, wt, G[k - Dr],
                          grow)
+
+
+@njit(cache=True)
+def _bwd_step_general(k, n, aV, aI, dx, gs, Gv, has_gv, sk, vhk, spiking, zero_reset, detach, code, slope, theta,
+                      eps, alpha, beta, c):
+    """One reverse step of :func:`layer_bwd` with every option (refractory flags,
+    reset in the chain, leaky read-out)."""
+    for j in range(n):
+        av = aV[j]
+        if has_gv:
+            av += Gv[k, j]
+        ai = aI[j]
+        dx[j] = ai
+        f = sk[j]
+        vh = vhk[j]
+        if spiking and f != REFR:
+            s = 1.0 if f == SPIKE else 0.0
+            g = gs[j]
+            if zero_reset:
+                dvh = av * (1.0 - s)
+                if not detach:
+                    g -= vh * av
+            else:
+                dvh = av
+                if not detach:
+                    g -= theta * av
+            dvh += g * sg(code, slope, vh - theta, theta, eps[j])
+        else:
+            dvh = av
+        if f == REFR:
+            aV[j] = dvh
+            aI[j] = alpha * ai
+        else:
+            aV[j] = beta * dvh
+            aI[j] = alpha * ai + c * dvh
+
+
+@njit(cache=True)
+def sg_row(code, slope, vh, theta, eps, out):
+    """out[j] = the surrogate derivative at vh[j] - theta, one loop per kind (so that
+    each vectorises)."""
+    n = vh.shape[0]
+    if code == _FS:
+        for j in range(n):
+            d = 1.0 + slope * abs(vh[j] - theta)
+            out[j] = 1.0 / (d * d)
+    elif code == _ATAN:
+        for j in range(n):
+            u = 0.5 * math.pi * slope * (vh[j] - theta)
+            out[j] = 0.5 * slope / (1.0 + u * u)
+    else:
+        for j in range(n):
+            out[j] = sg(code, slope, vh[j] - theta, theta, eps[j])
 
 
 @njit(cache=True)
