@@ -155,7 +155,7 @@ class _Workspace:
     """Per-sample buffers for minibatches of up to ``B`` samples, kept between
     minibatches (fresh large arrays cost page faults, a third of the step time when
     measured); a smaller batch uses the leading rows.  Bytes per sample: (K+1) x
-    (n_in + 17 per neuron) plus 8 per parameter, and 16 (K+1) per neuron of a
+    (9 per input + 17 per neuron), 8 per parameter, and 24 (K+1) per neuron of a
     batch-normalised layer."""
 
     def __init__(self, net, T, B):
