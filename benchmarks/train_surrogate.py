@@ -15,12 +15,15 @@ time (0 from a warm cache).
     python benchmarks/train_surrogate.py [--task yinyang|digits|mnist1d] [--surrogate S]
         [--dt MS] [--seed N] [--epochs N] [--threads N]
 
-digits is the convolutional network of examples/surrogate_conv.py (needs scikit-learn);
+digits is the convolutional network of examples/surrogate_conv.py (its settings but this
+script's --epochs, --surrogate and a constant learning rate; needs scikit-learn);
 mnist1d a dense 41-256-10 network on MNIST-1D (needs mnist1d).
 """
 import argparse
 import json
 import os
+import pathlib
+import sys
 import time
 
 import numpy as np
@@ -39,15 +42,14 @@ def yinyang(dt, seed):
 
 
 def digits(dt, seed):
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+    import surrogate_conv as ex
     from eventsnn.datasets import digits as load
-    from eventsnn.encoding import latency
     from eventsnn.gradients.bptt import CountCE
-    from eventsnn.gradients.gridnet import Conv2d, Dense, GridSNN
     d = load(test_fraction=0.25, seed=0)
-    enc = (lambda X: latency(X, t_min=0.0, t_max=20.0, invert=True, skip_below=1.0 / 16.0, bias_time=None))
-    net = GridSNN((1, 8, 8), [Conv2d(16, 3, padding=1, pool=2), Conv2d(32, 3, padding=1, pool=2), Dense(64),
-                              Dense(10)], dt=dt, t_end=40.0, batchnorm="shared", seed=seed)
-    return net, (enc(d["train"][0]), d["train"][1]), (enc(d["test"][0]), d["test"][1]), CountCE(), 2e-3
+    net = ex.build(dt, seed)
+    return (net, (ex.encode(d["train"][0]), d["train"][1]), (ex.encode(d["test"][0]), d["test"][1]),
+            CountCE(ex.SCALE), ex.LR)
 
 
 def mnist1d(dt, seed):
