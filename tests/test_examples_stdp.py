@@ -1,21 +1,10 @@
 """The STDP examples: their helper functions against obvious re-implementations, and
 each example's main() on a tiny problem (smoke test; the full runs take minutes)."""
-import importlib.util
-import os
 import sys
 
 import numpy as np
 import pytest
-
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
+from example_loader import load_example as _load
 
 song = _load("stdp_song")
 rstdp = _load("rstdp")

@@ -1,22 +1,11 @@
 """The surrogate-gradient example (examples/surrogate_conv.py): its prediction rule, and
 main() on a tiny problem (--quick; the full run takes minutes)."""
-import importlib.util
 import json
-import os
 import sys
 
 import numpy as np
 import pytest
-
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
+from example_loader import load_example as _load
 
 conv = _load("surrogate_conv")
 
