@@ -9,6 +9,10 @@
   seed 41) and test (1000, seed 40) sets.
 * :func:`digits` - scikit-learn's 8x8 handwritten digits (1797 images, shipped inside
   scikit-learn; an optional extra: ``pip install "eventsnn[digits]"``).
+* :func:`mnist1d` - MNIST-1D (Greydanus & Kobak 2024, "Scaling down deep learning with
+  MNIST-1D", ICML, arXiv:2011.14439): 5000 one-dimensional signals of length 40 in 10
+  classes, generated offline by the ``mnist1d`` package (an optional extra:
+  ``pip install "eventsnn[mnist1d]"``).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import numpy as np
 
 from ._validate import integer
 
-__all__ = ["yin_yang", "yin_yang_splits", "digits"]
+__all__ = ["yin_yang", "yin_yang_splits", "digits", "mnist1d"]
 
 _R_BIG = 0.5     # radius of the big circle (unit square coordinates)
 _R_SMALL = 0.1   # radius of the two dots
@@ -121,3 +125,51 @@ def digits(test_fraction: float = 0.25, seed: int = 0):
         rng.shuffle(idx)
         test[idx[:int(round(test_fraction * len(idx)))]] = True
     return {"train": (X[~test], y[~test]), "test": (X[test], y[test])}
+
+
+def mnist1d(seed: int = 42):
+    """MNIST-1D, generated offline with the ``mnist1d`` package's generator and its
+    default arguments (``make_dataset(get_dataset_args())``: 4000 training and 1000
+    test signals of length 40, 10 balanced classes), scaled to [0, 1].
+
+    The package's ``get_dataset()`` downloads a pickle; this function never touches the
+    network.  Needs ``mnist1d`` (``pip install "eventsnn[mnist1d]"``); imported only
+    here.  The generator seeds Python's and NumPy's global random generators; their
+    states are restored afterwards.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (``args.seed``), in [0, 2**32).  The default 42 is the
+        package's own default, the standard MNIST-1D data set.
+
+    Returns
+    -------
+    dict
+        ``{"train": (X, y), "test": (X, y)}`` with X of shape (n, 40), float64 in [0, 1]
+        (the generator's standardised signals mapped by one affine map, (x - min) /
+        (max - min) with min and max over the whole data set, train and test), y int64
+        in 0..9.
+    """
+    seed = integer("seed", seed, lo=0, hi=2**32 - 1)
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("eventsnn.datasets.mnist1d needs mnist1d: pip install 'eventsnn[mnist1d]'") from e
+    import random
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    try:
+        args = get_dataset_args()
+        args.seed = seed
+        d = make_dataset(args)
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+    Xtr = np.asarray(d["x"], np.float64)
+    Xte = np.asarray(d["x_test"], np.float64)
+    lo = min(Xtr.min(), Xte.min())
+    hi = max(Xtr.max(), Xte.max())
+    span = hi - lo if hi > lo else 1.0
+    return {"train": ((Xtr - lo) / span, np.asarray(d["y"], np.int64)),
+            "test": ((Xte - lo) / span, np.asarray(d["y_test"], np.int64))}

@@ -475,7 +475,10 @@ def _loss(net, st, labels, loss, smooth):
             losses[b] = t[y] / tau0 + lse + al * (ereg - 1.0)
             for i in range(n):
                 p = math.exp(-t[i] / tau0 - lse)
-                dl_dt = -p / tau0 + ((1.0 / tau0 + al * ereg / tau1) if i == y else 0.0)
+                dl_dt = -p / tau0 + ((1.0 / tau0) if i == y else 0.0)
+                if i == y and out["S"][b, 1:, i].any():
+                    # the regulariser's derivative only for a spiking label output (bptt docstring)
+                    dl_dt += al * ereg / tau1
                 if smooth:
                     dts = first_time_derivative_general(out["S"][b, :, i], dt, t_end)
                 else:

@@ -54,7 +54,7 @@ def compare(net, inputs, labels, loss, surrogate, detach_reset, training=True, m
     ref = reference_loss_and_grad(net, inputs, labels, loss, surrogate=surrogate, slope=slope,
                                   detach_reset=detach_reset, training=training)
     got = loss_and_grad(net, inputs, labels, loss, surrogate=Surrogate(surrogate, slope), detach_reset=detach_reset,
-                        training=training)
+                        training=training, keep_spikes=True)
     L = len(net.layers)
     # hidden layers spiked (several spikes per sample)
     nb = len(labels)
@@ -185,11 +185,8 @@ def test_idx_and_buffer_reuse(bn):
     loss = LOSSES["first"]
     loss_and_grad(net, inputs, labels, loss, surrogate=Surrogate("arctan", 2.0))
     idx = np.array([4, 1])
-    got = loss_and_grad(net, inputs, labels, loss, idx=idx, surrogate=Surrogate("arctan", 2.0))
-    sub = SpikeInput(np.array([0, *np.cumsum([inputs.ptr[i + 1] - inputs.ptr[i] for i in idx])]),
-                     np.concatenate([inputs.times[inputs.ptr[i]:inputs.ptr[i + 1]] for i in idx]),
-                     np.concatenate([inputs.ids[inputs.ptr[i]:inputs.ptr[i + 1]] for i in idx]), inputs.n_inputs)
-    ref = reference_loss_and_grad(net, sub, labels[idx], loss, surrogate="arctan", slope=2.0)
+    got = loss_and_grad(net, inputs, labels, loss, idx=idx, surrogate=Surrogate("arctan", 2.0), keep_spikes=True)
+    ref = reference_loss_and_grad(net, inputs.subset(idx), labels[idx], loss, surrogate="arctan", slope=2.0)
     np.testing.assert_allclose(got.losses, ref["losses"], rtol=1e-12, atol=1e-13)
     np.testing.assert_array_equal(got.predictions, ref["predictions"])
     for l in range(len(net.layers)):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from eventsnn.datasets import _yy_class, digits, yin_yang, yin_yang_splits
+from eventsnn.datasets import _yy_class, digits, mnist1d, yin_yang, yin_yang_splits
 
 
 def _h(X):
@@ -60,3 +60,27 @@ def test_digits_optional():
     assert set(np.unique(yte)) == set(range(10))
     with pytest.raises(ValueError, match="test_fraction"):
         digits(test_fraction=1.5)
+
+
+def test_mnist1d_optional():
+    pytest.importorskip("mnist1d")
+    state = np.random.get_state()
+    d = mnist1d()
+    after = np.random.get_state()
+    assert state[0] == after[0] and np.array_equal(state[1], after[1]) and state[2:] == after[2:]
+    Xtr, ytr = d["train"]
+    Xte, yte = d["test"]
+    assert Xtr.shape == (4000, 40) and Xte.shape == (1000, 40)
+    assert Xtr.dtype == np.float64 and ytr.dtype == np.int64
+    lo = min(Xtr.min(), Xte.min())
+    hi = max(Xtr.max(), Xte.max())
+    assert lo == 0.0 and hi == 1.0
+    assert set(np.unique(ytr)) == set(range(10)) and set(np.unique(yte)) == set(range(10))
+    assert np.bincount(np.concatenate([ytr, yte])).tolist() == [500] * 10
+    d2 = mnist1d()
+    np.testing.assert_array_equal(d2["train"][0], Xtr)
+    np.testing.assert_array_equal(d2["test"][1], yte)
+    d3 = mnist1d(seed=1)
+    assert not np.array_equal(d3["train"][0], Xtr)
+    with pytest.raises(ValueError, match="seed"):
+        mnist1d(seed=-1)

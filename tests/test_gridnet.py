@@ -87,7 +87,7 @@ def test_forward_equals_clock_engine(seed):
     net = GridSNN(n, [Dense(8, recurrent=rec, rec_delay=0.5), Dense(4)], dt=dt, t_end=T, seed=seed,
                   delay=[0.0, 0.25 * (1 + seed % 3)], refractory=0.5 * (seed % 2))
     net.params[:] *= 3.0
-    r = bptt.loss_and_grad(net, inp, np.array([0]))
+    r = bptt.loss_and_grad(net, inp, np.array([0]), keep_spikes=True)
     t, ids = inp.sample(0)
     enet, pops = net.to_network(t, ids)
     res = run_clock(enet, T, dt)
@@ -166,7 +166,7 @@ def test_exact_derivative_matches_finite_differences_of_the_grid_loss():
     inp = _inputs(rng, 4, 4, 7.0)
     lab = rng.integers(0, 3, 4)
     ex = Surrogate("exact")
-    r = bptt.loss_and_grad(net, inp, lab, MaxVoltageCE(scale=2.0), surrogate=ex)
+    r = bptt.loss_and_grad(net, inp, lab, MaxVoltageCE(scale=2.0), surrogate=ex, keep_spikes=True)
     assert sum(int(s.sum()) for s in r.spikes[1:3]) > 50
     p0 = net.params.copy()
     h = 1e-6
@@ -259,7 +259,7 @@ def test_grid_spike_times_converge_to_the_exact_ones():
     for dt in (0.4, 0.1, 0.025):
         g = GridSNN.from_snn(snn, dt=dt)
         r = bptt.evaluate(g, inp, None, FirstSpikeCE())
-        full = bptt.loss_and_grad(g, inp, np.zeros(6, np.int64), FirstSpikeCE())
+        full = bptt.loss_and_grad(g, inp, np.zeros(6, np.int64), FirstSpikeCE(), keep_spikes=True)
         e = []
         for b in range(6):
             tr = simulate(snn, inp, b)
@@ -293,3 +293,19 @@ def test_three_hidden_layers_train():
     for q in range(4):
         assert not np.allclose(net.weights(q), p0[net._woff[q]:net._woff[q + 1]].reshape(net.param_shapes[q]))
     assert after >= 0.75 and after > before + 0.2
+
+
+def test_clip_bounds_each_samples_gradient():
+    rng = np.random.default_rng(3)
+    net = GridSNN(4, [Dense(6), Dense(3)], dt=0.5, t_end=10.0, seed=1)
+    net.params[:] *= 3.0
+    inp = _inputs(rng, 5, 4, 7.0)
+    lab = rng.integers(0, 3, 5)
+    full = [bptt.loss_and_grad(net, inp, lab, CountCE(), idx=[b]).grad for b in range(5)]
+    norms = np.array([np.linalg.norm(g) for g in full])
+    c = float(np.median(norms))
+    got = bptt.loss_and_grad(net, inp, lab, CountCE(), clip=c).grad
+    want = sum(g * min(1.0, c / n) for g, n in zip(full, norms)) / 5
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="clip"):
+        bptt.loss_and_grad(net, inp, lab, CountCE(), clip=0.0)

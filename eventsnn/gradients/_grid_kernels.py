@@ -387,7 +387,9 @@ def sample_loss(code, lp, S, Vh, y, dt, t_end, want_grad, Gs, Gv, out):
             dt_j = -dz / lp[0]                                       # dL/dt_j
             f = first[j]
             tf = f * dt if f >= 0 else t_end
-            if j == y:
+            if j == y and f >= 0:
+                # (the early-spike regulariser acts on spiking outputs only: for a silent
+                # one its derivative alpha/tau1 e^{t_end/tau1} would swamp the batch)
                 dt_j += lp[2] / lp[1] * math.exp(tf / lp[1])
             kend = f if f >= 0 else K1
             for m in range(1, kend):

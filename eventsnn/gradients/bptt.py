@@ -40,8 +40,11 @@ Losses (of one sample; the minibatch loss is the mean)
   dt_n/ds_m = t_m - t_f for m < f (f = first spike step, t_f = t_end when silent),
   t_f - t_g at m = f (g = the second spike, t_end if none), 0 after f.  Unlike the
   exact gradient, this gives silent outputs a gradient (every s_m of a silent output
-  has dt_n/ds_m = t_m - t_end).  Prediction: the earliest spiking output (-1 if all
-  are silent).
+  has dt_n/ds_m = t_m - t_end) through the cross-entropy term; the early-spike
+  regulariser alpha (e^{t/tau1} - 1) is in the loss but its derivative is dropped for
+  a silent label output (alpha/tau1 e^{t_end/tau1}, e^15 at t_end = 100 ms, tau1 =
+  6.4 ms, would swamp every other sample's gradient).  Prediction: the earliest
+  spiking output (-1 if all are silent).
 
 Predictions are strict: a sample is correct only when its label is the unique best
 output (on the grid, ties are common; the exact losses count a tie as correct).
@@ -369,6 +372,10 @@ class GridResult:
         return float(self.spike_counts.sum(axis=1).mean()) if self.correct.size else math.nan
 
 
+def _check_clip(clip):
+    return math.inf if clip is None else real("clip", clip, lo=0.0, lo_open=True)
+
+
 def _check(net, inputs, labels, idx, surrogate):
     if not isinstance(net, GridSNN):
         raise TypeError(f"net must be an eventsnn.gradients.GridSNN, got {type(net).__name__}")
@@ -403,7 +410,7 @@ def _check(net, inputs, labels, idx, surrogate):
 
 
 def _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, training, want_grad, keep_spikes,
-           update_running=False):
+           update_running=False, clip=math.inf):
     """Forward (and backward) pass of samples idx as one minibatch."""
     code, lp = _loss_code(net, loss)
     T = _tables(net)
@@ -423,7 +430,12 @@ def _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, training, wa
     out = ws.out[:B]
     grad = None
     if want_grad:
-        grad = ws.grads[:B].sum(axis=0)     # fixed-order reduction: thread-count independent
+        rows = ws.grads[:B]
+        if clip < math.inf:
+            nrm = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            big = nrm > clip
+            rows[big] *= (clip / nrm[big])[:, None]
+        grad = rows.sum(axis=0)     # fixed-order reduction: thread-count independent
         if gbn is not None:
             grad += gbn
         grad /= max(B, 1)
@@ -436,7 +448,7 @@ def _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, training, wa
 
 
 def loss_and_grad(net, inputs, labels=None, loss=None, *, idx=None, surrogate=None, detach_reset=True,
-                  training=True, keep_spikes=True):
+                  training=True, keep_spikes=False, clip=None):
     """Loss and surrogate gradient of ``net`` on samples ``idx`` of ``inputs``, as one
     minibatch (batch-norm statistics over it when ``training``).
 
@@ -454,13 +466,20 @@ def loss_and_grad(net, inputs, labels=None, loss=None, *, idx=None, surrogate=No
     training : bool
         Batch statistics (True) or running estimates (False) in batch norm; the
         running estimates are not updated here.
+    keep_spikes : bool
+        Return the spike rasters (``GridResult.spikes``).
+    clip : float or None
+        Scale each sample's weight gradient down to norm ``clip`` when it is larger,
+        before averaging (as the exact trainer's ``clip``; batch-norm parameters'
+        gradients are the minibatch's and are not clipped).  None: no clipping.
 
     Returns
     -------
     GridResult
     """
     labels, idx, surrogate = _check(net, inputs, labels, idx, surrogate)
-    return _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, training, True, keep_spikes)
+    return _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, training, True, keep_spikes,
+                  clip=_check_clip(clip))
 
 
 def evaluate(net, inputs, labels=None, loss=None, *, idx=None, chunk=128):
@@ -481,7 +500,7 @@ def evaluate(net, inputs, labels=None, loss=None, *, idx=None, chunk=128):
 
 
 def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=None, surrogate=None,
-        detach_reset=True, seed=0, validation=None, test=None, callback=None, verbose=False):
+        detach_reset=True, clip=None, seed=0, validation=None, test=None, callback=None, verbose=False):
     """Train ``net`` in place with surrogate-gradient BPTT and Adam.
 
     Minibatches are drawn by a permutation seeded with (``seed``, epoch); every
@@ -492,7 +511,7 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
     ----------
     net : GridSNN
     inputs, labels : SpikeInput, array of int
-    loss, surrogate, detach_reset : see :func:`loss_and_grad`
+    loss, surrogate, detach_reset, clip : see :func:`loss_and_grad`
     epochs, batch_size : int
     optimizer : Adam or None
         Default ``Adam(lr=5e-3)``; its per-epoch decay is applied after every epoch.
@@ -508,6 +527,7 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         spikes_per_sample, and val_/test_ accuracy and loss when given.
     """
     labels, _, surrogate = _check(net, inputs, labels, None, surrogate)
+    clip = _check_clip(clip)
     epochs = integer("epochs", epochs, lo=0)
     batch_size = integer("batch_size", batch_size, lo=1)
     seed = integer("seed", seed, lo=0)
@@ -531,7 +551,7 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]
             r = _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, True, True, False,
-                       update_running=True)
+                       update_running=True, clip=clip)
             optimizer.step(net.params, r.grad)
             tot_l += float(r.losses.sum())
             tot_c += int(r.correct.sum())
