@@ -14,7 +14,7 @@ neuron of a layer does, for k = 1 .. K (V_0 = I_0 = 0):
 
 with x_k the layer's input at t_k: x_k = z_k (or BN(z_k), see below) plus the recurrent
 input, z_k[j] = sum over feed-forward entries (i -> j, coef, p) of coef params[p]
-s_pre[k - D][i], D = delay/dt whole steps (feed-forward D >= 0: layers are advanced in
+s_pre[k - D, i], D = delay/dt whole steps (feed-forward D >= 0: layers are advanced in
 order within a step; recurrent D >= 1).  A neuron that spikes at step k is refractory
 for steps k+1 .. k+R (R = ``refractory`` steps).  Input spikes at time t are put on
 step max(1, ceil(t/dt - 1e-9)) as the clock engine does, and spikes after t_end are
