@@ -679,7 +679,7 @@ def training_curves(history, ax=None):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # whole epochs
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax2.set_ylabel("accuracy, silent fraction")
+    ax2.set_ylabel("accuracy, silent fraction" if "silent" in h else "accuracy")
     ax2.set_ylim(0.0, 1.0)
     hs, ls_ = ax.get_legend_handles_labels()
     hs2, ls2 = ax2.get_legend_handles_labels()
