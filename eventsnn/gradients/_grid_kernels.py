@@ -107,17 +107,23 @@ def ff_step_back(dx, src, is_input, want_pre, PTR, POST, WIDX, COEF, po, eo, den
                 grow[WIDX[eo + e]] += si * COEF[eo + e] * dx[POST[eo + e]]
 
 
+@njit(cache=True, inline="always")
+def _blocks(l, n, K1, off, Srow, Vrow):
+    """Layer l's raster and potentials, and the previous layer's raster, in a
+    sample's rows (views [K+1, n])."""
+    n_pre = (off[l] - off[l - 1]) // K1
+    vo = off[l] - off[1]
+    return (Srow[off[l]:off[l] + K1 * n].reshape((K1, n)), Srow[off[l - 1]:off[l]].reshape((K1, n_pre)),
+            Vrow[vo:vo + K1 * n].reshape((K1, n)), n_pre)
+
+
 @njit(cache=True)
 def layer_fwd(l, LI, LF, K1, off, Srow, Vrow, Xin, use_xin, PTR, POST, WIDX, COEF, PO, EO, zero_reset, w, cnt):
     """Forward pass of layer l (>= 1) for one sample: spikes/flags into Srow's block l,
     pre-reset potentials into Vrow's block (offsets off - off[1]); inputs from the
     previous layer's raster, or from Xin[k] (``use_xin``: batch-normalised)."""
     n = LI[l - 1, I_N]
-    n_pre = (off[l] - off[l - 1]) // K1
-    S = Srow[off[l]:off[l] + K1 * n].reshape((K1, n))
-    Spre = Srow[off[l - 1]:off[l]].reshape((K1, n_pre))
-    vo = off[l] - off[1]
-    Vh = Vrow[vo:vo + K1 * n].reshape((K1, n))
+    S, Spre, Vh, n_pre = _blocks(l, n, K1, off, Srow, Vrow)
     D = LI[l - 1, I_D]
     q = LI[l - 1, I_FFQ]
     rq = LI[l - 1, I_RECQ]
@@ -186,11 +192,7 @@ def layer_bwd(l, LI, LF, K1, off, Srow, Vrow, Grow, Gv, has_gv, kmax, zero_reset
     ``write_dx`` the gradient on the layer's input x goes to dX instead of through the
     feed-forward projection (batch norm sits between)."""
     n = LI[l - 1, I_N]
-    n_pre = (off[l] - off[l - 1]) // K1
-    S = Srow[off[l]:off[l] + K1 * n].reshape((K1, n))
-    Spre = Srow[off[l - 1]:off[l]].reshape((K1, n_pre))
-    vo = off[l] - off[1]
-    Vh = Vrow[vo:vo + K1 * n].reshape((K1, n))
+    S, Spre, Vh, n_pre = _blocks(l, n, K1, off, Srow, Vrow)
     G = Grow[off[l]:off[l] + K1 * n].reshape((K1, n))
     Gp = Grow[off[l - 1]:off[l]].reshape((K1, n_pre))
     D = LI[l - 1, I_D]

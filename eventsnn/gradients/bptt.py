@@ -65,6 +65,7 @@ from . import _grid_kernels as K
 from .gridnet import Dense, GridSNN
 from .losses import FirstSpikeCE, MaxVoltageCE
 from .optim import Adam
+from .train import labels_and_idx
 
 __all__ = ["Surrogate", "CountCE", "loss_and_grad", "evaluate", "fit", "GridResult", "SURROGATES"]
 
@@ -384,29 +385,12 @@ def _check(net, inputs, labels, idx, surrogate):
         raise TypeError(f"inputs must be an eventsnn.encoding.SpikeInput, got {type(inputs).__name__}")
     if inputs.n_inputs != net.sizes[0]:
         raise ValueError(f"inputs have n_inputs={inputs.n_inputs}; the network has {net.sizes[0]} inputs")
-    n = inputs.n_samples
-    lab = np.zeros(n, np.int64) if labels is None else np.asarray(labels)
-    if lab.dtype.kind not in "iu":
-        raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
-    if lab.shape != (n,):
-        raise ValueError(f"labels has shape {lab.shape}; need ({n},), one per sample")
-    if n and (lab.min() < 0 or lab.max() >= net.sizes[-1]):
-        bad = lab[(lab < 0) | (lab >= net.sizes[-1])][0]
-        raise ValueError(f"labels contains {bad}; labels must be in [0, {net.sizes[-1]})")
-    if idx is None:
-        idx = np.arange(n, dtype=np.int64)
-    else:
-        idx = np.asarray(idx)
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"idx must be integers, got dtype {idx.dtype}")
-        idx = idx.astype(np.int64).ravel()
-        if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(f"idx must index samples in [0, {n}), got {idx.min()}..{idx.max()}")
+    labels, idx = labels_and_idx(inputs.n_samples, net.sizes[-1], labels, idx)
     if surrogate is None:
         surrogate = Surrogate()
     if not isinstance(surrogate, Surrogate):
         raise TypeError(f"surrogate must be an eventsnn.gradients.bptt.Surrogate, got {type(surrogate).__name__}")
-    return lab.astype(np.int64), idx, surrogate
+    return labels, idx, surrogate
 
 
 def _batch(net, inputs, labels, idx, loss, surrogate, detach_reset, training, want_grad, keep_spikes,

@@ -61,7 +61,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import boolean, check_memory, integer, real
-from .snn import SNN
+from .snn import SNN, set_flat
 
 __all__ = ["Dense", "Conv2d", "GridSNN", "Projection", "LayerConst"]
 
@@ -405,14 +405,7 @@ class GridSNN:
 
     def set_params(self, p):
         """Replace all parameters (flat, :attr:`params` layout)."""
-        a = np.asarray(p)
-        if a.dtype.kind not in "iuf":
-            raise TypeError(f"p must be a real array, got dtype {a.dtype}")
-        if a.shape != self.params.shape:
-            raise ValueError(f"p has shape {a.shape}; need {self.params.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError("p contains non-finite values; parameters must be finite")
-        self.params[:] = a
+        set_flat(self.params, p)
 
     def _check_params(self):
         p = self.params

@@ -46,6 +46,19 @@ def _per_layer(name, value, n, lo=None, lo_open=False):
     return [real(f"{name}", v, lo=lo, lo_open=lo_open) for v in vals]
 
 
+def set_flat(params, p):
+    """params[:] = p, after checking that p is a finite real array of params' shape
+    (the kernels index params by position: no other shape may get in)."""
+    a = np.asarray(p)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"p must be a real array, got dtype {a.dtype}")
+    if a.shape != params.shape:
+        raise ValueError(f"p has shape {a.shape}; need {params.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError("p contains non-finite values; parameters must be finite")
+    params[:] = a
+
+
 class SNN:
     """Layered LIF network trained with exact spike-time gradients.
 
@@ -204,14 +217,7 @@ class SNN:
 
     def set_params(self, p):
         """Replace all weights (flat, in :attr:`params` order; mV)."""
-        a = np.asarray(p)
-        if a.dtype.kind not in "iuf":
-            raise TypeError(f"p must be a real array, got dtype {a.dtype}")
-        if a.shape != self.params.shape:
-            raise ValueError(f"p has shape {a.shape}; need {self.params.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError("p contains non-finite values; weights must be finite (mV)")
-        self.params[:] = a
+        set_flat(self.params, p)
 
     def to_network(self, input_times, input_ids, seed: int = 0):
         """The same network as an :class:`eventsnn.Network` driven by one sample's input

@@ -126,7 +126,12 @@ def _check_inputs(net, inputs, labels, idx):
         raise TypeError(f"inputs must be an eventsnn.encoding.SpikeInput, got {type(inputs).__name__}")
     if inputs.n_inputs != net.sizes[0]:
         raise ValueError(f"inputs have n_inputs={inputs.n_inputs}; the network has {net.sizes[0]} inputs")
-    n = inputs.n_samples
+    return labels_and_idx(inputs.n_samples, net.sizes[-1], labels, idx)
+
+
+def labels_and_idx(n, n_out, labels, idx):
+    """Validated (labels as int64 in [0, n_out), one per sample; sample indices idx in
+    [0, n), all samples if None) for a set of ``n`` samples."""
     if labels is None:
         labels = np.zeros(n, np.int64)
     lab = np.asarray(labels)
@@ -134,9 +139,9 @@ def _check_inputs(net, inputs, labels, idx):
         raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
     if lab.shape != (n,):
         raise ValueError(f"labels has shape {lab.shape}; need ({n},), one per sample")
-    if n and (lab.min() < 0 or lab.max() >= net.sizes[-1]):
-        bad = lab[(lab < 0) | (lab >= net.sizes[-1])][0]
-        raise ValueError(f"labels contains {bad}; labels must be in [0, {net.sizes[-1]})")
+    if n and (lab.min() < 0 or lab.max() >= n_out):
+        bad = lab[(lab < 0) | (lab >= n_out)][0]
+        raise ValueError(f"labels contains {bad}; labels must be in [0, {n_out})")
     if idx is None:
         idx = np.arange(n, dtype=np.int64)
     else:
