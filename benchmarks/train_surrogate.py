@@ -44,6 +44,7 @@ def yinyang(dt, seed):
 def digits(dt, seed):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
     import surrogate_conv as ex
+
     from eventsnn.datasets import digits as load
     from eventsnn.gradients.bptt import CountCE
     d = load(test_fraction=0.25, seed=0)

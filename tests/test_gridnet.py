@@ -10,9 +10,19 @@ from eventsnn.connectivity import avg_pool2d, conv2d
 from eventsnn.datasets import yin_yang
 from eventsnn.encoding import SpikeInput, latency
 from eventsnn.engine.clock import run_clock
-from eventsnn.gradients import (SNN, Adam, Conv2d, CountCE, Dense, FirstSpikeCE, GridSNN, MaxVoltageCE, Surrogate,
-                                bptt)
-from eventsnn.gradients import simulate
+from eventsnn.gradients import (
+    SNN,
+    Adam,
+    Conv2d,
+    CountCE,
+    Dense,
+    FirstSpikeCE,
+    GridSNN,
+    MaxVoltageCE,
+    Surrogate,
+    bptt,
+    simulate,
+)
 
 
 def _inputs(rng, B, n, t_max, k=(15, 25)):

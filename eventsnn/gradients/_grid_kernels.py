@@ -123,7 +123,7 @@ def layer_fwd(l, LI, LF, K1, off, Srow, Vrow, Xin, use_xin, PTR, POST, WIDX, COE
     pre-reset potentials into Vrow's block (offsets off - off[1]); inputs from the
     previous layer's raster, or from Xin[k] (``use_xin``: batch-normalised)."""
     n = LI[l - 1, I_N]
-    S, Spre, Vh, n_pre = _blocks(l, n, K1, off, Srow, Vrow)
+    S, Spre, Vh, _ = _blocks(l, n, K1, off, Srow, Vrow)
     D = LI[l - 1, I_D]
     q = LI[l - 1, I_FFQ]
     rq = LI[l - 1, I_RECQ]
@@ -457,7 +457,6 @@ def fused(LI, LF, K1, off, S, Vh, G, Gv, PTR, POST, WIDX, COEF, PO, EO, zero_res
 @njit(cache=True, parallel=True)
 def batch_ff(l, LI, K1, off, S, PTR, POST, WIDX, COEF, PO, EO, w, Z):
     """Feed-forward input Z[b, k] of layer l for every sample (batch-norm path)."""
-    n = LI[l - 1, I_N]
     n_pre = (off[l] - off[l - 1]) // K1
     q = LI[l - 1, I_FFQ]
     D = LI[l - 1, I_D]
