@@ -404,13 +404,13 @@ def sample_loss(code, lp, S, Vh, y, dt, t_end, want_grad, Gs, Gv, out):
     out[3] = last
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def bin_inputs(ptr, times, ids, idx, dt, K, n_in, S):
     """Input spikes of samples idx as counts on the grid, block 0 of S's rows; returns
     the largest count (a count above 255 does not fit uint8: the caller refuses it)."""
     B = idx.shape[0]
     worst = np.zeros(B, np.int64)
-    for b in prange(B):
+    for b in range(B):     # (cheap: serial, which also saves a parallel compile)
         s = idx[b]
         S0 = S[b, :(K + 1) * n_in]
         S0[:] = 0
@@ -475,12 +475,12 @@ def batch_fwd(l, LI, LF, K1, off, S, Vh, X, use_x, PTR, POST, WIDX, COEF, PO, EO
                   zero_reset, w, cnt[b])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def batch_loss(code, lp, LI, K1, off, S, Vh, G, Gv, labels, dt, t_end, want_grad, out):
     """:func:`sample_loss` for every sample (batch-norm path)."""
     L = LI.shape[0]
     n_out = LI[L - 1, I_N]
-    for b in prange(S.shape[0]):
+    for b in range(S.shape[0]):     # (cheap: serial)
         so = off[L]
         vo = off[L] - off[1]
         sample_loss(code, lp, S[b, so:so + K1 * n_out].reshape((K1, n_out)),
