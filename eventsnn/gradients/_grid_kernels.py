@@ -203,7 +203,7 @@ def layer_bwd(l, LI, LF, K1, off, Srow, Vrow, Grow, Gv, has_gv, kmax, zero_reset
     spiking = LI[l - 1, I_SPK] != 0
     alpha, beta, c, theta = LF[l - 1, F_ALPHA], LF[l - 1, F_BETA], LF[l - 1, F_C], LF[l - 1, F_THETA]
     want_pre = l > 1
-    if want_pre:
+    if want_pre and not write_dx:    # (with write_dx, batch_ff_back fills Gp)
         Gp[:] = 0.0
     aV = np.zeros(n)
     aI = np.zeros(n)

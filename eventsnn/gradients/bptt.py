@@ -60,12 +60,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import check_memory, integer, real
-from ..encoding import SpikeInput
 from . import _grid_kernels as K
 from .gridnet import Dense, GridSNN
 from .losses import FirstSpikeCE, MaxVoltageCE
 from .optim import Adam
-from .train import labels_and_idx
+from .train import _check_inputs
 
 __all__ = ["Surrogate", "CountCE", "loss_and_grad", "evaluate", "fit", "GridResult", "SURROGATES"]
 
@@ -378,14 +377,7 @@ def _check_clip(clip):
 
 
 def _check(net, inputs, labels, idx, surrogate):
-    if not isinstance(net, GridSNN):
-        raise TypeError(f"net must be an eventsnn.gradients.GridSNN, got {type(net).__name__}")
-    net._check_params()
-    if not isinstance(inputs, SpikeInput):
-        raise TypeError(f"inputs must be an eventsnn.encoding.SpikeInput, got {type(inputs).__name__}")
-    if inputs.n_inputs != net.sizes[0]:
-        raise ValueError(f"inputs have n_inputs={inputs.n_inputs}; the network has {net.sizes[0]} inputs")
-    labels, idx = labels_and_idx(inputs.n_samples, net.sizes[-1], labels, idx)
+    labels, idx = _check_inputs(net, inputs, labels, idx, GridSNN)
     if surrogate is None:
         surrogate = Surrogate()
     if not isinstance(surrogate, Surrogate):

@@ -61,7 +61,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import boolean, check_memory, integer, real
-from .snn import SNN, set_flat
+from ..connectivity import from_lists
+from ..models import LIF
+from ..network import Network
+from .snn import SNN, _per_layer, check_flat, draw_init, set_flat, unit_psp_peak
 
 __all__ = ["Dense", "Conv2d", "GridSNN", "Projection", "LayerConst"]
 
@@ -254,7 +257,6 @@ class GridSNN:
             raise ValueError("the last layer (the read-out) must be a non-recurrent Dense")
         self.layers = layers
         L = len(layers)
-        from .snn import _per_layer
         self.tau_m = _per_layer("tau_m", tau_m, L, lo=0.0, lo_open=True)
         self.tau_s = _per_layer("tau_s", tau_s, L, lo=0.0, lo_open=True)
         self.theta = _per_layer("theta", theta, L, lo=0.0, lo_open=True)
@@ -266,7 +268,6 @@ class GridSNN:
             raise ValueError(f"batchnorm={batchnorm!r} is not allowed; use one of {_BN}")
         self.output, self.reset, self.batchnorm = output, reset, batchnorm
         self.refractory = _steps("refractory", refractory, self.dt, 0)
-        self.refractory_ms = float(refractory)
         self.bn_eps = real("bn_eps", bn_eps, lo=0.0, lo_open=True)
         self.bn_momentum = real("bn_momentum", bn_momentum, lo=0.0)
         if self.bn_momentum > 1.0:
@@ -361,9 +362,8 @@ class GridSNN:
         return int(np.bincount(P.post, minlength=self.sizes[P.post_layer]).max())
 
     def psp_peak(self, layer: int) -> float:
-        g, s = 1.0 / self.tau_m[layer - 1], 1.0 / self.tau_s[layer - 1]
-        from ..models import psi_max
-        return g * psi_max(g, s)
+        """Peak of the PSP (mV) of a unit weight into ``layer`` (>= 1)."""
+        return unit_psp_peak(self.tau_m[layer - 1], self.tau_s[layer - 1])
 
     def default_init(self):
         """(mean, std) per projection, as :meth:`SNN.default_init` with the fan-in
@@ -385,17 +385,7 @@ class GridSNN:
             if init != "default":
                 raise ValueError(f"init={init!r} is not allowed; use 'default' or a list of (mean, std)")
             init = self.default_init()
-        init = list(init)
-        if len(init) != len(self.projections):
-            raise ValueError(f"init has {len(init)} entries; need one (mean, std) per projection "
-                             f"({len(self.projections)})")
-        rng = np.random.default_rng(self.seed)
-        for q, ms in enumerate(init):
-            if np.ndim(ms) != 1 or len(ms) != 2:
-                raise ValueError(f"init[{q}]={ms!r} is not allowed; give (mean, std) in mV")
-            m = real(f"init[{q}][0]", ms[0])
-            sd = real(f"init[{q}][1]", ms[1], lo=0.0)
-            self.weights(q)[...] = rng.normal(m, sd, self.param_shapes[q])
+        draw_init(init, [self.weights(q) for q in range(len(self.projections))], self.seed)
         for j, o in enumerate(self.bn_off):
             c = self.bn_channels[j]
             self.params[o:o + c] = 1.0
@@ -408,12 +398,7 @@ class GridSNN:
         set_flat(self.params, p)
 
     def _check_params(self):
-        p = self.params
-        if not (isinstance(p, np.ndarray) and p.dtype == np.float64 and p.shape == (self.n_params,)
-                and p.flags.c_contiguous):
-            raise ValueError(f"params must be a float64 array of shape ({self.n_params},); use set_params")
-        if not np.isfinite(p).all():
-            raise ValueError("params contains non-finite values; parameters must be finite")
+        check_flat(self.params, self.n_params)
 
     # ------------------------------------------------------------------ conversions
     @classmethod
@@ -442,8 +427,10 @@ class GridSNN:
             raise ValueError("to_snn needs batchnorm=None, reset='zero' and refractory=0 (the SNN model); "
                              "use to_network")
         rec = [l.recurrent for l in self.layers[:-1]]
-        rds = {l.rec_delay for l in self.layers if l.recurrent}
-        rd = (rds.pop() if rds and None not in rds else self.dt) if rds else 1.0
+        rds = {self.dt if l.rec_delay is None else l.rec_delay for l in self.layers if l.recurrent}
+        if len(rds) > 1:
+            raise ValueError(f"to_snn needs one recurrent delay for all layers (the SNN has one); got {sorted(rds)}")
+        rd = rds.pop() if rds else 1.0
         snn = SNN(self.sizes, tau_m=self.tau_m, tau_s=self.tau_s, theta=self.theta, output=self.output,
                   recurrent=rec, delay=self.delay_ms, rec_delay=rd, t_end=self.t_end, init=None, seed=self.seed)
         snn.set_params(self.params[:snn.n_params])
@@ -493,9 +480,6 @@ class GridSNN:
         ``zero_delay`` (ms, > 0) is given to stand in for it (an approximation, as in
         :func:`eventsnn.from_nir`).
         """
-        from ..connectivity import from_lists
-        from ..models import LIF
-        from ..network import Network
         if self.output != "spike":
             raise ValueError("to_network needs output='spike' (the engine has no non-spiking read-out)")
         if self.reset != "zero":
@@ -507,16 +491,16 @@ class GridSNN:
                 raise ValueError(f"layer {P.pre} -> {P.post_layer} has delay 0; the event engine needs delays > 0 "
                                  f"between neuron layers: train with delay >= dt there, or pass zero_delay")
         proj, shift = self.folded()
+        if self.refractory and any(np.any(b != 0.0) for b in shift):
+            raise ValueError("to_network cannot export batch norm with a refractory period (the engine's "
+                             "per-neuron bias needs t_ref = 0)")
         net = Network(seed=seed)
         src = net.spike_source(np.asarray(input_times, float), np.asarray(input_ids, np.int64), n=self.sizes[0])
         pops = []
         for l in range(len(self.layers)):
             lif = LIF(tau_m=self.tau_m[l], tau_syn_exc=self.tau_s[l], tau_syn_inh=self.tau_s[l], v_rest=0.0,
-                      v_th=self.theta[l], v_reset=0.0, t_ref=self.refractory_ms)
+                      v_th=self.theta[l], v_reset=0.0, t_ref=self.refractory * self.dt)
             ib = shift[l] * self.tau_s[l] / self.dt
-            if np.any(ib != 0.0) and self.refractory:
-                raise ValueError("to_network cannot export batch norm with a refractory period (the engine's "
-                                 "per-neuron bias needs t_ref = 0)")
             pops.append(net.population(self.sizes[l + 1], lif, name=f"layer{l + 1}",
                                        **({"i_bias": ib} if np.any(ib != 0.0) else {})))
         for q, P in enumerate(self.projections):

@@ -46,6 +46,39 @@ def _per_layer(name, value, n, lo=None, lo_open=False):
     return [real(f"{name}", v, lo=lo, lo_open=lo_open) for v in vals]
 
 
+def check_flat(params, n):
+    """ValueError unless ``params`` is still a finite float64 array of n values, the
+    vector the kernels index (reassign it only through ``set_params``)."""
+    p = params
+    if not (isinstance(p, np.ndarray) and p.dtype == np.float64 and p.shape == (n,) and p.flags.c_contiguous):
+        raise ValueError(f"net.params must be a float64 array of shape ({n},); it was "
+                         f"replaced by {type(p).__name__} {getattr(p, 'shape', '')}: use set_params")
+    if not np.isfinite(p).all():
+        raise ValueError(f"net.params contains {float(p[~np.isfinite(p)][0])!r}; parameters must be finite")
+
+
+def unit_psp_peak(tau_m, tau_s):
+    """Peak of the PSP (mV) of a unit weight onto a neuron with these time constants (ms)."""
+    g = 1.0 / tau_m
+    return g * psi_max(g, 1.0 / tau_s)
+
+
+def draw_init(init, views, seed):
+    """Fill ``views`` (one array per projection) with normal draws, (mean, std) per
+    projection from ``init`` (mV), from one generator seeded with ``seed``."""
+    init = list(init)
+    if len(init) != len(views):
+        raise ValueError(f"init has {len(init)} entries; need one (mean, std) per projection ({len(views)})")
+    checked = []
+    for q, ms in enumerate(init):
+        if np.ndim(ms) != 1 or len(ms) != 2:
+            raise ValueError(f"init[{q}]={ms!r} is not allowed; give (mean, std) in mV")
+        checked.append((real(f"init[{q}][0]", ms[0]), real(f"init[{q}][1]", ms[1], lo=0.0)))
+    rng = np.random.default_rng(seed)
+    for v, (m, sd) in zip(views, checked):
+        v[...] = rng.normal(m, sd, v.shape)
+
+
 def set_flat(params, p):
     """params[:] = p, after checking that p is a finite real array of params' shape
     (the kernels index params by position: no other shape may get in)."""
@@ -125,26 +158,13 @@ class SNN:
         self._woff[1:] = np.cumsum([a * b for a, b in shapes])
         self.params = np.zeros(int(self._woff[-1]))
         self.weights = [self.params[self._woff[q]:self._woff[q + 1]].reshape(shapes[q]) for q in range(len(projs))]
-        if init is None:
-            init = self.default_init()
-        init = list(init)
-        if len(init) != len(projs):
-            raise ValueError(f"init has {len(init)} entries; need one (mean, std) per projection ({len(projs)})")
-        rng = np.random.default_rng(self.seed)
-        for q, ms in enumerate(init):
-            if np.ndim(ms) != 1 or len(ms) != 2:
-                raise ValueError(f"init[{q}]={ms!r} is not allowed; give (mean, std) in mV")
-            m = real(f"init[{q}][0]", ms[0])
-            sd = real(f"init[{q}][1]", ms[1], lo=0.0)
-            self.weights[q][...] = rng.normal(m, sd, shapes[q])
+        draw_init(self.default_init() if init is None else init, self.weights, self.seed)
         self._build_arch()
 
     # ------------------------------------------------------------------ helpers
     def psp_peak(self, layer: int) -> float:
         """Peak of the PSP (mV) of a unit weight into ``layer`` (>= 1)."""
-        g = 1.0 / self.tau_m[layer - 1]
-        s = 1.0 / self.tau_s[layer - 1]
-        return g * psi_max(g, s)
+        return unit_psp_peak(self.tau_m[layer - 1], self.tau_s[layer - 1])
 
     def default_init(self):
         """(mean, std) per projection: feed-forward weights with mean 2 theta/(kappa n_pre)
@@ -171,15 +191,7 @@ class SNN:
         return int(self._woff[-1])
 
     def _check_params(self):
-        """ValueError unless ``params`` is still the float64 array of n_params weights
-        the kernels index (reassign it only through ``set_params``)."""
-        p = self.params
-        if not (isinstance(p, np.ndarray) and p.dtype == np.float64 and p.shape == (self.n_params,)
-                and p.flags.c_contiguous):
-            raise ValueError(f"net.params must be a float64 array of shape ({self.n_params},); it was "
-                             f"replaced by {type(p).__name__} {getattr(p, 'shape', '')}: use set_params")
-        if not np.isfinite(p).all():
-            raise ValueError(f"net.params contains {float(p[~np.isfinite(p)][0])!r}; weights must be finite (mV)")
+        check_flat(self.params, self.n_params)
 
     def layer_slice(self, layer: int) -> slice:
         """Global neuron ids of ``layer`` (>= 1) as a slice."""

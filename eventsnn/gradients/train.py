@@ -118,9 +118,11 @@ def _batch_kernel(A, w, inputs, idx, labels, LS, t_end, graze, cap, log_cap, wan
                         g[i] *= f
 
 
-def _check_inputs(net, inputs, labels, idx):
-    if not isinstance(net, SNN):
-        raise TypeError(f"net must be an eventsnn.gradients.SNN, got {type(net).__name__}")
+def _check_inputs(net, inputs, labels, idx, kind=SNN):
+    """Validated (labels, idx) for ``net`` (an instance of ``kind``: SNN, or the grid
+    trainer's GridSNN) and ``inputs``."""
+    if not isinstance(net, kind):
+        raise TypeError(f"net must be an eventsnn.gradients.{kind.__name__}, got {type(net).__name__}")
     net._check_params()
     if not isinstance(inputs, SpikeInput):
         raise TypeError(f"inputs must be an eventsnn.encoding.SpikeInput, got {type(inputs).__name__}")
