@@ -319,3 +319,12 @@ def test_clip_bounds_each_samples_gradient():
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match="clip"):
         bptt.loss_and_grad(net, inp, lab, CountCE(), clip=0.0)
+
+
+def test_to_snn_needs_one_recurrent_delay():
+    g = GridSNN(3, [Dense(4, recurrent=True, rec_delay=1.0), Dense(4, recurrent=True, rec_delay=2.0), Dense(2)],
+                dt=0.5, t_end=10.0)
+    with pytest.raises(ValueError, match="one recurrent delay"):
+        g.to_snn()
+    g = GridSNN(3, [Dense(4, recurrent=True), Dense(2)], dt=0.5, t_end=10.0)
+    assert g.to_snn().rec_delay == 0.5
