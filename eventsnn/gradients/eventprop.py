@@ -97,24 +97,31 @@ class Arch(NamedTuple):
     pop_g: np.ndarray
     #: float64 [L]: 1/tau_s (1/ms)
     pop_s: np.ndarray
-    #: float64 [L]: threshold theta (mV)
-    pop_th: np.ndarray
     #: int64 [L]: 1 spiking, 0 leaky read-out
     pop_spk: np.ndarray
+    #: float64 [L]: refractory period (ms, >= 0; 0 for a leaky read-out)
+    pop_ref: np.ndarray
     #: int64 [N]: population of every neuron
     neuron_pop: np.ndarray
     #: int64 [Q]: presynaptic population (-1: the input)
     proj_pre: np.ndarray
     #: int64 [Q]: postsynaptic population
     proj_post: np.ndarray
-    #: float64 [Q]: delay (ms)
-    proj_d: np.ndarray
     #: int64 [Q]: start of each projection's (n_pre, n_post) weight block in the flat weights
     proj_woff: np.ndarray
+    #: int64 [Q]: start of each projection's delays in ``dly``: n_pre axonal delays, or
+    #: with ``proj_syn`` an (n_pre, n_post) row-major block of synaptic delays
+    proj_doff: np.ndarray
+    #: int64 [Q]: 1 if the projection has one delay per synapse, 0 per presynaptic neuron
+    proj_syn: np.ndarray
     #: int64 [L + 2]: projections leaving each group (group 0 the input, p + 1 population p)
     out_ptr: np.ndarray
     #: int64: those projections
     out_q: np.ndarray
+    #: float64 [N]: threshold of every neuron (mV)
+    th: np.ndarray
+    #: float64: axonal delays (ms), one per presynaptic neuron and projection
+    dly: np.ndarray
 
 
 class ForwardLog(NamedTuple):
@@ -140,6 +147,13 @@ class ForwardLog(NamedTuple):
     vm_arr: np.ndarray
     #: float64 [N]: V' just before that arrival (mV/ms)
     vm_slope: np.ndarray
+    #: float64: I at the end of each spike's refractory period (mV; = sp_i without
+    #: one; 0 when that end lies after t_end)
+    sp_r: np.ndarray
+    #: int64: the previous spike of the same neuron (-1: none)
+    sp_prev: np.ndarray
+    #: int64 [N]: index of each neuron's last spike, -1 if none
+    last_sp: np.ndarray
 
 
 @njit(cache=True)
@@ -147,7 +161,8 @@ def new_log(cap, log_cap, n):
     """An empty ``ForwardLog`` for ``cap`` spikes, ``log_cap`` log entries and n neurons."""
     return ForwardLog(np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(n, np.int64),
                       np.empty(log_cap, np.int64), np.empty(log_cap, np.int64), np.empty(n), np.empty(n),
-                      np.empty(n, np.int64), np.empty(n))
+                      np.empty(n, np.int64), np.empty(n), np.empty(cap), np.empty(cap, np.int64),
+                      np.empty(n, np.int64))
 
 # forward counters
 F_SPIKES, F_INPUT_SPIKES, F_SYN, F_ADV, F_PUSH, F_POP, F_STALE, F_THRESH = range(8)
@@ -363,6 +378,55 @@ def _next_crossing(g, s, th, pmax, v, cur):
 # ---------------------------------------------------------------------------
 
 
+@njit(cache=True, inline="always")
+def _decode(b, Q, proj_post, pop_off):
+    """(projection, first target, end target) of an arrival code b: b < Q is a whole
+    row (axonal delay), b = q + Q (i + 1) target i alone (synaptic delay)."""
+    if b < Q:
+        p = proj_post[b]
+        return b, 0, pop_off[p + 1] - pop_off[p]
+    q = b % Q
+    i = b // Q - 1
+    return q, i, i + 1
+
+
+@njit(cache=True)
+def _push_arrivals(H, hn, seq, q, Q, k, j, t, t_end, proj_post, pop_off, proj_doff, proj_syn, dly, cnt):
+    """Queue the arrivals of spike k (presynaptic index j, time t) through projection
+    q: one for the row, or one per synapse with synaptic delays; none after t_end."""
+    if proj_syn[q] == 0:
+        ta = t + dly[proj_doff[q] + j]
+        if ta <= t_end:
+            H, hn = _hpush(H, hn, ta, seq, k, q)
+            seq += 1.0
+            cnt[F_PUSH] += 1
+        return H, hn, seq
+    p = proj_post[q]
+    npost = pop_off[p + 1] - pop_off[p]
+    base = proj_doff[q] + j * npost
+    for i in range(npost):
+        ta = t + dly[base + i]
+        if ta <= t_end:
+            H, hn = _hpush(H, hn, ta, seq, k, q + Q * (i + 1))
+            seq += 1.0
+            cnt[F_PUSH] += 1
+    return H, hn, seq
+
+
+@njit(cache=True, inline="always")
+def _release(s, I, TL, REL, PEND, LASTK, sp_r, n, t):
+    """I of refractory neuron n at its release time, if that is <= t: records it as the
+    spike's sp_r, ends the refractory state and returns (release time, I there);
+    otherwise returns (-1, 0) and leaves the state alone."""
+    r = REL[n]
+    if not PEND[n] or t < r:
+        return -1.0, 0.0
+    ir = I[n] * math.exp(-s * (r - TL[n]))
+    sp_r[LASTK[n]] = ir
+    PEND[n] = False
+    return r, ir
+
+
 @njit(cache=True)
 def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
     """Exact event-driven forward pass of one sample of network ``A`` (an ``Arch``).
@@ -371,21 +435,29 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
     flat (projection q is the row-major (n_pre, n_post) block at ``proj_woff[q]``).
     Spikes after ``t_end`` (ms) are neither recorded nor delivered.
 
+    Refractory period (``pop_ref`` > 0): after a spike V stays 0 until the release
+    time REL = t_k + t_ref while I keeps decaying and receiving inputs; the neuron's
+    threshold candidate is computed from its state at REL.
+
     Fills the ``ForwardLog`` F: the spike record (input spikes are the first
     ``len(in_t)`` entries), each neuron's first spike, the processing log, the leaky
     read-outs' maxima; and the counters ``cnt``.  Returns (status, n_spikes, n_log).
     """
-    pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop, proj_pre, proj_post, proj_d, proj_woff, \
-        out_ptr, out_q = A
-    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope = F
+    pop_off, pop_g, pop_s, pop_spk, pop_ref, neuron_pop, proj_pre, proj_post, proj_woff, proj_doff, proj_syn, \
+        out_ptr, out_q, th, dly = A
+    Q = proj_pre.shape[0]
+    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, sp_r, sp_prev, last_sp = F
     N = neuron_pop.shape[0]
     cap = sp_t.shape[0]
     V = np.zeros(N)
     I = np.zeros(N)
     TL = np.zeros(N)
     VER = np.zeros(N, np.int64)
+    REL = np.zeros(N)
+    PEND = np.zeros(N, np.bool_)
     for n in range(N):
         first_sp[n] = -1
+        last_sp[n] = -1
         vm_v[n] = 0.0
         vm_t[n] = -1.0
         vm_arr[n] = -1
@@ -402,13 +474,11 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
         sp_t[j] = in_t[j]
         sp_n[j] = -1 - in_id[j]
         sp_i[j] = 0.0
+        sp_r[j] = 0.0
+        sp_prev[j] = -1
         for qq in range(out_ptr[0], out_ptr[1]):
-            q = out_q[qq]
-            ta = in_t[j] + proj_d[q]
-            if ta <= t_end:
-                H, hn = _hpush(H, hn, ta, seq, j, q)
-                seq += 1.0
-                cnt[F_PUSH] += 1
+            H, hn, seq = _push_arrivals(H, hn, seq, out_q[qq], Q, j, in_id[j], in_t[j], t_end, proj_post, pop_off,
+                                        proj_doff, proj_syn, dly, cnt)
     ns = nin
     cnt[F_INPUT_SPIKES] += nin
     while hn > 0:
@@ -422,8 +492,11 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             p = neuron_pop[n]
             g = pop_g[p]
             s = pop_s[p]
-            x = t - TL[n]
-            ik = I[n] * math.exp(-s * x)
+            r, ir = _release(s, I, TL, REL, PEND, last_sp, sp_r, n, t)
+            if r >= 0.0:
+                ik = ir * math.exp(-s * (t - r))
+            else:
+                ik = I[n] * math.exp(-s * (t - TL[n]))
             cnt[F_ADV] += 1
             if ns == cap:
                 return TOO_MANY_SPIKES, ns, nl
@@ -432,6 +505,8 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             sp_t[k] = t
             sp_n[k] = n
             sp_i[k] = ik
+            sp_prev[k] = last_sp[n]
+            last_sp[n] = k
             if first_sp[n] < 0:
                 first_sp[n] = k
             cnt[F_SPIKES] += 1
@@ -442,26 +517,33 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             I[n] = ik
             TL[n] = t
             VER[n] += 1
-            dtc, tested = _next_crossing(g, s, pop_th[p], g * psi_max(g, s), 0.0, ik)
+            ref = pop_ref[p]
+            if ref > 0.0:
+                REL[n] = t + ref
+                PEND[n] = True
+                sp_r[k] = 0.0
+                dtc, tested = _next_crossing(g, s, th[n], g * psi_max(g, s), 0.0, ik * math.exp(-s * ref))
+                tc = REL[n] + dtc
+            else:
+                sp_r[k] = ik
+                dtc, tested = _next_crossing(g, s, th[n], g * psi_max(g, s), 0.0, ik)
+                tc = t + dtc
             if tested:
                 cnt[F_THRESH] += 1
-            if t + dtc <= t_end:
-                H, hn = _hpush(H, hn, t + dtc, seq, n, -(VER[n] + 1))
+            if tc <= t_end:
+                H, hn = _hpush(H, hn, tc, seq, n, -(VER[n] + 1))
                 seq += 1.0
                 cnt[F_PUSH] += 1
+            loc = n - pop_off[p]
             for qq in range(out_ptr[p + 1], out_ptr[p + 2]):
-                q = out_q[qq]
-                ta = t + proj_d[q]
-                if ta <= t_end:
-                    H, hn = _hpush(H, hn, ta, seq, k, q)
-                    seq += 1.0
-                    cnt[F_PUSH] += 1
+                H, hn, seq = _push_arrivals(H, hn, seq, out_q[qq], Q, k, loc, t, t_end, proj_post, pop_off,
+                                            proj_doff, proj_syn, dly, cnt)
         else:
-            # arrival of spike a through projection b at every target of the block
-            q = b
+            # arrival of spike a through projection q at targets i0..i1-1 of its row
+            q, i0, i1 = _decode(b, Q, proj_post, pop_off)
             e = nl
             lg_a[nl] = a
-            lg_b[nl] = q
+            lg_b[nl] = b
             nl += 1
             src = sp_n[a]
             pre = proj_pre[q]
@@ -471,16 +553,39 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             npost = pop_off[p + 1] - off
             g = pop_g[p]
             s = pop_s[p]
-            th = pop_th[p]
             spk = pop_spk[p] != 0
+            refr = pop_ref[p] > 0.0
             pmax = g * psi_max(g, s)
             base = proj_woff[q] + j * npost
             xprev = -1.0
             eg = 1.0
             es = 1.0
             gp = 0.0
-            for i in range(npost):
+            for i in range(i0, i1):
                 n = off + i
+                if refr and PEND[n]:
+                    r, ir = _release(s, I, TL, REL, PEND, last_sp, sp_r, n, t)
+                    if r < 0.0:
+                        # still refractory: V stays 0, I integrates; the candidate
+                        # is the crossing after the release
+                        cur = I[n] * math.exp(-s * (t - TL[n])) + w[base + i]
+                        I[n] = cur
+                        TL[n] = t
+                        cnt[F_ADV] += 1
+                        cnt[F_SYN] += 1
+                        VER[n] += 1
+                        dtc, tested = _next_crossing(g, s, th[n], pmax, 0.0, cur * math.exp(-s * (REL[n] - t)))
+                        if tested:
+                            cnt[F_THRESH] += 1
+                            if REL[n] + dtc <= t_end:
+                                H, hn = _hpush(H, hn, REL[n] + dtc, seq, n, -(VER[n] + 1))
+                                seq += 1.0
+                                cnt[F_PUSH] += 1
+                        continue
+                    # released since: the free trajectory starts at (0, ir) at r
+                    V[n] = 0.0
+                    I[n] = ir
+                    TL[n] = r
                 x = t - TL[n]
                 if x != xprev:   # targets last touched at the same time share the exps
                     eg, es, gp = _kern(g, s, x)
@@ -496,16 +601,19 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
                 cnt[F_SYN] += 1
                 if spk:
                     VER[n] += 1
-                    dtc, tested = _next_crossing(g, s, th, pmax, v, cur)
+                    dtc, tested = _next_crossing(g, s, th[n], pmax, v, cur)
                     if tested:
                         cnt[F_THRESH] += 1
                         if t + dtc <= t_end:
                             H, hn = _hpush(H, hn, t + dtc, seq, n, -(VER[n] + 1))
                             seq += 1.0
                             cnt[F_PUSH] += 1
-    # close the last interval of the leaky read-outs
     for n in range(N):
         p = neuron_pop[n]
+        if PEND[n] and REL[n] <= t_end:
+            # release inside the window after the neuron's last event
+            _release(pop_s[p], I, TL, REL, PEND, last_sp, sp_r, n, REL[n])
+        # close the last interval of the leaky read-outs
         if pop_spk[p] == 0 and t_end > TL[n]:
             _vmax_update(pop_g[p], pop_s[p], V[n], I[n], TL[n], t_end, -1, vm_v, vm_t, vm_arr, vm_slope, n)
     return OK, ns, nl
@@ -516,38 +624,77 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
 # ---------------------------------------------------------------------------
 
 
+@njit(cache=True, inline="always")
+def _adj_step(g, s, ref, MV, MI, TB, CUR, sp_t, n, t):
+    """Propagate neuron n's adjoint (mu_V, mu_I) back from TB[n] to t <= TB[n].  Inside
+    the refractory period [t_k, t_k + ref] of its latest spike k not yet replayed, V is
+    clamped: mu_V stays constant and mu_I only decays.  Returns whether anything was
+    computed."""
+    x = TB[n] - t
+    if x <= 0.0:
+        return False
+    k = CUR[n]
+    if ref > 0.0 and k >= 0:
+        r = sp_t[k] + ref
+        if r > t:
+            if r < TB[n]:
+                a1, b1, c1 = _kern(g, s, TB[n] - r)
+                MI[n] = MI[n] * b1 + c1 * MV[n]
+                MV[n] = MV[n] * a1
+                MI[n] *= math.exp(-s * (r - t))
+            else:
+                MI[n] *= math.exp(-s * x)
+            TB[n] = t
+            return True
+    a1, b1, c1 = _kern(g, s, x)
+    MI[n] = MI[n] * b1 + c1 * MV[n]
+    MV[n] = MV[n] * a1
+    TB[n] = t
+    return True
+
+
 @njit(cache=True)
-def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, err, cnt):
+def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, gd, gth, err, cnt):
     """Adjoint pass over the log ``F`` (ns spikes, nl entries) of one forward pass (see
     the module docstring).
 
     ``dl_dt[k]``: explicit dL/dt_k of spike k (1/ms); ``dl_dv[n]``: dL/dV_max of leaky
-    read-out n (1/mV).  Adds dL/dw to ``grad`` (1/mV, same layout as w) and leaves in
-    ``err[k]`` (k < number of input spikes) dL/dt of every input spike (1/ms).
+    read-out n (1/mV).  Adds dL/dw to ``grad`` (1/mV, same layout as w), dL/d(delay)
+    to ``gd`` (1/ms, layout of ``A.dly``; skipped when empty) and dL/d(threshold) to
+    ``gth`` (1/mV, one per neuron; skipped when empty), and leaves in ``err[k]`` (k <
+    number of input spikes) dL/dt of every input spike (1/ms).
     """
-    pop_off, pop_g, pop_s, pop_th, pop_spk, neuron_pop, proj_pre, proj_post, proj_d, proj_woff, \
-        out_ptr, out_q = A
-    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope = F
+    pop_off, pop_g, pop_s, pop_spk, pop_ref, neuron_pop, proj_pre, proj_post, proj_woff, proj_doff, proj_syn, \
+        out_ptr, out_q, th, dly = A
+    Q = proj_pre.shape[0]
+    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, sp_r, sp_prev, last_sp = F
     N = neuron_pop.shape[0]
     MV = np.zeros(N)
     MI = np.zeros(N)
     TB = np.full(N, t_end)
     KD = np.zeros(N, np.bool_)
+    CUR = last_sp.copy()
+    want_d = gd.shape[0] > 0
+    want_th = gth.shape[0] > 0
     for k in range(ns):
         err[k] = 0.0
     for e in range(nl - 1, -1, -1):
         k = lg_a[e]
         q = lg_b[e]
         if q >= 0:
+            q, i0, i1 = _decode(q, Q, proj_post, pop_off)
+            syn = proj_syn[q] != 0
             src = sp_n[k]
             pre = proj_pre[q]
             j = -1 - src if pre < 0 else src - pop_off[pre]
-            t = sp_t[k] + proj_d[q]
             p = proj_post[q]
+            npost = pop_off[p + 1] - pop_off[p]
+            dbase = proj_doff[q] + (j * npost + i0 if syn else j)
+            t = sp_t[k] + dly[dbase]
             off = pop_off[p]
-            npost = pop_off[p + 1] - off
             g = pop_g[p]
             s = pop_s[p]
+            ref = pop_ref[p]
             leaky = pop_spk[p] == 0
             base = proj_woff[q] + j * npost
             acc = 0.0
@@ -555,7 +702,7 @@ def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, err, cnt)
             eg = 1.0
             es = 1.0
             gp = 0.0
-            for i in range(npost):
+            for i in range(i0, i1):
                 n = off + i
                 if leaky and not KD[n] and t < vm_t[n] <= TB[n]:
                     # kick of the voltage maximum inside this backward step
@@ -578,6 +725,20 @@ def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, err, cnt)
                     # no loss reads it) contributes exactly zero: skip the work
                     TB[n] = t
                     continue
+                if ref > 0.0:
+                    if _adj_step(g, s, ref, MV, MI, TB, CUR, sp_t, n, t):
+                        cnt[B_ADJ] += 1
+                    mv = MV[n]
+                    mi = MI[n]
+                    kc = CUR[n]
+                    if kc >= 0 and sp_t[kc] + ref > t:
+                        # arrival during the refractory period: V is clamped, only I moves
+                        acc += w[base + i] * (s * mi)
+                    else:
+                        acc += w[base + i] * (s * mi - g * mv)
+                    grad[base + i] += mi
+                    cnt[B_GRAD] += 1
+                    continue
                 x = TB[n] - t
                 if x > 0.0:
                     if x != xprev:
@@ -593,28 +754,34 @@ def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, err, cnt)
                 grad[base + i] += mi
                 cnt[B_GRAD] += 1
             err[k] += acc
+            if want_d:
+                # the arrival time is t_k + d: its derivative is the delay's (a
+                # synaptic delay's arrival has one target: acc is that synapse's term)
+                gd[dbase] += acc
         else:
             n = sp_n[k]
             p = neuron_pop[n]
             g = pop_g[p]
             s = pop_s[p]
-            th = pop_th[p]
+            thn = th[n]
             t = sp_t[k]
-            x = TB[n] - t
-            if x > 0.0 and (MV[n] != 0.0 or MI[n] != 0.0):
-                a1, b1, c1 = _kern(g, s, x)
-                MI[n] = MI[n] * b1 + c1 * MV[n]
-                MV[n] = MV[n] * a1
-                cnt[B_ADJ] += 1
+            if MV[n] != 0.0 or MI[n] != 0.0:
+                if _adj_step(g, s, pop_ref[p], MV, MI, TB, CUR, sp_t, n, t):
+                    cnt[B_ADJ] += 1
             TB[n] = t
+            CUR[n] = sp_prev[k]
             ek = dl_dt[k] + err[k]
             ik = sp_i[k]
-            den = ik - th
+            den = ik - thn
             cnt[B_JUMP] += 1
-            if den <= graze * th:
+            if den <= graze * thn:
                 MV[n] = 0.0
                 cnt[B_GRAZE] += 1
             else:
-                MV[n] = (ik * MV[n] - ek / g) / den
+                # mu_V(t_k^+) is mu_V at the release (constant while clamped); the
+                # release moves with t_k, and V starts rising at g I_r there
+                MV[n] = (sp_r[k] * MV[n] - ek / g) / den
+                if want_th:
+                    gth[n] -= MV[n]
     # kicks of maxima that lie before every arrival to their neuron have no effect
     # (V there is 0 and independent of every parameter).

@@ -409,13 +409,20 @@ class GridSNN:
         ``batchnorm``, ...)."""
         if not isinstance(snn, SNN):
             raise TypeError(f"snn must be an eventsnn.gradients.SNN, got {type(snn).__name__}")
+        uniform_d = all(np.all(d == p.delay) for d, p in zip(snn.delays, snn.projections))
+        if not uniform_d or any(np.any(snn.thresholds[snn.layer_slice(l)] != snn.theta[l - 1])
+                                for l in range(1, len(snn.sizes))):
+            raise ValueError("from_snn needs one delay per projection and one threshold per layer (the grid "
+                             "model's); this SNN has per-neuron delays or thresholds")
+        if any(snn.t_ref):
+            raise ValueError(f"from_snn needs t_ref=0 (got {snn.t_ref}); pass refractory= to the GridSNN instead")
         rec = {p.post for p in snn.projections if p.recurrent}
         layers = [Dense(n, recurrent=(l + 1) in rec, rec_delay=snn.rec_delay if (l + 1) in rec else None)
                   for l, n in enumerate(snn.sizes[1:])]
         ff = [p.delay for p in snn.projections if not p.recurrent]
         g = cls(snn.sizes[0], layers, dt=dt, t_end=snn.t_end, tau_m=snn.tau_m, tau_s=snn.tau_s,
                 theta=snn.theta, output=snn.output, reset=reset, delay=ff, init=None, seed=snn.seed, **kw)
-        g.params[:snn.n_params] = snn.params
+        g.params[:snn.n_weights] = snn.params[:snn.n_weights]
         return g
 
     def to_snn(self):
@@ -433,7 +440,7 @@ class GridSNN:
         rd = rds.pop() if rds else 1.0
         snn = SNN(self.sizes, tau_m=self.tau_m, tau_s=self.tau_s, theta=self.theta, output=self.output,
                   recurrent=rec, delay=self.delay_ms, rec_delay=rd, t_end=self.t_end, init=None, seed=self.seed)
-        snn.set_params(self.params[:snn.n_params])
+        snn.set_params(self.params[:snn.n_weights])
         return snn
 
     def folded(self):

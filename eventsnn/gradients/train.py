@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -66,9 +67,12 @@ class BatchOut(NamedTuple):
 
 
 @njit(cache=True, parallel=True)
-def _batch_kernel(A, w, inputs, idx, labels, LS, t_end, graze, cap, log_cap, want_grad, clip, O):
+def _batch_kernel(A, w, inputs, idx, labels, LS, t_end, graze, cap, log_cap, want_grad, clip, goff, O):
     """Forward pass, loss and (``want_grad``) adjoint pass of samples ``idx`` of
-    ``inputs`` (ptr, times, ids), one sample per thread; results in ``O``."""
+    ``inputs`` (ptr, times, ids), one sample per thread; results in ``O``.  ``goff``
+    = (d0, d1, t0, t1): the delays' and thresholds' slices of a gradient row (empty
+    when they are not learned)."""
+    d0, d1, t0, t1 = goff
     in_ptr, in_t, in_id = inputs
     # (unpacked outside the parallel loop: with Numba 0.68, writes through a record's
     # field inside it, O.dtin[i] = x, did not reach the caller's array)
@@ -104,7 +108,7 @@ def _batch_kernel(A, w, inputs, idx, labels, LS, t_end, graze, cap, log_cap, wan
             g = grads[b]
             g[:] = 0.0
             err = np.empty(ns)
-            backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, g, err, cnt)
+            backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, g, g[d0:d1], g[t0:t1], err, cnt)
             for j in range(hi - lo):
                 dtin[lo + j] = err[j]
             if clip < math.inf:
@@ -217,7 +221,54 @@ class BatchResult:
         return float(self.correct.mean()) if self.correct.size else math.nan
 
 
-def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, clip=math.inf, max_spikes=10**7):
+def _goff(net):
+    d = net.groups.get("delays", slice(0, 0))
+    t = net.groups.get("thresholds", slice(0, 0))
+    return (d.start, d.stop, t.start, t.stop)
+
+
+class _Threads:
+    """Chooses, minibatch by minibatch, between one thread and all of Numba's threads:
+    the parallel setting runs when the median of its last ``window`` minibatches (time
+    per sample) beats the serial one's by ``margin``; the setting not chosen is
+    re-measured every ``probe`` minibatches.  On a shared machine the parallel batch
+    can lose badly to the serial one: with another process busy on one of two cores,
+    the barrier at the end of every minibatch waits for the starved thread.  Per-batch
+    times are noisy (activity differs between samples), hence medians and a margin
+    that favours the serial setting.  Results do not depend on the choice (fixed-order
+    sums)."""
+
+    def __init__(self, n_max, probe=32, window=7, margin=0.9):
+        self.opts = (1, n_max) if n_max > 1 else (1,)
+        self.hist = {o: [] for o in self.opts}
+        self.probe, self.window, self.margin = probe, window, margin
+        self.i = 0
+
+    def best(self):
+        if len(self.opts) == 1:
+            return 1
+        med = {o: float(np.median(h)) for o, h in self.hist.items()}
+        return self.opts[1] if med[self.opts[1]] < self.margin * med[1] else 1
+
+    def pick(self):
+        short = [o for o in self.opts if len(self.hist[o]) < 3]
+        if short:
+            return min(short, key=lambda o: len(self.hist[o]))
+        self.i += 1
+        b = self.best()
+        if self.i % self.probe == 0 and len(self.opts) > 1:
+            return self.opts[0] if b != self.opts[0] else self.opts[1]
+        return b
+
+    def record(self, o, seconds, n):
+        if n:
+            h = self.hist[o]
+            h.append(seconds / n)
+            del h[:-self.window]
+
+
+def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, clip=math.inf, max_spikes=10**7,
+         threads=None):
     loss, reg, reg_pop = _loss_spec(net, loss, regularizer)
     B = idx.size
     N = net.n_neurons
@@ -234,9 +285,21 @@ def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, clip=mat
     cap = max(256, 2 * int(per.max()) if per.size else 256)
     while True:
         log_cap = cap * (1 + net._max_out)
-        _batch_kernel(net.arch(), net.params, (inputs.ptr, inputs.times, inputs.ids), idx, labels,
-                      LossSpec(loss.code, loss.params(), reg, reg_pop, len(net.sizes) - 2), net.t_end, graze,
-                      cap, log_cap, want_grad, clip, BatchOut(lossv, pred, corr, grads, cnt, nspk, dtin, status))
+        args = (net.arch(), net.params, (inputs.ptr, inputs.times, inputs.ids), idx, labels,
+                LossSpec(loss.code, loss.params(), reg, reg_pop, len(net.sizes) - 2), net.t_end, graze,
+                cap, log_cap, want_grad, clip, _goff(net), BatchOut(lossv, pred, corr, grads, cnt, nspk, dtin, status))
+        if threads is None:
+            _batch_kernel(*args)
+        else:
+            nt = threads.pick()
+            before = numba.get_num_threads()
+            numba.set_num_threads(nt)
+            try:
+                t0 = time.perf_counter()
+                _batch_kernel(*args)
+                threads.record(nt, time.perf_counter() - t0, B)
+            finally:
+                numba.set_num_threads(before)
         if not (status == TOO_MANY_SPIKES).any():
             break
         if cap >= max_spikes:
@@ -357,7 +420,7 @@ def _bump(net, silent, bump):
 
 def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=None, seed=0,
         regularizer=None, bump=0.0, bump_batch=0.0, graze=1e-3, clip=None, validation=None, test=None, callback=None,
-        verbose=False):
+        verbose=False, threads="auto"):
     """Train ``net`` in place with minibatch Adam on exact EventProp gradients.
 
     Parameters
@@ -400,6 +463,16 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         Called as ``callback(epoch, metrics_dict, net)`` after every epoch.
     verbose : bool
         Print one line per epoch.
+    threads : "auto" or None
+        "auto": every minibatch runs on one thread or on all of Numba's threads
+        (``numba.get_num_threads()``), whichever has been faster on the last
+        minibatches (the other is re-measured every 32), so that a busy machine never
+        makes training slower than serial; None: always Numba's current setting.
+        Results are bitwise the same either way.
+
+    Learned delays and thresholds (``SNN(learn_delays=True, learn_thresholds=True)``)
+    are projected onto their bounds (:meth:`SNN.constrain`) after every step; weight
+    decay applies to the weights only.
 
     Returns
     -------
@@ -421,6 +494,9 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
     graze = real("graze", graze, lo=0.0)
     clip = _check_clip(clip)
     verbose = boolean("verbose", verbose)
+    if threads not in ("auto", None):
+        raise ValueError(f"threads={threads!r} is not allowed; use 'auto' or None")
+    chooser = _Threads(numba.get_num_threads()) if threads == "auto" else None
     if optimizer is None:
         optimizer = Adam(lr=5e-3, decay=0.95)
     if not isinstance(optimizer, Adam):
@@ -457,8 +533,9 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         counts = EventPropCounts()
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            r = _run(net, inputs, labels, idx, loss, regularizer, True, graze, clip)
-            optimizer.step(net.params, r.grad)
+            r = _run(net, inputs, labels, idx, loss, regularizer, True, graze, clip, threads=chooser)
+            optimizer.step(net.params, r.grad, wd_stop=net.n_weights)
+            net.constrain()
             tot_loss += float(r.losses.sum())
             n_corr += int(r.correct.sum())
             zero = r.spike_counts == 0
