@@ -455,6 +455,11 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
     VER = np.zeros(N, np.int64)
     REL = np.zeros(N)
     PEND = np.zeros(N, np.bool_)
+    # the unit PSP peaks of the crossing bound, once per population (not per arrival:
+    # a synaptic-delay arrival has one target)
+    PMAX = np.empty(pop_g.shape[0])
+    for p in range(pop_g.shape[0]):
+        PMAX[p] = pop_g[p] * psi_max(pop_g[p], pop_s[p])
     for n in range(N):
         first_sp[n] = -1
         last_sp[n] = -1
@@ -522,11 +527,11 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
                 REL[n] = t + ref
                 PEND[n] = True
                 sp_r[k] = 0.0
-                dtc, tested = _next_crossing(g, s, th[n], g * psi_max(g, s), 0.0, ik * math.exp(-s * ref))
+                dtc, tested = _next_crossing(g, s, th[n], PMAX[p], 0.0, ik * math.exp(-s * ref))
                 tc = REL[n] + dtc
             else:
                 sp_r[k] = ik
-                dtc, tested = _next_crossing(g, s, th[n], g * psi_max(g, s), 0.0, ik)
+                dtc, tested = _next_crossing(g, s, th[n], PMAX[p], 0.0, ik)
                 tc = t + dtc
             if tested:
                 cnt[F_THRESH] += 1
@@ -555,7 +560,7 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             s = pop_s[p]
             spk = pop_spk[p] != 0
             refr = pop_ref[p] > 0.0
-            pmax = g * psi_max(g, s)
+            pmax = PMAX[p]
             base = proj_woff[q] + j * npost
             xprev = -1.0
             eg = 1.0
