@@ -282,7 +282,9 @@ def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, clip=mat
     dtin = np.full(inputs.times.size if want_grad else 1, np.nan)
     status = np.zeros(B, np.int64)
     per = np.diff(inputs.ptr)[idx] if B else np.zeros(1, np.int64)
-    cap = max(256, 2 * int(per.max()) if per.size else 256)
+    # start from the capacity the last batch needed: a batch that overflows is run
+    # again with 4x the capacity, and active networks overflowed every batch
+    cap = max(256, 2 * int(per.max()) if per.size else 256, getattr(net, "_cap_hint", 0))
     while True:
         log_cap = cap * (1 + net._max_out)
         args = (net.arch(), net.params, (inputs.ptr, inputs.times, inputs.ids), idx, labels,
@@ -306,6 +308,7 @@ def _run(net, inputs, labels, idx, loss, regularizer, want_grad, graze, clip=mat
             raise RuntimeError(f"a sample produced more than max_spikes={max_spikes} spikes "
                                f"(runaway activity?); check weights or shorten t_end")
         cap = min(4 * cap, max_spikes)
+    net._cap_hint = cap
     g = None
     gl = None
     if want_grad:
