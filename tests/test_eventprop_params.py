@@ -285,3 +285,84 @@ def test_thread_choice_does_not_change_results():
         assert l == outs[0][1]
     with pytest.raises(ValueError, match="threads"):
         fit(SNN([4, 2]), inp, y, epochs=1, threads=2)
+
+
+# ---------------------------------------------------------------------------
+# delta synapses
+# ---------------------------------------------------------------------------
+
+def _delta_case(k):
+    """Network k of the delta suite: the hidden layer has delta synapses (spikes happen
+    at input arrivals), the output exp synapses (k even) or delta ones too (k odd,
+    voltage read-out every third); refractory periods for k % 4 in (1, 2); odd k
+    recurrent; synaptic delays for k % 3 == 0."""
+    rng = np.random.default_rng(9000 + k)
+    n_in = int(rng.integers(4, 7))
+    n_h = int(rng.integers(4, 8))
+    voltage = k % 3 == 2
+    syn = ["delta", "delta" if k % 2 else "exp"]
+    net = SNN([n_in, n_h, 3], tau_m=float(rng.choice([20.0, 10.0])), tau_s=5.0, theta=1.0, synapse=syn,
+              output="voltage" if voltage else "spike", recurrent=k % 2 == 1, rec_delay=float(rng.uniform(0.5, 2.0)),
+              delay=[0.0, float(rng.uniform(0.2, 2.0))], t_end=40.0, seed=k,
+              t_ref=[float(rng.uniform(0.5, 3.0)), 0.0] if k % 4 in (1, 2) else 0.0, learn_delays=True,
+              learn_thresholds=True, delay_mode="synaptic" if k % 3 == 0 else "axonal")
+    k2 = net.psp_peak(2)
+    net.weights[0][...] = rng.normal(0.45, 0.3, net.weights[0].shape)
+    q = 1
+    if k % 2 == 1:
+        net.weights[1][...] = rng.normal(0.05, 0.2, net.weights[1].shape)
+        q = 2
+    net.weights[q][...] = rng.normal(1.5 / k2 / n_h * 2.0, 0.8 / k2, net.weights[q].shape)
+    for d in net.delays:
+        d += rng.uniform(0.0, 3.0, d.shape)
+    # several input spikes per input, distinct times
+    t = rng.uniform(0.0, 20.0, 4 * n_in)
+    inp = _one(t, np.tile(np.arange(n_in), 4), n_in)
+    label = np.array([int(rng.integers(0, 3))])
+    loss = MaxVoltageCE(scale=1.0) if voltage else (FirstSpikeCE() if k % 4 else
+                                                      SpikeTimeMSE(t_correct=8.0, t_wrong=20.0, scale=5.0))
+    reg = CountBounds(beta=0.5, c_min=0, c_max=1)
+    return net, inp, label, loss, reg
+
+
+@pytest.mark.parametrize("k", range(24))
+def test_delta_synapse_gradients_match_finite_differences(k):
+    net, inp, label, loss, reg = _delta_case(k)
+    r, out = _fd(net, inp, label, loss, reg)
+    tr = simulate(net, inp)
+    hid = tr.neurons[(tr.neurons >= 0) & (tr.neurons < net.sizes[1])]
+    assert hid.size >= 2
+    for name, (ok, skip) in out.items():
+        assert ok >= 0.6 * (ok + skip), (name, ok, skip)
+    # spike times of delta neurons move with their inputs' delays, not with weights
+    assert np.any(r.grad[net.groups["delays"]] != 0.0)
+    np.testing.assert_array_equal(r.grad[net.groups["thresholds"]][:net.sizes[1]], 0.0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 7])
+def test_delta_forward_equals_event_engine(k):
+    net, inp, *_ = _delta_case(k)
+    if net.output != "spike":
+        pytest.skip("voltage read-out")
+    for d in net.delays[1:]:
+        np.maximum(d, 0.1, out=d)
+    tr = simulate(net, inp)
+    enet, _ = net.to_network(inp.times, inp.ids)
+    res = enet.run(net.t_end)
+    m = tr.neurons >= 0
+    o = np.lexsort((tr.neurons[m], tr.times[m]))
+    assert m.sum() == len(res.spikes.times) > 3
+    np.testing.assert_array_equal(tr.neurons[m][o], res.spikes.ids)
+    np.testing.assert_allclose(tr.times[m][o], res.spikes.times, rtol=0, atol=1e-9)
+
+
+def test_delta_same_instant_inputs_are_summed_before_the_test():
+    """Two inputs at the same instant, +1.5 and -1.0 mV onto theta = 1: the event engine
+    sums them (no spike); so must the gradient pass, whatever their queue order."""
+    for order in ([0, 1], [1, 0]):
+        net = SNN([2, 1], synapse="delta", theta=1.0, t_end=20.0, init=[(0.0, 0.0)])
+        net.weights[0][:, 0] = [1.5, -1.0]
+        inp = _one([5.0, 5.0], order, 2)
+        assert simulate(net, inp).times.size == 2   # the two inputs only
+        net.weights[0][:, 0] = [1.5, -0.2]
+        assert simulate(net, inp).times.size == 3

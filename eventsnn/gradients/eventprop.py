@@ -101,6 +101,8 @@ class Arch(NamedTuple):
     pop_spk: np.ndarray
     #: float64 [L]: refractory period (ms, >= 0; 0 for a leaky read-out)
     pop_ref: np.ndarray
+    #: int64 [L]: 1 for delta synapses (an input of weight w makes V jump by w; I unused)
+    pop_delta: np.ndarray
     #: int64 [N]: population of every neuron
     neuron_pop: np.ndarray
     #: int64 [Q]: presynaptic population (-1: the input)
@@ -154,6 +156,9 @@ class ForwardLog(NamedTuple):
     sp_prev: np.ndarray
     #: int64 [N]: index of each neuron's last spike, -1 if none
     last_sp: np.ndarray
+    #: int64: for a spike of a delta-synapse neuron, the log entry of the arrival that
+    #: took V over threshold (-1 otherwise)
+    sp_cause: np.ndarray
 
 
 @njit(cache=True)
@@ -162,7 +167,7 @@ def new_log(cap, log_cap, n):
     return ForwardLog(np.empty(cap), np.empty(cap, np.int64), np.empty(cap), np.empty(n, np.int64),
                       np.empty(log_cap, np.int64), np.empty(log_cap, np.int64), np.empty(n), np.empty(n),
                       np.empty(n, np.int64), np.empty(n), np.empty(cap), np.empty(cap, np.int64),
-                      np.empty(n, np.int64))
+                      np.empty(n, np.int64), np.empty(cap, np.int64))
 
 # forward counters
 F_SPIKES, F_INPUT_SPIKES, F_SYN, F_ADV, F_PUSH, F_POP, F_STALE, F_THRESH = range(8)
@@ -443,10 +448,10 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
     ``len(in_t)`` entries), each neuron's first spike, the processing log, the leaky
     read-outs' maxima; and the counters ``cnt``.  Returns (status, n_spikes, n_log).
     """
-    pop_off, pop_g, pop_s, pop_spk, pop_ref, neuron_pop, proj_pre, proj_post, proj_woff, proj_doff, proj_syn, \
+    pop_off, pop_g, pop_s, pop_spk, pop_ref, pop_delta, neuron_pop, proj_pre, proj_post, proj_woff, proj_doff, proj_syn, \
         out_ptr, out_q, th, dly = A
     Q = proj_pre.shape[0]
-    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, sp_r, sp_prev, last_sp = F
+    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, sp_r, sp_prev, last_sp, sp_cause = F
     N = neuron_pop.shape[0]
     cap = sp_t.shape[0]
     V = np.zeros(N)
@@ -455,6 +460,7 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
     VER = np.zeros(N, np.int64)
     REL = np.zeros(N)
     PEND = np.zeros(N, np.bool_)
+    CAUSEF = np.full(N, -1, np.int64)
     # the unit PSP peaks of the crossing bound, once per population (not per arrival:
     # a synaptic-delay arrival has one target)
     PMAX = np.empty(pop_g.shape[0])
@@ -481,6 +487,7 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
         sp_i[j] = 0.0
         sp_r[j] = 0.0
         sp_prev[j] = -1
+        sp_cause[j] = -1
         for qq in range(out_ptr[0], out_ptr[1]):
             H, hn, seq = _push_arrivals(H, hn, seq, out_q[qq], Q, j, in_id[j], in_t[j], t_end, proj_post, pop_off,
                                         proj_doff, proj_syn, dly, cnt)
@@ -497,12 +504,16 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             p = neuron_pop[n]
             g = pop_g[p]
             s = pop_s[p]
-            r, ir = _release(s, I, TL, REL, PEND, last_sp, sp_r, n, t)
-            if r >= 0.0:
-                ik = ir * math.exp(-s * (t - r))
+            dlt = pop_delta[p] != 0
+            if dlt:
+                ik = 0.0
             else:
-                ik = I[n] * math.exp(-s * (t - TL[n]))
-            cnt[F_ADV] += 1
+                r, ir = _release(s, I, TL, REL, PEND, last_sp, sp_r, n, t)
+                if r >= 0.0:
+                    ik = ir * math.exp(-s * (t - r))
+                else:
+                    ik = I[n] * math.exp(-s * (t - TL[n]))
+                cnt[F_ADV] += 1
             if ns == cap:
                 return TOO_MANY_SPIKES, ns, nl
             k = ns
@@ -510,6 +521,7 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             sp_t[k] = t
             sp_n[k] = n
             sp_i[k] = ik
+            sp_cause[k] = CAUSEF[n] if dlt else -1
             sp_prev[k] = last_sp[n]
             last_sp[n] = k
             if first_sp[n] < 0:
@@ -523,7 +535,14 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             TL[n] = t
             VER[n] += 1
             ref = pop_ref[p]
-            if ref > 0.0:
+            if dlt:
+                # V stays 0 (inputs before t + ref are discarded); no crossing
+                # without input
+                REL[n] = t + ref
+                sp_r[k] = 0.0
+                tc = math.inf
+                tested = False
+            elif ref > 0.0:
                 REL[n] = t + ref
                 PEND[n] = True
                 sp_r[k] = 0.0
@@ -533,12 +552,15 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
                 sp_r[k] = ik
                 dtc, tested = _next_crossing(g, s, th[n], PMAX[p], 0.0, ik)
                 tc = t + dtc
-            if tested:
-                cnt[F_THRESH] += 1
-            if tc <= t_end:
-                H, hn = _hpush(H, hn, tc, seq, n, -(VER[n] + 1))
-                seq += 1.0
-                cnt[F_PUSH] += 1
+            if dlt:
+                pass
+            else:
+                if tested:
+                    cnt[F_THRESH] += 1
+                if tc <= t_end:
+                    H, hn = _hpush(H, hn, tc, seq, n, -(VER[n] + 1))
+                    seq += 1.0
+                    cnt[F_PUSH] += 1
             loc = n - pop_off[p]
             for qq in range(out_ptr[p + 1], out_ptr[p + 2]):
                 H, hn, seq = _push_arrivals(H, hn, seq, out_q[qq], Q, k, loc, t, t_end, proj_post, pop_off,
@@ -566,8 +588,32 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             eg = 1.0
             es = 1.0
             gp = 0.0
+            dlt = pop_delta[p] != 0
             for i in range(i0, i1):
                 n = off + i
+                if dlt:
+                    cnt[F_SYN] += 1
+                    if spk and t < REL[n] and last_sp[n] >= 0:
+                        continue   # refractory: a delta input is discarded
+                    v = V[n] * math.exp(-g * (t - TL[n])) + w[base + i]
+                    V[n] = v
+                    TL[n] = t
+                    cnt[F_ADV] += 1
+                    if spk:
+                        # same-instant inputs are summed before the test (as in the
+                        # event engine): the spike is a candidate at t, behind them
+                        VER[n] += 1
+                        if v >= th[n]:
+                            CAUSEF[n] = e
+                            H, hn = _hpush(H, hn, t, seq, n, -(VER[n] + 1))
+                            seq += 1.0
+                            cnt[F_PUSH] += 1
+                    elif v > vm_v[n]:
+                        vm_v[n] = v
+                        vm_t[n] = t
+                        vm_arr[n] = e
+                        vm_slope[n] = -g * v   # V' just after the jump
+                    continue
                 if refr and PEND[n]:
                     r, ir = _release(s, I, TL, REL, PEND, last_sp, sp_r, n, t)
                     if r < 0.0:
@@ -619,7 +665,7 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
             # release inside the window after the neuron's last event
             _release(pop_s[p], I, TL, REL, PEND, last_sp, sp_r, n, REL[n])
         # close the last interval of the leaky read-outs
-        if pop_spk[p] == 0 and t_end > TL[n]:
+        if pop_spk[p] == 0 and pop_delta[p] == 0 and t_end > TL[n]:
             _vmax_update(pop_g[p], pop_s[p], V[n], I[n], TL[n], t_end, -1, vm_v, vm_t, vm_arr, vm_slope, n)
     return OK, ns, nl
 
@@ -669,16 +715,19 @@ def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, gd, gth, 
     ``gth`` (1/mV, one per neuron; skipped when empty), and leaves in ``err[k]`` (k <
     number of input spikes) dL/dt of every input spike (1/ms).
     """
-    pop_off, pop_g, pop_s, pop_spk, pop_ref, neuron_pop, proj_pre, proj_post, proj_woff, proj_doff, proj_syn, \
+    pop_off, pop_g, pop_s, pop_spk, pop_ref, pop_delta, neuron_pop, proj_pre, proj_post, proj_woff, proj_doff, proj_syn, \
         out_ptr, out_q, th, dly = A
     Q = proj_pre.shape[0]
-    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, sp_r, sp_prev, last_sp = F
+    sp_t, sp_n, sp_i, first_sp, lg_a, lg_b, vm_v, vm_t, vm_arr, vm_slope, sp_r, sp_prev, last_sp, sp_cause = F
     N = neuron_pop.shape[0]
     MV = np.zeros(N)
     MI = np.zeros(N)
     TB = np.full(N, t_end)
     KD = np.zeros(N, np.bool_)
     CUR = last_sp.copy()
+    # delta neurons: the error of a spike waits for the arrival that caused it
+    CAUSE = np.full(N, -1, np.int64)
+    PE = np.zeros(N)
     want_d = gd.shape[0] > 0
     want_th = gth.shape[0] > 0
     for k in range(ns):
@@ -707,8 +756,38 @@ def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, gd, gth, 
             eg = 1.0
             es = 1.0
             gp = 0.0
+            dlt = pop_delta[p] != 0
             for i in range(i0, i1):
                 n = off + i
+                if dlt:
+                    # V jumps by w: dL/dw = mu_V there; moving the arrival later by dt
+                    # leaves V higher by g w dt afterwards
+                    kc = CUR[n]
+                    if not leaky and kc >= 0 and t < sp_t[kc] + ref:
+                        continue   # discarded during the refractory period
+                    if MV[n] != 0.0 and TB[n] > t:
+                        MV[n] *= math.exp(-g * (TB[n] - t))
+                        cnt[B_ADJ] += 1
+                    TB[n] = t
+                    term = 0.0
+                    if leaky and vm_arr[n] == e:
+                        # the maximum is V just after this jump, and moves with it
+                        MV[n] += dl_dv[n]
+                        KD[n] = True
+                        cnt[B_KICK] += 1
+                        term += dl_dv[n] * vm_slope[n]
+                    if CAUSE[n] == e:
+                        # the spike it caused is at its time
+                        term += PE[n]
+                        CAUSE[n] = -1
+                    mv = MV[n]
+                    term += w[base + i] * g * mv
+                    grad[base + i] += mv
+                    cnt[B_GRAD] += 1
+                    acc += term
+                    if want_d and syn:
+                        gd[dbase] += term
+                    continue
                 if leaky and not KD[n] and t < vm_t[n] <= TB[n]:
                     # kick of the voltage maximum inside this backward step
                     x1 = TB[n] - vm_t[n]
@@ -759,7 +838,7 @@ def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, gd, gth, 
                 grad[base + i] += mi
                 cnt[B_GRAD] += 1
             err[k] += acc
-            if want_d:
+            if want_d and not (dlt and syn):
                 # the arrival time is t_k + d: its derivative is the delay's (a
                 # synaptic delay's arrival has one target: acc is that synapse's term)
                 gd[dbase] += acc
@@ -770,6 +849,16 @@ def backward_kernel(A, w, t_end, graze, F, ns, nl, dl_dt, dl_dv, grad, gd, gth, 
             s = pop_s[p]
             thn = th[n]
             t = sp_t[k]
+            if pop_delta[p] != 0:
+                # the spike is at the arrival that took V over threshold, and V is 0
+                # after it whatever V was before: mu_V^- = 0, the error goes to it
+                TB[n] = t
+                CUR[n] = sp_prev[k]
+                PE[n] = dl_dt[k] + err[k]
+                CAUSE[n] = sp_cause[k]
+                MV[n] = 0.0
+                cnt[B_JUMP] += 1
+                continue
             if MV[n] != 0.0 or MI[n] != 0.0:
                 if _adj_step(g, s, pop_ref[p], MV, MI, TB, CUR, sp_t, n, t):
                     cnt[B_ADJ] += 1

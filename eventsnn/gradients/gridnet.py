@@ -414,6 +414,9 @@ class GridSNN:
                                 for l in range(1, len(snn.sizes))):
             raise ValueError("from_snn needs one delay per projection and one threshold per layer (the grid "
                              "model's); this SNN has per-neuron delays or thresholds")
+        if any(x != "exp" for x in snn.synapse):
+            raise ValueError(f"from_snn needs exponential synapses (got {snn.synapse}); the grid model has no "
+                             f"delta synapses")
         if any(snn.t_ref):
             raise ValueError(f"from_snn needs t_ref=0 (got {snn.t_ref}); pass refractory= to the GridSNN instead")
         rec = {p.post for p in snn.projections if p.recurrent}

@@ -127,6 +127,10 @@ class SNN:
     t_ref : float or sequence
         Refractory period (ms, >= 0), scalar or per layer: after a spike V stays at 0
         for t_ref while I keeps integrating its inputs.  Ignored by a voltage read-out.
+    synapse : "exp" or "delta", or one per layer
+        Exponential current synapses (tau_s), or delta synapses: an input of weight w
+        makes V jump by w (mV; tau_s is then unused), and inputs arriving during the
+        refractory period are discarded (as in NEST's ``iaf_psc_delta_ps``).
     delay_mode : "axonal" or "synaptic"
         One delay per presynaptic neuron and projection (``delays[q]`` has shape
         (n_pre,)), or one per synapse (shape (n_pre, n_post), costs one queue entry
@@ -142,7 +146,7 @@ class SNN:
     """
 
     def __init__(self, sizes, *, tau_m=20.0, tau_s=5.0, theta=1.0, output="spike", recurrent=False,
-                 delay=0.0, rec_delay=1.0, t_end=100.0, init=None, seed=0, t_ref=0.0, delay_mode="axonal",
+                 delay=0.0, rec_delay=1.0, t_end=100.0, init=None, seed=0, t_ref=0.0, synapse="exp", delay_mode="axonal",
                  learn_delays=False, learn_thresholds=False, delay_min=0.0, theta_min=1e-3):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}")
@@ -155,6 +159,10 @@ class SNN:
         self.tau_s = _per_layer("tau_s", tau_s, L, lo=0.0, lo_open=True)
         self.theta = _per_layer("theta", theta, L, lo=0.0, lo_open=True)
         self.t_ref = _per_layer("t_ref", t_ref, L, lo=0.0)
+        syns = [synapse] * L if isinstance(synapse, str) else list(synapse)
+        if len(syns) != L or any(x not in ("exp", "delta") for x in syns):
+            raise ValueError(f"synapse={synapse!r} is not allowed; use 'exp' or 'delta', or one per layer ({L})")
+        self.synapse = syns
         if delay_mode not in ("axonal", "synaptic"):
             raise ValueError(f"delay_mode={delay_mode!r} is not allowed; use 'axonal' or 'synaptic'")
         self.delay_mode = delay_mode
@@ -220,7 +228,9 @@ class SNN:
 
     # ------------------------------------------------------------------ helpers
     def psp_peak(self, layer: int) -> float:
-        """Peak of the PSP (mV) of a unit weight into ``layer`` (>= 1)."""
+        """Peak of the PSP (mV) of a unit weight into ``layer`` (>= 1): 1 for delta synapses."""
+        if self.synapse[layer - 1] == "delta":
+            return 1.0
         return unit_psp_peak(self.tau_m[layer - 1], self.tau_s[layer - 1])
 
     def default_init(self):
@@ -309,6 +319,7 @@ class SNN:
         if self.output == "voltage":
             pop_spk[-1] = 0
             pop_ref[-1] = 0.0
+        pop_delta = np.array([x == "delta" for x in self.synapse], np.int64)
         neuron_pop = np.repeat(np.arange(L, dtype=np.int64), self.sizes[1:])
         Q = len(self.projections)
         proj_pre = np.array([p.pre - 1 for p in self.projections], np.int64)   # -1 = input
@@ -319,6 +330,7 @@ class SNN:
         out_ptr[1:] = np.cumsum([len(b) for b in by])
         out_q = np.array([q for b in by for q in b], np.int64)
         self._arch = dict(pop_off=pop_off, pop_g=pop_g, pop_s=pop_s, pop_spk=pop_spk, pop_ref=pop_ref,
+                          pop_delta=pop_delta,
                           neuron_pop=neuron_pop, proj_pre=proj_pre, proj_post=proj_post,
                           proj_woff=self._woff[:-1].copy(), proj_doff=self._doff[:-1].copy(),
                           proj_syn=np.full(Q, int(self.delay_mode == "synaptic"), np.int64), out_ptr=out_ptr,
@@ -351,8 +363,9 @@ class SNN:
         for l in range(1, len(self.sizes)):
             th = self.thresholds[self.layer_slice(l)]
             lo = float(th.min())
-            lif = LIF(tau_m=self.tau_m[l - 1], tau_syn_exc=self.tau_s[l - 1], tau_syn_inh=self.tau_s[l - 1],
-                      v_rest=0.0, v_th=lo, v_reset=0.0, t_ref=self.t_ref[l - 1])
+            ts = 0.0 if self.synapse[l - 1] == "delta" else self.tau_s[l - 1]
+            lif = LIF(tau_m=self.tau_m[l - 1], tau_syn_exc=ts, tau_syn_inh=ts, v_rest=0.0, v_th=lo, v_reset=0.0,
+                      t_ref=self.t_ref[l - 1])
             pop = net.population(self.sizes[l], lif, name=f"layer{l}")
             if np.any(th != lo):
                 # per-neuron thresholds: the engine's threshold offsets (v_th + theta[n])
