@@ -6,7 +6,13 @@ backpropagation can compute exact gradients for spiking neural networks", Sci. R
 
     tau_m dV/dt = -V + I          tau_s dI/dt = -I
     input spike of weight w (after the delay d):  I += w
-    V crosses theta from below:   spike, V := 0   (no refractory period)
+    V crosses theta from below:   spike, V := 0, held there for t_ref (default 0)
+
+Populations may instead have delta synapses (an input makes V jump by w), and delays
+may be axonal (one per presynaptic neuron and projection) or synaptic (one per
+synapse); thresholds are per neuron.  docs/gradients.md derives the adjoint terms of
+delays, thresholds, the refractory period and delta synapses; the kernels below
+carry them as comments.
 
 Non-spiking *leaky integrator* populations obey the same equations without threshold;
 their read-out is max_t V(t) over [0, t_end].  With g = 1/tau_m, s = 1/tau_s the state
