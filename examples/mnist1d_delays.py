@@ -29,7 +29,7 @@ from eventsnn.gradients import SNN, Adam, MaxVoltageCE, evaluate, fit
 LEVELS = 16          # amplitude bins = input neurons
 DT_POS = 1.0         # ms per signal position
 HIDDEN = 64
-EPOCHS = 20
+EPOCHS = 10
 T_END = 70.0         # 40 ms of input + time for delayed spikes to arrive
 
 

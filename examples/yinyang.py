@@ -40,7 +40,7 @@ RECIPE = dict(
 DELAY_RECIPE = dict(
     hidden=30, bias=False, epochs=60,
     init=[(1.875, 0.87), (6.2, 0.26)],   # the 5-200-3 init scaled to 4 inputs and 30 hidden neurons
-    tau0=0.1, tau1=6.4, alpha=3e-3,
+    tau0=0.05, tau1=6.4, alpha=3e-3,
     lr=5e-3, decay=0.93, bump=5e-3, graze=0.05,
     delays=True, delay_lr=30.0)          # a delay step is 30 lr ms (Adam's step is ~lr per entry)
 
