@@ -469,8 +469,9 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
     threads : "auto" or None
         "auto": every minibatch runs on one thread or on all of Numba's threads
         (``numba.get_num_threads()``), whichever has been faster on the last
-        minibatches (the other is re-measured every 32), so that a busy machine never
-        makes training slower than serial; None: always Numba's current setting.
+        minibatches (the other is re-measured every 32): on a quiet machine it runs
+        in parallel, and a busy core no longer makes training slower than serial (within
+        a few per cent: the choice is measured); None: always Numba's current setting.
         Results are bitwise the same either way.
 
     Learned delays and thresholds (``SNN(learn_delays=True, learn_thresholds=True)``)
