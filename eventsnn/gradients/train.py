@@ -437,6 +437,8 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         Number of passes and samples per minibatch (the last batch may be smaller).
     optimizer : Adam or None
         Default ``Adam(lr=5e-3, decay=0.95)``; ``end_epoch`` is called after each epoch.
+        After every step, learned delays and thresholds are projected onto their
+        bounds (``SNN.constrain``); weight decay applies to the weights only.
     seed : int
         Seed of the per-epoch shuffles (``default_rng([seed, epoch])``).
     regularizer : CountBounds or None
@@ -473,10 +475,6 @@ def fit(net, inputs, labels, loss=None, *, epochs=10, batch_size=32, optimizer=N
         in parallel, and a busy core no longer makes training slower than serial (within
         a few per cent: the choice is measured); None: always Numba's current setting.
         Results are bitwise the same either way.
-
-    Learned delays and thresholds (``SNN(learn_delays=True, learn_thresholds=True)``)
-    are projected onto their bounds (:meth:`SNN.constrain`) after every step; weight
-    decay applies to the weights only.
 
     Returns
     -------
