@@ -558,15 +558,12 @@ def forward_kernel(A, w, in_t, in_id, t_end, F, cnt):
                 sp_r[k] = ik
                 dtc, tested = _next_crossing(g, s, th[n], PMAX[p], 0.0, ik)
                 tc = t + dtc
-            if dlt:
-                pass
-            else:
-                if tested:
-                    cnt[F_THRESH] += 1
-                if tc <= t_end:
-                    H, hn = _hpush(H, hn, tc, seq, n, -(VER[n] + 1))
-                    seq += 1.0
-                    cnt[F_PUSH] += 1
+            if tested:
+                cnt[F_THRESH] += 1
+            if tc <= t_end:
+                H, hn = _hpush(H, hn, tc, seq, n, -(VER[n] + 1))
+                seq += 1.0
+                cnt[F_PUSH] += 1
             loc = n - pop_off[p]
             for qq in range(out_ptr[p + 1], out_ptr[p + 2]):
                 H, hn, seq = _push_arrivals(H, hn, seq, out_q[qq], Q, k, loc, t, t_end, proj_post, pop_off,

@@ -212,7 +212,7 @@ class SNN:
             end = n_w + (n_d if self.learn_delays else 0)
             groups["thresholds"] = slice(end, end + n_n)
         self.groups = groups
-        self.params = np.zeros(max(g.stop for g in groups.values()))
+        self.params = np.zeros(self.n_params)
         self.weights = [self.params[self._woff[q]:self._woff[q + 1]].reshape(shapes[q]) for q in range(len(projs))]
         dly = self.params[groups["delays"]] if self.learn_delays else np.zeros(n_d)
         self._dly = dly
@@ -255,19 +255,15 @@ class SNN:
 
     @property
     def n_params(self) -> int:
-        return self.params.shape[0] if isinstance(self.params, np.ndarray) else -1
+        return max(g.stop for g in self.groups.values())
 
     @property
     def n_weights(self) -> int:
         return int(self._woff[-1])
 
     def _check_params(self):
-        check_flat(self.params, self.groups_end)
+        check_flat(self.params, self.n_params)
         self._check_values(self.params)
-
-    @property
-    def groups_end(self) -> int:
-        return max(g.stop for g in self.groups.values())
 
     def _check_values(self, p):
         """ValueError unless the learned delays and thresholds in ``p`` (flat, params
