@@ -25,7 +25,7 @@ import numpy as np
 
 from . import connectivity as cx
 from . import plasticity as PLM
-from .engine.state import COL_CSEQ, neuron_block
+from .engine.state import cseq_view, neuron_block
 from .models import LIF
 from .network import Network, PoissonSource
 from .plan import check_state
@@ -315,7 +315,7 @@ def _build(meta, arrays) -> Network:
             raise ValueError(f"the run state does not fit the network: neurons.block has shape {N.block.shape}")
         block = neuron_block(N.block.shape[0], 0.0)
         block[:] = N.block
-        st = st._replace(neurons=N._replace(block=block, cseq=block[:, COL_CSEQ].view(np.int64)))
+        st = st._replace(neurons=N._replace(block=block, cseq=cseq_view(block)))
         check_state(net._plan, st)
         net._state = st
         net._cnt_mark = arrays["cnt_mark"]

@@ -26,7 +26,7 @@ from ._validate import boolean, check_memory, fmt_bytes, integer, memory_limit, 
 from .engine.loop import MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, TWICE, grow, run_loop
 from .engine.queue import reserve
 from .engine.rng import STREAM_BUILD, STREAM_INIT
-from .engine.state import COL_CSEQ, F_TCUR, K_EV, K_PHASE, K_POPS, PlasticRun, neuron_block
+from .engine.state import F_TCUR, K_EV, K_PHASE, K_POPS, PlasticRun, cseq_view, neuron_block
 from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
 from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
@@ -417,9 +417,11 @@ class Network:
             N = st.neurons
             block = neuron_block(N.block.shape[0], 0.0)
             block[:] = N.block
-            block[:, COL_CSEQ].view(np.int64)[:] = N.cseq
+            n = N.block.shape[0]
+            cseq = cseq_view(block)
+            cseq[:n] = N.cseq[:n]
             self._state = st._replace(neurons=N._replace(block=block,
-                                                          cseq=block[:, COL_CSEQ].view(np.int64)))
+                                                          cseq=cseq))
 
     # ------------------------------------------------------------------ building
     def _check_open(self, what):
@@ -1039,8 +1041,10 @@ class Network:
         info = np.zeros(4)
         B = bind(plan, st)
         xc = True if plan.xc else None
+        # the rings of deferred potentiations: empty between runs, so made per run
+        ring = np.empty((int(A.plastic.post_off[-1]) * PLM.RING, 3)) if plan.has_plastic else None
         while True:
-            pls = PlasticRun(A.plastic, st.plastic) if plan.has_plastic else None
+            pls = PlasticRun(A.plastic, st.plastic, ring) if plan.has_plastic else None
             args = (A, B, st, float(t_end), np.array([max_events, max_spikes, max_queue], np.int64), info,
                     xc, pls)
             status = self._kernel(args)(*args)
@@ -1057,6 +1061,9 @@ class Network:
                                f"{max_queue} or max_spikes={max_spikes}; the network cannot continue")
                 raise RuntimeError(self._stuck)
             st = self._state = grow(st, int(info[2]), int(info[3]))
+        if plan.has_plastic:
+            # however the run ended: the weights and counts of updates at every spike
+            PLM.flush(A.plastic, st.plastic, ring, A.graph.row_ptr, A.graph.row_ptr_off, B.w_addr, st.cnt)
         if status in (TWICE, NONFINITE):
             # the instant's threshold tests stopped in their middle: no run can follow
             if status == TWICE:

@@ -29,7 +29,7 @@ from .engine.rng import STREAM_DRIVE, STREAM_SOURCES, seed_streams
 from .engine.state import (C_PUSH, K_EV, K_FJ, K_NDIRTY, K_PHASE, NCOUNT, NCURF, NCURI, Bind, Consts,
                            Cursor, DriveState, Drives, Graph, Neurons, PlanArrays, Plastic,
                            PlasticState, Pops, Probes, Recording, Scratch, SourceState, Sources,
-                           SpikeRecord, State, F_TCUR, COL_CSEQ, neuron_block)
+                           SpikeRecord, State, F_TCUR, cseq_view, neuron_block)
 from .engine.threshold import init_candidates
 from .models import P_ADAPT, P_FRAME, P_G, P_HASEXP, P_SE, P_SI, P_VINF
 
@@ -174,7 +174,10 @@ def synapse_bytes(projections) -> dict:
     plastic = [pr for pr in projections if pr.plasticity is not None]
     pl_syn = sum(4 * pr.csr.nnz + 4 * ((pr.csr.nnz >> PLM.BLOCK_SHIFT) + 2) +
                  (16 * pr.csr.nnz if pr.plasticity.is_reward else 0) for pr in plastic)
-    pl_neuron = sum(32 * (pr.pre.size + pr.post.size) + 8 * (pr.post.size + 1) for pr in plastic)
+    # traces (32 bytes per neuron and side), transpose pointers, and the run's ring of
+    # deferred potentiations per postsynaptic neuron (pair and triplet rules)
+    pl_neuron = sum(32 * (pr.pre.size + pr.post.size) + 8 * (pr.post.size + 1)
+                    + 24 * PLM.RING * pr.post.size for pr in plastic)
     return {"synapse_bytes": syn, "indptr_bytes": ptr,
             "bytes_per_synapse": syn / nnz if nnz else 0.0,
             "plasticity_synapse_bytes": pl_syn, "plasticity_neuron_bytes": pl_neuron}
@@ -559,7 +562,7 @@ def initial_state(plan: Plan) -> State:
     npop = P.shape[0]
     S_tot = A.sources.kind.shape[0]
     block = neuron_block(N, plan.v_init)
-    neurons = Neurons(block, block[:, COL_CSEQ].view(np.int64), np.zeros(npop),
+    neurons = Neurons(block, cseq_view(block), np.zeros(npop),
                       np.array(plan.theta0, dtype=np.float64), plan.adapt0.copy(), plan.voff.copy())
     DS = initial_drives(plan)
     n_rec = A.probes.dt.shape[0]
@@ -683,6 +686,8 @@ def check_state(plan: Plan, S: State) -> None:
     TR = S.plastic
     shape(TR.pre_tr, (int(PI.pre_off[-1]), 4), "plastic.pre_tr")
     shape(TR.post_tr, (int(PI.post_off[-1]), 4), "plastic.post_tr")
+    # deferred potentiations are applied at the end of every run: a saved state has none
+    need((TR.post_tr[:, PLM.T_RING] == 0.0).all(), "plastic.post_tr holds deferred potentiations")
     shape(TR.elig, (int(PI.elig_off[-1]), 2), "plastic.elig")
     shape(TR.rw, (PI.PL.shape[0], 2), "plastic.rw")
     shape(TR.learn, (PI.PL.shape[0],), "plastic.learn")

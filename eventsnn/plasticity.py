@@ -76,7 +76,18 @@ synapse (int32 synapse ids, grouped by postsynaptic neuron) plus 8 bytes per
 postsynaptic neuron, and a row lookup of 4 bytes per 64 synapses (0.0625 byte per
 synapse) that finds a synapse's presynaptic neuron without storing it.  Pair,
 triplet and Vogels rules add nothing per synapse; :class:`RewardSTDP` adds 16 bytes
-per synapse (eligibility and its time).
+per synapse (eligibility and its time).  During a run, a ring of ``RING`` deferred
+potentiations per postsynaptic neuron (24 bytes each: 96 bytes) holds the
+postsynaptic spikes that the synapses have not yet applied (``post_update``).
+
+Deferred potentiation (pair, triplet and Vogels rules).  A postsynaptic spike does
+not walk its incoming synapses: it is written into the neuron's ring, and each
+synapse applies it at its next presynaptic arrival, before that spike is delivered
+(``sync_row``, in row order), or when the ring is full or the run ends (``drain``,
+through the transpose index).  Each synapse gets the same operations, on the same
+values, in the same order as an update at the spike itself (its presynaptic trace
+does not change in between), so the weights are bitwise those of immediate
+updates, and between runs every ring is empty.
 """
 from __future__ import annotations
 
@@ -99,8 +110,16 @@ __all__ = ["STDP", "Triplet", "Vogels", "RewardSTDP", "PlasticityRule"]
  K_WMIN, K_WMAX) = range(22)
 NPL = 22
 
-# trace record columns: pre (r1, r2, t_last, -), post (o1, o2, t_last, -)
+# trace record columns: pre (r1, r2, t_last, -), post (o1, o2, t_last, ring count)
 T_FAST, T_SLOW, T_LAST = 0, 1, 2
+#: post-trace column: how many potentiations wait in the row's ring (``post_update``)
+T_RING = 3
+#: ring entries per postsynaptic trace row: a full ring is applied through the
+#: transpose index at the next spike of that neuron
+RING = 4
+# ring entry columns: the postsynaptic spike's time (ms), o2 just before it, and the
+# time of the spike before it (ms; the presynaptic-centred interaction reads it)
+R_T, R_O2, R_TL = 0, 1, 2
 
 BLOCK_SHIFT = 6  # one row-lookup entry per 64 synapses
 
@@ -598,38 +617,169 @@ def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt):
     cnt[C_TRACE] += 1
 
 
+@njit(cache=True, inline="always")
+def _replay(PL, k, ring, m0, m1, tpre, xf, t_end, w, sign, emin, emax, wmin, wmax):
+    """Weight w of one synapse after the potentiations of ring entries m0..m1 that it
+    has not had (postsynaptic spikes at or after its last presynaptic arrival ``tpre``,
+    whose fast trace is ``xf`` just after it) and that happened before ``t_end``, and
+    how many were applied.  Each entry gets the arithmetic an update at the spike itself
+    would have done (the presynaptic trace has not changed since), in time order, so
+    deferring changes no bit."""
+    ip = PL[k, K_IPLUS]
+    mu = PL[k, K_MUP]
+    a2p = PL[k, K_A2P]
+    a3p = PL[k, K_A3P]
+    centred = PL[k, K_CENTRED] != 0.0
+    n = 0
+    for m in range(m0, m1):
+        tk = ring[m, R_T]
+        if tk >= t_end:
+            break
+        if tk < tpre:
+            continue
+        if centred and not (tpre > ring[m, R_TL]):
+            continue  # this presynaptic spike already paired with an earlier post spike
+        r1 = _trace(xf, tpre, ip, tk)
+        e = sign * w
+        e = _clip_e(e + _fpot(e, emin, emax, mu) * r1 * (a2p + a3p * ring[m, R_O2]), emin, emax)
+        w = _to_w(e, sign, wmin, wmax)
+        n += 1
+    return w, n
+
+
 @njit(cache=True, _nrt=False)
-def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, cnt):
-    """Postsynaptic neuron j (local id) of plastic projection k fires at t: potentiation
-    of its incoming synapses (transpose index ``PI``, the ``Plastic`` plan record), then
-    its traces jump.  The projection's row pointers start at ``row_ptr[r0]``, its
-    weights at address ``wa``."""
-    pre_tr = TR.pre_tr
+def sync_row(PL, k, learn, row, t, ia, wa, TR, ring, PO, j0, j1, cnt):
+    """Before a presynaptic spike of ``row`` of plastic projection k is delivered at t
+    to synapses j0..j1: apply the potentiations its synapses still owe to postsynaptic
+    spikes before t (``post_update`` leaves them in the targets' rings).  The weights
+    are then those an update at every postsynaptic spike would have left, and they are
+    read here in row order instead of at random through the transpose index."""
+    if learn[k] == 0.0:
+        return
     post_tr = TR.post_tr
-    elig = TR.elig
-    rw = TR.rw
-    pre0 = PI.pre_off[k]
+    i = PO[0] + row
+    o0 = PO[1]
+    tpre = TR.pre_tr[i, T_LAST]
+    xf = TR.pre_tr[i, T_FAST]
+    # two rounds of loads before the work: the targets' trace lines, then the rings of
+    # those that owe potentiations (random lines of 8 * 24 bytes per neuron)
+    for s in range(j0, j1):
+        prefetch(post_tr, o0 + load_int32(ia, s))
+    for s in range(j0, j1):
+        j = o0 + load_int32(ia, s)
+        if post_tr[j, T_RING] != 0.0 and post_tr[j, T_LAST] >= tpre:
+            prefetch(ring, j * RING)
+    sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
+    nupd = 0
+    for s in range(j0, j1):
+        j = o0 + load_int32(ia, s)
+        c = np.int64(post_tr[j, T_RING])
+        if c != 0 and post_tr[j, T_LAST] >= tpre:
+            w, n = _replay(PL, k, ring, j * RING, j * RING + c, tpre, xf, t, load_float64(wa, s),
+                           sign, emin, emax, wmin, wmax)
+            if n != 0:
+                store_float64(wa, s, w)
+                nupd += n
+    cnt[C_WUPD] += nupd
+
+
+@njit(cache=True, _nrt=False)
+def drain(PL, PI, k, j, row_ptr, r0, wa, TR, ring, cnt):
+    """Apply the potentiations waiting in the ring of postsynaptic neuron j (local id)
+    of plastic projection k to every incoming synapse that still owes them (through the
+    transpose index), and empty the ring."""
+    pre_tr = TR.pre_tr
     jj = PI.post_off[k] + j
+    c = np.int64(TR.post_tr[jj, T_RING])
+    if c == 0:
+        return
+    m0 = jj * RING
+    t_new = ring[m0 + c - 1, R_T]
+    pre0 = PI.pre_off[k]
     tp0 = PI.tptr_off[k]
     ts0 = PI.tsyn_off[k]
     b0 = PI.blk_off[k]
-    e0 = PI.elig_off[k]
+    q0 = PI.tptr[tp0 + j]
+    q1 = PI.tptr[tp0 + j + 1]
+    # the incoming synapses' weights and presynaptic traces are random lines (the
+    # weights in an array of 8 bytes per synapse): start loading them all first
+    for q in range(q0, q1):
+        s = np.int64(PI.tsyn[ts0 + q])
+        prefetch_addr(wa + 8 * s)
+        prefetch(pre_tr, pre0 + _row_of(row_ptr, r0, PI.blk, b0, s))
+    sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
+    nupd = 0
+    for q in range(q0, q1):
+        s = np.int64(PI.tsyn[ts0 + q])
+        i = pre0 + _row_of(row_ptr, r0, PI.blk, b0, s)
+        tpre = pre_tr[i, T_LAST]
+        if t_new < tpre:
+            continue  # its presynaptic spikes since applied them all (sync_row)
+        w, n = _replay(PL, k, ring, m0, m0 + c, tpre, pre_tr[i, T_FAST], math.inf,
+                       load_float64(wa, s), sign, emin, emax, wmin, wmax)
+        if n != 0:
+            store_float64(wa, s, w)
+            nupd += n
+    cnt[C_WUPD] += nupd
+    TR.post_tr[jj, T_RING] = 0.0
+
+
+@njit(cache=True, _nrt=False)
+def flush(PI, TR, ring, row_ptr, row_ptr_off, w_addr, cnt):
+    """Empty every ring (``drain``): at the end of a run, so that weights and counts
+    between runs are those of updates at every spike."""
+    for k in range(PI.PL.shape[0]):
+        pr = PI.pl_proj[k]
+        for j in range(PI.post_off[k + 1] - PI.post_off[k]):
+            if TR.post_tr[PI.post_off[k] + j, T_RING] != 0.0:
+                drain(PI.PL, PI, k, j, row_ptr, row_ptr_off[pr], w_addr[pr], TR, ring, cnt)
+
+
+@njit(cache=True, _nrt=False)
+def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, ring, cnt):
+    """Postsynaptic neuron j (local id) of plastic projection k fires at t: potentiation
+    of its incoming synapses, then its traces jump.  The projection's row pointers
+    start at ``row_ptr[r0]``, its weights at address ``wa``.
+
+    Pair and triplet rules defer the potentiation: the spike (its time, o2 and the time
+    of the spike before) goes into the neuron's ring of ``RING`` entries, and each
+    synapse applies it at its next presynaptic arrival (``sync_row``, sequential in the
+    row) or when the ring is full or the run ends (``drain``, through the transpose
+    index).  Why: applied here, every spike updated ~10^2 random weights and
+    presynaptic traces through the transpose index, which took two thirds of a large
+    plastic network's time.  Reward rules integrate an eligibility and update here."""
+    pre_tr = TR.pre_tr
+    post_tr = TR.post_tr
+    jj = PI.post_off[k] + j
     tl = post_tr[jj, T_LAST]
     o2t = _trace(post_tr[jj, T_SLOW], tl, PL[k, K_IY], t)
-    if learn[k] != 0.0:
+    if learn[k] != 0.0 and PL[k, K_REWARD] == 0.0:
+        c = np.int64(post_tr[jj, T_RING])
+        if c == RING:
+            drain(PL, PI, k, j, row_ptr, r0, wa, TR, ring, cnt)
+            c = 0
+        m = jj * RING + c
+        ring[m, R_T] = t
+        ring[m, R_O2] = o2t
+        ring[m, R_TL] = tl
+        post_tr[jj, T_RING] = c + 1
+    elif learn[k] != 0.0:
+        elig = TR.elig
+        rw = TR.rw
+        pre0 = PI.pre_off[k]
+        tp0 = PI.tptr_off[k]
+        ts0 = PI.tsyn_off[k]
+        b0 = PI.blk_off[k]
+        e0 = PI.elig_off[k]
         amp0 = PL[k, K_A2P] + PL[k, K_A3P] * o2t
         ip = PL[k, K_IPLUS]
-        mu = PL[k, K_MUP]
         sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
         centred = PL[k, K_CENTRED] != 0.0
-        reward = PL[k, K_REWARD] != 0.0
         d = rw[k, 0]
         td = rw[k, 1]
         nupd = 0
         q0 = PI.tptr[tp0 + j]
         q1 = PI.tptr[tp0 + j + 1]
-        # the incoming synapses' weights and presynaptic traces are random lines (the
-        # weights in an array of 8 bytes per synapse): start loading them all first
         for q in range(q0, q1):
             s = np.int64(PI.tsyn[ts0 + q])
             prefetch_addr(wa + 8 * s)
@@ -642,17 +792,12 @@ def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, cnt):
                 continue  # this presynaptic spike already paired with an earlier post spike
             r1 = _trace(pre_tr[i, T_FAST], tpre, ip, t)
             nupd += 1
-            if reward:
-                e, c = _reward_integrate(sign * load_float64(wa, s), elig[e0 + s, 0],
-                                         elig[e0 + s, 1], t, d, td, PL[k, K_ITAUC],
-                                         PL[k, K_ITAUD], emin, emax)
-                store_float64(wa, s, _to_w(e, sign, wmin, wmax))
-                elig[e0 + s, 0] = c + r1 * amp0
-                elig[e0 + s, 1] = t
-            else:
-                e = sign * load_float64(wa, s)
-                e = _clip_e(e + _fpot(e, emin, emax, mu) * r1 * amp0, emin, emax)
-                store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+            e, c = _reward_integrate(sign * load_float64(wa, s), elig[e0 + s, 0],
+                                     elig[e0 + s, 1], t, d, td, PL[k, K_ITAUC],
+                                     PL[k, K_ITAUD], emin, emax)
+            store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+            elig[e0 + s, 0] = c + r1 * amp0
+            elig[e0 + s, 1] = t
         cnt[C_WUPD] += nupd
     _jump(post_tr, jj, PL[k, K_IMINUS], o2t, PL[k, K_POSTRESET] != 0.0, t)
     cnt[C_TRACE] += 1

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventsnn as ev
+import eventsnn.plasticity as PLM
 from eventsnn.plasticity import STDP, RewardSTDP, Triplet, Vogels
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -1011,9 +1012,10 @@ def test_plastic_memory_is_the_transpose_index_only():
         return per_proj(PI.tsyn, PI.tsyn_off, k, 4) + per_proj(PI.blk, PI.blk_off, k, 4) + \
             per_proj(TR.elig, PI.elig_off, k, 16)
 
-    def neuron_bytes(k):   # pre and post traces (32 B per neuron), transpose pointers
+    def neuron_bytes(k):   # pre and post traces (32 B per neuron), transpose pointers, and
+        # the run's ring of deferred potentiations (RING entries of 3 float64 per post neuron)
         return per_proj(TR.pre_tr, PI.pre_off, k, 32) + per_proj(TR.post_tr, PI.post_off, k, 32) + \
-            per_proj(PI.tptr, PI.tptr_off, k, 8)
+            per_proj(PI.tptr, PI.tptr_off, k, 8) + per_proj(TR.post_tr, PI.post_off, k, 24 * PLM.RING)
 
     assert PI.tsyn.itemsize == 4 and PI.blk.itemsize == 4 and TR.elig.shape[1] * TR.elig.itemsize == 16
     assert TR.pre_tr.shape[1] * 8 == 32 and PI.tptr.itemsize == 8

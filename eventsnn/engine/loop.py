@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from ..models import P_FRAME, P_G, P_C, P_SE, P_SI, P_TREF, P_VRESET, refractory
-from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row
+from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row, sync_row
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
 from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SAMPLE_SEQ, SOURCE, SWEEP, emit,
@@ -283,7 +283,7 @@ def _post_plasticity(PL, B, S, pls):
             k = PI.pop_pl[q]
             pr = PI.pl_proj[k]
             post_update(PI.PL, PI, k, TR.learn, n - G.proj_post_off[pr], t, G.row_ptr,
-                        G.row_ptr_off[pr], B.w_addr[pr], TR, S.cnt)
+                        G.row_ptr_off[pr], B.w_addr[pr], TR, pls.ring, S.cnt)
     RC = S.rec
     if RC.mode[0] == 2:
         # drop the spikes that were kept only for the rules read above
@@ -344,11 +344,17 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
                 cnt[C_SYN_SRC] += gend - j0
             else:
                 cnt[C_SYN_REC] += gend - j0
-            if pls is not None and kp >= 0 and pls.plan.PL[kp, K_REWARD] != 0.0:
-                # reward-modulated weights drift between events: bring them to t first
+            if pls is not None and kp >= 0:
                 TR = pls.state
-                reward_sync_row(pls.plan.PL, kp, TR.learn, wa, TR.elig, pls.plan.elig_off[kp], TR.rw,
-                                j0, gend, t)
+                PI = pls.plan
+                if PI.PL[kp, K_REWARD] != 0.0:
+                    # reward-modulated weights drift between events: bring them to t first
+                    reward_sync_row(PI.PL, kp, TR.learn, wa, TR.elig, PI.elig_off[kp], TR.rw,
+                                    j0, gend, t)
+                else:
+                    # the potentiations the synapses owe to postsynaptic spikes before t
+                    sync_row(PI.PL, kp, TR.learn, row, t, B.idx_addr[pr], wa, TR, pls.ring,
+                             (PI.pre_off[kp], PI.post_off[kp]), j0, gend, cnt)
             jr = j0
         p = G.proj_post_pop[pr]
         row_ = Row(jr, gend, G.proj_post_off[pr], B.idx_addr[pr], wa, B.w_mask[pr])

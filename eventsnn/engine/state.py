@@ -77,7 +77,8 @@ NCOL = 8
 def neuron_block(n: int, v) -> np.ndarray:
     """A new (n, 8) neuron block aligned to 64 bytes, with V (or U) ``v`` and no
     refractory period, candidate or crossing."""
-    raw = np.zeros(n * NCOL + NCOL)
+    # one row of slack for the alignment and two spare rows for ``cseq_view``
+    raw = np.zeros(n * NCOL + 3 * NCOL)
     off = (-raw.ctypes.data % 64) // 8
     st = raw[off:off + n * NCOL].reshape(n, NCOL)
     st[:, COL_V] = v
@@ -86,6 +87,16 @@ def neuron_block(n: int, v) -> np.ndarray:
     st[:, COL_CT] = np.inf
     st[:, COL_TGT] = np.inf
     return st
+
+
+def cseq_view(block: np.ndarray) -> np.ndarray:
+    """The candidate sequence column of a block from ``neuron_block``, as int64: a strided
+    view that spans the block's two spare rows too (the kernels index only its first n).
+    Why the spare rows: NumPy calls an array of fewer than two elements contiguous, so a
+    network of one neuron gave Numba another array layout, and every kernel that takes
+    the neurons (the whole event loop) was compiled a second time for it."""
+    col = block[:, COL_CSEQ].view(np.int64)
+    return np.lib.stride_tricks.as_strided(col, shape=(block.shape[0] + 2,), strides=(block.strides[0],))
 
 
 # ------------------------------------------------------------------------- the plan
@@ -347,6 +358,10 @@ class PlasticRun(NamedTuple):
 
     plan: Plastic
     state: PlasticState
+    #: float64 [sum n_post * plasticity.RING, 3]: deferred potentiations (time, o2,
+    #: time of the spike before) of every postsynaptic trace row; the counts are in the
+    #: trace rows.  Empty between runs (``plasticity.flush``), so not part of the state.
+    ring: np.ndarray
 
 
 class Scratch(NamedTuple):
