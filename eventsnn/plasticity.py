@@ -468,6 +468,25 @@ def _row_of(row_ptr, r0, blk, b0, s):
     return lo
 
 
+@njit(cache=True, inline="always")
+def _incoming(PI, k, q, row_ptr, r0):
+    """(synapse id, presynaptic trace row) of entry q of plastic projection k's transpose
+    index, whose row pointers start at ``row_ptr[r0]``."""
+    s = np.int64(PI.tsyn[PI.tsyn_off[k] + q])
+    return s, PI.pre_off[k] + _row_of(row_ptr, r0, PI.blk, PI.blk_off[k], s)
+
+
+@njit(cache=True, inline="always")
+def _prefetch_incoming(PI, k, q0, q1, row_ptr, r0, wa, pre_tr):
+    """Start loading the weights (at address ``wa``) and presynaptic trace lines of
+    transpose entries q0..q1: random lines (the weights in an array of 8 bytes per
+    synapse) that a walk through the transpose index would otherwise wait for in turn."""
+    for q in range(q0, q1):
+        s, i = _incoming(PI, k, q, row_ptr, r0)
+        prefetch_addr(wa + 8 * s)
+        prefetch(pre_tr, i)
+
+
 # ----------------------------------------------------------------- update kernels
 @njit(cache=True, inline="always")
 def _trace(x, tl, itau, t):
@@ -647,6 +666,13 @@ def _replay(PL, k, ring, m0, m1, tpre, xf, t_end, w, sign, emin, emax, wmin, wma
     return w, n
 
 
+@njit(cache=True, inline="always")
+def _owes(post_tr, j, tpre):
+    """Whether postsynaptic trace row j has ring entries at or after ``tpre`` (the
+    newest entry is its last spike)."""
+    return post_tr[j, T_RING] != 0.0 and post_tr[j, T_LAST] >= tpre
+
+
 @njit(cache=True, _nrt=False)
 def sync_row(PL, k, learn, row, t, ia, wa, TR, ring, PO, j0, j1, cnt):
     """Before a presynaptic spike of ``row`` of plastic projection k is delivered at t
@@ -662,19 +688,19 @@ def sync_row(PL, k, learn, row, t, ia, wa, TR, ring, PO, j0, j1, cnt):
     tpre = TR.pre_tr[i, T_LAST]
     xf = TR.pre_tr[i, T_FAST]
     # two rounds of loads before the work: the targets' trace lines, then the rings of
-    # those that owe potentiations (random lines of 8 * 24 bytes per neuron)
+    # those that owe potentiations (RING * 24 bytes per neuron)
     for s in range(j0, j1):
         prefetch(post_tr, o0 + load_int32(ia, s))
     for s in range(j0, j1):
         j = o0 + load_int32(ia, s)
-        if post_tr[j, T_RING] != 0.0 and post_tr[j, T_LAST] >= tpre:
+        if _owes(post_tr, j, tpre):
             prefetch(ring, j * RING)
     sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
     nupd = 0
     for s in range(j0, j1):
         j = o0 + load_int32(ia, s)
-        c = np.int64(post_tr[j, T_RING])
-        if c != 0 and post_tr[j, T_LAST] >= tpre:
+        if _owes(post_tr, j, tpre):
+            c = np.int64(post_tr[j, T_RING])
             w, n = _replay(PL, k, ring, j * RING, j * RING + c, tpre, xf, t, load_float64(wa, s),
                            sign, emin, emax, wmin, wmax)
             if n != 0:
@@ -695,23 +721,13 @@ def drain(PL, PI, k, j, row_ptr, r0, wa, TR, ring, cnt):
         return
     m0 = jj * RING
     t_new = ring[m0 + c - 1, R_T]
-    pre0 = PI.pre_off[k]
-    tp0 = PI.tptr_off[k]
-    ts0 = PI.tsyn_off[k]
-    b0 = PI.blk_off[k]
-    q0 = PI.tptr[tp0 + j]
-    q1 = PI.tptr[tp0 + j + 1]
-    # the incoming synapses' weights and presynaptic traces are random lines (the
-    # weights in an array of 8 bytes per synapse): start loading them all first
-    for q in range(q0, q1):
-        s = np.int64(PI.tsyn[ts0 + q])
-        prefetch_addr(wa + 8 * s)
-        prefetch(pre_tr, pre0 + _row_of(row_ptr, r0, PI.blk, b0, s))
+    q0 = PI.tptr[PI.tptr_off[k] + j]
+    q1 = PI.tptr[PI.tptr_off[k] + j + 1]
+    _prefetch_incoming(PI, k, q0, q1, row_ptr, r0, wa, pre_tr)
     sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
     nupd = 0
     for q in range(q0, q1):
-        s = np.int64(PI.tsyn[ts0 + q])
-        i = pre0 + _row_of(row_ptr, r0, PI.blk, b0, s)
+        s, i = _incoming(PI, k, q, row_ptr, r0)
         tpre = pre_tr[i, T_LAST]
         if t_new < tpre:
             continue  # its presynaptic spikes since applied them all (sync_row)
@@ -736,6 +752,40 @@ def flush(PI, TR, ring, row_ptr, row_ptr_off, w_addr, cnt):
 
 
 @njit(cache=True, _nrt=False)
+def _reward_potentiate(PL, PI, k, j, t, o2t, tl, row_ptr, r0, wa, TR, cnt):
+    """Reward rules at a spike of postsynaptic neuron j (local id) of projection k at t:
+    each incoming synapse's weight is integrated up to t and the pair rule feeds its
+    eligibility (``o2t``: o2 just before the spike; ``tl``: the spike before)."""
+    pre_tr = TR.pre_tr
+    elig = TR.elig
+    e0 = PI.elig_off[k]
+    amp0 = PL[k, K_A2P] + PL[k, K_A3P] * o2t
+    ip = PL[k, K_IPLUS]
+    sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
+    centred = PL[k, K_CENTRED] != 0.0
+    d = TR.rw[k, 0]
+    td = TR.rw[k, 1]
+    q0 = PI.tptr[PI.tptr_off[k] + j]
+    q1 = PI.tptr[PI.tptr_off[k] + j + 1]
+    _prefetch_incoming(PI, k, q0, q1, row_ptr, r0, wa, pre_tr)
+    nupd = 0
+    for q in range(q0, q1):
+        s, i = _incoming(PI, k, q, row_ptr, r0)
+        tpre = pre_tr[i, T_LAST]
+        if centred and not (tpre > tl):
+            continue  # this presynaptic spike already paired with an earlier post spike
+        r1 = _trace(pre_tr[i, T_FAST], tpre, ip, t)
+        nupd += 1
+        e, c = _reward_integrate(sign * load_float64(wa, s), elig[e0 + s, 0],
+                                 elig[e0 + s, 1], t, d, td, PL[k, K_ITAUC],
+                                 PL[k, K_ITAUD], emin, emax)
+        store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+        elig[e0 + s, 0] = c + r1 * amp0
+        elig[e0 + s, 1] = t
+    cnt[C_WUPD] += nupd
+
+
+@njit(cache=True, _nrt=False)
 def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, ring, cnt):
     """Postsynaptic neuron j (local id) of plastic projection k fires at t: potentiation
     of its incoming synapses, then its traces jump.  The projection's row pointers
@@ -747,13 +797,15 @@ def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, ring, cnt):
     row) or when the ring is full or the run ends (``drain``, through the transpose
     index).  Why: applied here, every spike updated ~10^2 random weights and
     presynaptic traces through the transpose index, which took two thirds of a large
-    plastic network's time.  Reward rules integrate an eligibility and update here."""
-    pre_tr = TR.pre_tr
+    plastic network's time.  Reward rules integrate an eligibility and update here
+    (``_reward_potentiate``)."""
     post_tr = TR.post_tr
     jj = PI.post_off[k] + j
     tl = post_tr[jj, T_LAST]
     o2t = _trace(post_tr[jj, T_SLOW], tl, PL[k, K_IY], t)
-    if learn[k] != 0.0 and PL[k, K_REWARD] == 0.0:
+    if learn[k] != 0.0 and PL[k, K_REWARD] != 0.0:
+        _reward_potentiate(PL, PI, k, j, t, o2t, tl, row_ptr, r0, wa, TR, cnt)
+    elif learn[k] != 0.0:
         c = np.int64(post_tr[jj, T_RING])
         if c == RING:
             drain(PL, PI, k, j, row_ptr, r0, wa, TR, ring, cnt)
@@ -763,41 +815,5 @@ def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, ring, cnt):
         ring[m, R_O2] = o2t
         ring[m, R_TL] = tl
         post_tr[jj, T_RING] = c + 1
-    elif learn[k] != 0.0:
-        elig = TR.elig
-        rw = TR.rw
-        pre0 = PI.pre_off[k]
-        tp0 = PI.tptr_off[k]
-        ts0 = PI.tsyn_off[k]
-        b0 = PI.blk_off[k]
-        e0 = PI.elig_off[k]
-        amp0 = PL[k, K_A2P] + PL[k, K_A3P] * o2t
-        ip = PL[k, K_IPLUS]
-        sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
-        centred = PL[k, K_CENTRED] != 0.0
-        d = rw[k, 0]
-        td = rw[k, 1]
-        nupd = 0
-        q0 = PI.tptr[tp0 + j]
-        q1 = PI.tptr[tp0 + j + 1]
-        for q in range(q0, q1):
-            s = np.int64(PI.tsyn[ts0 + q])
-            prefetch_addr(wa + 8 * s)
-            prefetch(pre_tr, pre0 + _row_of(row_ptr, r0, PI.blk, b0, s))
-        for q in range(q0, q1):
-            s = np.int64(PI.tsyn[ts0 + q])
-            i = pre0 + _row_of(row_ptr, r0, PI.blk, b0, s)
-            tpre = pre_tr[i, T_LAST]
-            if centred and not (tpre > tl):
-                continue  # this presynaptic spike already paired with an earlier post spike
-            r1 = _trace(pre_tr[i, T_FAST], tpre, ip, t)
-            nupd += 1
-            e, c = _reward_integrate(sign * load_float64(wa, s), elig[e0 + s, 0],
-                                     elig[e0 + s, 1], t, d, td, PL[k, K_ITAUC],
-                                     PL[k, K_ITAUD], emin, emax)
-            store_float64(wa, s, _to_w(e, sign, wmin, wmax))
-            elig[e0 + s, 0] = c + r1 * amp0
-            elig[e0 + s, 1] = t
-        cnt[C_WUPD] += nupd
     _jump(post_tr, jj, PL[k, K_IMINUS], o2t, PL[k, K_POSTRESET] != 0.0, t)
     cnt[C_TRACE] += 1
