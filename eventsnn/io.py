@@ -24,6 +24,7 @@ from dataclasses import fields
 import numpy as np
 
 from . import connectivity as cx
+from . import parallel
 from . import plasticity as PLM
 from .engine.state import cseq_view, neuron_block
 from .models import LIF
@@ -34,7 +35,7 @@ from .results import OpCounts, Spikes, StateSamples
 __all__ = ["save", "load", "FORMAT"]
 
 #: the format this version writes; files of other formats are refused
-FORMAT = "eventsnn-network/2"
+FORMAT = "eventsnn-network/3"
 
 _RULES = {cls.__name__: cls for cls in (PLM.STDP, PLM.Triplet, PLM.Vogels, PLM.RewardSTDP)}
 
@@ -84,12 +85,63 @@ def save(net: Network, path) -> None:
     """Write ``net`` (its structure, weights and, if it has run or was prepared, its whole
     run state) to ``path`` (.npz).
 
-    The file holds no pickled objects: ``load`` reads it with ``allow_pickle=False``."""
+    The file holds no pickled objects: ``load`` reads it with ``allow_pickle=False``.
+
+    A partitioned network (``Network.distribute``, or a script under ``mpiexec``) is
+    saved by every process (collective): each writes its shard beside ``path``
+    (``name.rank{r}of{K}.npz``: the whole network and its part of the run state) and
+    rank 0 writes at ``path`` a manifest naming them; ``load`` restores it with the
+    same number of processes."""
     if not isinstance(net, Network):
         raise TypeError(f"net must be an eventsnn.Network, got {type(net).__name__}")
     if net._stuck:
         raise RuntimeError(f"cannot save this network: {net._stuck}")
     path = os.fspath(path)
+    comm = net._comm
+    if comm is not None and net._plan is None:
+        # not partitioned yet (that happens at prepare): one file, written by rank 0
+        if comm.rank == 0:
+            _write(net, path, {})
+        comm.allgather(None)
+        return
+    if comm is None:
+        _write(net, path, {})
+        return
+    # partitioned: every process writes its shard (the network, whole, and its own part
+    # of the run state), then rank 0 the manifest that names them
+    wfull = {pr.index: pr._gather(pr._own_weights()) for pr in net._projs if pr.plasticity is not None}
+    r, K = int(comm.rank), int(comm.size)
+    shards = [os.path.basename(_shard_path(path, q, K)) for q in range(K)]
+    err = None
+    try:
+        _write(net, _shard_path(path, r, K), wfull, {"rank": r, "ranks": K})
+    except OSError as e:
+        err = f"rank {r}: {e}"
+    errs = [e for e in comm.allgather(err) if e is not None]
+    if errs:
+        raise OSError(f"{path}: cannot save the partitioned network: {'; '.join(errs)}")
+    if r == 0:
+        _atomic_savez(path, {"meta": np.array(json.dumps({"format": FORMAT, "manifest": True, "ranks": K,
+                                                            "shards": shards}))})
+    comm.allgather(None)
+
+
+def _shard_path(path, rank, ranks):
+    """The file of process ``rank``'s part of a partitioned network saved at ``path``."""
+    base = path[:-4] if path.endswith(".npz") else path
+    return f"{base}.rank{rank}of{ranks}.npz"
+
+
+def _atomic_savez(path, arrays):
+    tmp = path + ".tmp" if path.endswith(".npz") else path + ".tmp.npz"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)       # a crash while writing leaves no half-written file at path
+
+
+def _write(net, path, wfull, part=None):
+    """Write one file: the network (with the whole weights ``wfull`` of projections
+    whose weights this process holds only in part) and its run state."""
     arrays = {}
     pops = []
     for p in net._pops:
@@ -110,7 +162,7 @@ def save(net: Network, path) -> None:
             arrays[f"src{k}.times"] = s.times
     projs = []
     for pr in net._projs:
-        w = pr.csr.weights
+        w = wfull.get(pr.index, pr.csr.weights)
         shared = cx.is_shared(w)
         projs.append({"pre": pr.pre.name, "post": pr.post.name, "n_post": pr.csr.n_post,
                       "delay": pr.delay, "shared_weight": bool(shared),
@@ -126,7 +178,7 @@ def save(net: Network, path) -> None:
     meta = {"format": FORMAT, "seed": net.seed, "populations": pops, "sources": srcs, "projections": projs,
             "drives": drives, "recorders": recs, "prefetch_pop": net._prefetch_pop,
             "t": net.t, "counts": net.counts.as_dict(), "prepared": net._state is not None,
-            "src_seen": net._src_seen}
+            "src_seen": net._src_seen, "part": part}
     if net._state is not None:
         _flatten(net._state, "state", arrays)
         del arrays["state.neurons.cseq"]         # a view of the block
@@ -137,10 +189,7 @@ def save(net: Network, path) -> None:
             arrays[f"history.{name}.runs"] = np.array([len(r.times) for r in runs], np.int64)
         arrays["history.pending.t"] = net._src_pending.times
         arrays["history.pending.n"] = net._src_pending.ids
-    tmp = path + ".tmp" if path.endswith(".npz") else path + ".tmp.npz"
-    with open(tmp, "wb") as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)       # a crash while writing leaves no half-written file at path
+    _atomic_savez(path, dict(meta=np.array(json.dumps(meta)), **arrays))
 
 
 _VARS = ("v", "i_exc", "i_inh", "theta")
@@ -228,16 +277,53 @@ def _runs(arrays, name):
     return out
 
 
-def load(path) -> Network:
+def load(path, comm=None) -> Network:
     """Read a network saved by :func:`save`; it continues exactly where it was saved.
+
+    ``path`` may be the manifest of a partitioned network: it is then loaded by every
+    process of ``comm`` (default: the MPI processes this script runs in), which must be
+    as many as saved it, each reading its own shard.
 
     Raises
     ------
     ValueError
         If ``path`` is not an eventsnn network file of this format, is truncated or
-        corrupted, or holds pickled objects (never loaded).
+        corrupted, or holds pickled objects (never loaded), or is a manifest saved by
+        another number of processes.
     """
     name = os.fspath(path)
+    meta, arrays = _read(name)
+    if not meta.get("manifest"):
+        if meta.get("part") is not None:
+            raise ValueError(f"{name}: cannot load: it is one process's shard of a partitioned network; "
+                             f"load its manifest instead")
+        return _build_or_raise(name, meta, arrays, None)
+    if comm is None:
+        comm = parallel.world()
+    K = 1 if comm is None else int(comm.size)
+    if meta.get("ranks") != K or not isinstance(meta.get("shards"), list) or len(meta["shards"]) != K:
+        raise ValueError(f"{name}: cannot load: it was saved by {meta.get('ranks')!r} processes and this run "
+                         f"has {K} (restore it with mpiexec -n {meta.get('ranks')!r})")
+    r = int(comm.rank)
+    shard = os.path.join(os.path.dirname(name), str(meta["shards"][r]))
+    smeta, sarrays = _read(shard)
+    if smeta.get("part") != {"rank": r, "ranks": K}:
+        raise ValueError(f"{shard}: cannot load: it is not shard {r} of {K}")
+    return _build_or_raise(shard, smeta, sarrays, comm)
+
+
+def _build_or_raise(name, meta, arrays, comm):
+    try:
+        return _build(meta, arrays, comm)
+    except ValueError as e:
+        raise ValueError(f"{name}: cannot load: {e}") from None
+    except (KeyError, TypeError, IndexError) as e:
+        raise ValueError(f"{name}: cannot load: truncated, corrupted or not an eventsnn network file "
+                         f"({type(e).__name__}: {e})") from None
+
+
+def _read(name):
+    """(meta, arrays) of an eventsnn file (a network, a shard or a manifest)."""
     if not os.path.exists(name):
         raise FileNotFoundError(f"{name}: no such file")
     if not zipfile.is_zipfile(name):
@@ -254,7 +340,7 @@ def load(path) -> Network:
             if meta["format"] != FORMAT:
                 raise ValueError(f"its format is {meta['format']!r}; this version reads {FORMAT!r}")
             arrays = {k: z[k] for k in z.files if k != "meta"}
-        return _build(meta, arrays)
+        return meta, arrays
     except ValueError as e:
         if "allow_pickle" in str(e) or "Object arrays" in str(e):
             raise ValueError(f"{name}: it holds pickled objects, which are never loaded") from None
@@ -265,9 +351,11 @@ def load(path) -> Network:
                          f"({type(e).__name__}: {e})") from None
 
 
-def _build(meta, arrays) -> Network:
+def _build(meta, arrays, comm=None) -> Network:
     net = Network(seed=meta["seed"])
     net._prefetch_pop = meta["prefetch_pop"]
+    if comm is not None:
+        net.distribute(comm)
     groups = {}
     for k, p in enumerate(meta["populations"]):
         pop = net.population(p["size"], LIF(**p["model"]), name=p["name"], v_init=arrays[f"pop{k}.v_init"],

@@ -13,23 +13,28 @@ they were created; sources are not neurons and have no global neuron id.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import connectivity as cx
-from . import counting
+from . import counting, parallel
 from . import plasticity as PLM
 from ._dtypes import TIME
 from ._validate import boolean, check_memory, fmt_bytes, integer, memory_limit, real
-from .engine.loop import MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, TWICE, grow, run_loop
+from .engine.loop import (EXCHANGE, MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, TWICE, grow,
+                          grow_record, run_loop)
 from .engine.queue import reserve
 from .engine.rng import STREAM_BUILD, STREAM_INIT
-from .engine.state import F_TCUR, K_EV, K_PHASE, K_POPS, PlasticRun, cseq_view, neuron_block
+from .engine.state import (C_SRC_SPIKES, F_TCUR, K_EV, K_PHASE, K_POPS, K_XCHG, PlasticRun, cseq_view,
+                           neuron_block)
 from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
 from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
+from .plan import local_synapses as _local_synapses
+from .plan import own_range as _own_range
 from .recording import (VARIABLES, RateRecorder, SpikeRecorder, StateProbe, WeightRecorder, buffers,
                         cat_samples, collect, merge_rates, record_filter)
 from ._progress import Progress
@@ -126,8 +131,9 @@ class Population(_Group):
         # at most one new candidate per neuron
         st = net._state = st._replace(queue=reserve(st.queue, self.size))
         A = net._plan.arrays
-        reschedule(A.pops.P, A.pops.pop_off, N, st.queue, st.cnt, self.offset,
-                   self.offset + self.size, net.t)
+        # (the neurons this process simulates)
+        lo, hi = (int(x) for x in A.pops.own[self.index])
+        reschedule(A.pops.P, A.pops.pop_off, N, st.queue, st.cnt, lo, hi, net.t)
 
 
 class SpikeSource(_Group):
@@ -224,20 +230,45 @@ class Projection:
         pl = self._pl()
         if pl is not None and self.plasticity.is_reward:
             k, PI, TR = pl
-            PLM.reward_sync_all(PI.PL, k, TR.learn, self.csr.weights, self._elig(k, PI, TR), TR.rw,
+            PLM.reward_sync_all(PI.PL, k, TR.learn, self._own_weights(), self._elig(k, PI, TR), TR.rw,
                                 self.pre.net.t)
+
+    def _own_weights(self):
+        """The weights the kernels read and write: the projection's own array, or in a
+        partitioned run this process's part (the synapses onto its neurons)."""
+        net = self.pre.net
+        if net._comm is not None and net._plan is not None:
+            return net._plan.projections[self.index].csr.weights
+        return self.csr.weights
 
     def _current_weights(self):
         """Weights now, without changing any state: reward-modulated weights are
-        integrated into a copy (an observation must not perturb the run)."""
+        integrated into a copy (an observation must not perturb the run).  In a
+        partitioned run, gathered from every process (collective)."""
+        if self.plasticity is None:
+            return self.csr.weights
         pl = self._pl()
+        w = self._own_weights()
         if pl is not None and self.plasticity.is_reward:
             k, PI, TR = pl
-            w = self.csr.weights.copy()
+            w = w.copy()
             PLM.reward_sync_all(PI.PL, k, TR.learn, w, self._elig(k, PI, TR).copy(), TR.rw,
                                 self.pre.net.t)
+        return self._gather(w)
+
+    def _gather(self, w):
+        """Per-synapse values of this process's synapses (``_own_weights`` order) made
+        whole from every process's part: ``w`` itself unless the run is partitioned
+        (then collective)."""
+        net = self.pre.net
+        if net._comm is None or net._plan is None:
             return w
-        return self.csr.weights
+        every = net._comm.allgather(np.asarray(w))
+        K = int(net._comm.size)
+        full = np.empty(self.csr.nnz, dtype=self.csr.weights.dtype)
+        for r, part in enumerate(every):
+            full[_local_synapses(self.csr, *_own_range(self.post.size, r, K))] = part
+        return full
 
     @property
     def weights(self) -> np.ndarray:
@@ -302,6 +333,7 @@ class Projection:
     def traces(self) -> dict:
         """Plasticity traces at the network's current time: ``pre`` (n_pre, 2) and
         ``post`` (n_post, 2) arrays of (fast, slow) trace values, computed exactly."""
+        self.pre.net._single("Projection.traces")
         if self.plasticity is None:
             raise ValueError("traces: this projection has no plasticity rule")
         pl = self._pl()
@@ -323,6 +355,7 @@ class Projection:
 
     def set_weights(self, w):
         """Replace all weights (mV) in CSR order; validated before anything changes."""
+        self.pre.net._single("Projection.set_weights")
         a = np.asarray(w)
         if a.dtype.kind not in "iuf":
             raise TypeError(f"w must be a real array, got dtype {a.dtype}")
@@ -401,9 +434,18 @@ class Network:
         self._src_seen = 0
         # why the network cannot run on (a run that overflowed inside one instant)
         self._stuck = None
+        # the communicator of a partitioned run (eventsnn.parallel), decided at prepare
+        self._comm = None
+        self._comm_set = False
+        #: partitioned runs: emission windows exchanged and the bytes of spike payload
+        #: (16 per spike and receiving process) this process sent, all runs
+        self.exchange_stats = {"windows": 0, "bytes_sent": 0}
 
     # ------------------------------------------------------------------ copying
     def __getstate__(self):
+        if self._comm is not None:
+            raise TypeError("a partitioned network (Network.distribute) cannot be copied or pickled: "
+                            "each process holds only its part")
         d = self.__dict__.copy()
         d["_entry"] = None          # a compiled kernel: resolved again when needed
         return d
@@ -902,13 +944,81 @@ class Network:
             self.
         """
         if self._plan is None:
-            plan = build_plan(self, pf_pop=self._prefetch_pop)
+            if not self._comm_set:
+                # started by mpiexec with several processes: partition over them
+                self._set_comm(parallel.world())
+            part = (0, 1) if self._comm is None else (int(self._comm.rank), int(self._comm.size))
+            if self._comm is not None:
+                self._check_same_network()
+            plan = build_plan(self, pf_pop=self._prefetch_pop, part=part)
             self._state = initial_state(plan)
             self._plan = plan
             # the queue work of building (first source spikes, initial candidates,
             # samples) belongs to the first run
             self._cnt_mark = np.zeros_like(self._state.cnt)
         return self
+
+    def _single(self, what):
+        if self._comm is not None and self._plan is not None:
+            raise RuntimeError(f"{what} is not supported yet in a partitioned run (Network.distribute)")
+
+    def distribute(self, comm) -> "Network":
+        """Simulate this network partitioned over the processes of ``comm`` (an MPI
+        communicator, or a rank of ``eventsnn.parallel.ThreadGroup``); None: in this
+        process alone.  Every process builds the same network (same script, same seed)
+        and calls ``run`` with the same durations; each simulates a contiguous block of
+        every population and keeps the synapses onto it, and the processes exchange
+        their spikes at the end of every emission window.  Results (spikes, counts,
+        state samples, weights) are bitwise those of one process and are returned on
+        every process; reading ``Projection.weights`` is then collective.
+
+        Without a call, a script started by ``mpiexec -n K`` (K > 1) is partitioned over
+        its K processes.  Must be called before the first ``run`` or ``prepare``.
+
+        The run guards (``max_events``, ``max_spikes``, ``max_queue``) act per process:
+        a process that stops raises, and under MPI an uncaught exception aborts every
+        process (``eventsnn.parallel``); the others cannot continue without it.
+        Copying, pickling, ``Projection.traces`` and ``set_weights`` are not supported
+        for a partitioned network yet.  docs/scale-out.md has the algorithm.
+        """
+        if self._plan is not None:
+            raise RuntimeError("distribute must be called before the first run or prepare")
+        if comm is not None:
+            for a in ("rank", "size", "allgather"):
+                if not hasattr(comm, a):
+                    raise TypeError(f"comm must be an MPI communicator or an eventsnn.parallel rank "
+                                    f"(with rank, size, allgather), got {type(comm).__name__}")
+        self._set_comm(comm)
+        return self
+
+    def _set_comm(self, comm):
+        self._comm_set = True
+        self._comm = comm if comm is not None and int(comm.size) > 1 else None
+
+    def _check_same_network(self):
+        """ValueError unless every process built the same network (seed, populations,
+        models, sources, projections and their synapses, drives)."""
+        h = hashlib.sha256()
+        h.update(repr((self.seed, [(p.name, p.size, tuple(p.model.row())) for p in self._pops],
+                       [(s.name, s.size) for s in self._sources],
+                       [(pr.index, pr.delay, pr.csr.nnz, repr(pr.plasticity)) for pr in self._projs],
+                       [(p.index, r, w) for p, r, w in self._drives])).encode())
+        for pr in self._projs:
+            for a in (pr.csr.indptr, pr.csr.indices, pr.csr.weights[:1] if cx.is_shared(pr.csr.weights)
+                      else pr.csr.weights, pr.csr.delays):
+                if a is not None:
+                    h.update(np.ascontiguousarray(a))
+        for s in self._sources:
+            for a in ("rates", "times", "ptr"):
+                if getattr(s, a, None) is not None:
+                    h.update(np.ascontiguousarray(getattr(s, a)))
+        mine = h.hexdigest()
+        every = self._comm.allgather(mine)
+        bad = [r for r, x in enumerate(every) if x != every[0]]
+        if bad:
+            raise ValueError(f"the processes of this partitioned run built different networks (ranks "
+                             f"{bad} differ from rank 0: seed, sizes, parameters or synapses); every "
+                             f"process must build the same network")
 
     def _kernel(self, args):
         """The compiled event loop for these arguments' types, resolved once per
@@ -929,7 +1039,8 @@ class Network:
             Biological time to simulate (ms), finite and >= 0.
         max_events, max_spikes, max_queue : int
             Guards against runaway activity: at most this many queue pops, recorded
-            spikes (16 bytes each) and queued events (48 bytes each) in this call.  By
+            spikes (16 bytes each) and queued events (48 bytes each; a spike waiting for
+            the end of its emission window counts as one) in this call.  By
             default the spikes may take a quarter and the queue an eighth of the memory
             the machine has available (``eventsnn.set_memory_limit`` changes that).  A
             run that reaches one stops between two instants with a RuntimeError and
@@ -1048,13 +1159,16 @@ class Network:
             args = (A, B, st, float(t_end), np.array([max_events, max_spikes, max_queue], np.int64), info,
                     xc, pls)
             status = self._kernel(args)(*args)
+            if status == EXCHANGE:
+                st = self._exchange(st, float(info[1]))
+                continue
             if status != ROOM:
                 break
             # the loop stopped for room: grow the queue and records, continue.  The
             # guards stop a run between instants; one instant that outgrows the memory
             # is stopped inside (none is known since delays must be resolvable, see
             # Plan.min_step), and a run stopped there cannot be continued exactly
-            if st.queue.n[0] + st.queue.lane_t.shape[0] >= 2 * max(max_queue, queue_mem) or \
+            if st.queue.n[0] + st.queue.lane_t.shape[0] + st.emitq.count[0] >= 2 * max(max_queue, queue_mem) or \
                     st.spikes.count[0] >= 2 * max(max_spikes, spikes_mem):
                 self._stuck = (f"a run stopped inside the instant t={float(st.cursor.f[F_TCUR])!r} ms, whose "
                                f"events outgrew the memory (eventsnn.set_memory_limit) and twice max_queue="
@@ -1078,6 +1192,12 @@ class Network:
         SP = st.spikes
         times = SP.t[n_sp_before:SP.count[0]].copy()
         ids = SP.n[n_sp_before:SP.count[0]].copy()
+        if self._comm is not None:
+            # every process's spikes (each records its own neurons')
+            every = self._comm.allgather((times, ids))
+            times = np.concatenate([x[0] for x in every])
+            ids = np.concatenate([x[1] for x in every])
+            self._gather_recording(st.rec)
         order = _spike_order(times, ids)
         spikes = Spikes(times, ids) if order is None else Spikes(times[order], ids[order])
         spikes = record_filter(self._spike_recs, spikes)
@@ -1095,12 +1215,74 @@ class Network:
             raise RuntimeError(f"run stopped after {what} at t={t_stop!r} ms (runaway activity?); "
                                f"the state is kept: raise the limit and run again to continue")
         self.t = t_end
-        counts = OpCounts.from_array(st.cnt - cnt_before)
+        delta = st.cnt - cnt_before
+        if self._comm is not None:
+            every = self._comm.allgather(delta)
+            delta = np.sum(every, axis=0)
+            # every process draws every source's spikes: count them once
+            delta[C_SRC_SPIKES] = every[0][C_SRC_SPIKES]
+        counts = OpCounts.from_array(delta)
         self._cnt_mark = st.cnt.copy()
         self.counts = self.counts + counts
         states = next(iter(probes.values())) if probes else None
         return Result(t0, t_end, spikes, counts, states, self.populations, source_spikes=src_spikes,
                       probes=probes, rates_binned=rates)
+
+    def _exchange(self, st, t):
+        """The end of an emission window at t (ms) in a partitioned run: add every other
+        process's spikes of the window to this one's waiting spikes (the loop then
+        queues them all in (time, neuron) order)."""
+        EB = st.emitq
+        k = int(EB.count[0])
+        sel = EB.t[:k] < t
+        every = self._comm.allgather((EB.t[:k][sel].copy(), EB.n[:k][sel].copy()))
+        me = int(self._comm.rank)
+        self.exchange_stats["windows"] += 1
+        self.exchange_stats["bytes_sent"] += 16 * int(sel.sum()) * (len(every) - 1)
+        tt = [x[0] for r, x in enumerate(every) if r != me]
+        nn = [x[1] for r, x in enumerate(every) if r != me]
+        m = sum(len(x) for x in tt)
+        if m:
+            st = self._state = st._replace(emitq=grow_record(EB, m))
+            EB = st.emitq
+            EB.t[k:k + m] = np.concatenate(tt)
+            EB.n[k:k + m] = np.concatenate(nn)
+            EB.count[0] = k + m
+        st.cursor.i[K_XCHG] = 1
+        return st
+
+    def _gather_recording(self, R):
+        """Partitioned runs: every process samples every probed neuron, but only the
+        one that simulates a neuron knows its state: take each sampled value from that
+        process; add up the rate bins."""
+        nvals = int(R.n[0])
+        every = self._comm.allgather((R.vals[:nvals].copy(), R.rate_cnt.copy()))
+        if nvals:
+            owner = self._sample_owner(R)
+            vals = R.vals[:nvals]
+            for r, (v, _) in enumerate(every):
+                m = owner == r
+                vals[m] = v[m]
+        R.rate_cnt[:] = np.sum([c for _, c in every], axis=0)
+
+    def _sample_owner(self, R):
+        """int [values]: the process that simulates the neuron of every sampled value."""
+        plan = self._plan
+        K = int(self._comm.size)
+        pop_off = plan.arrays.pops.pop_off
+        out = []
+        for k, b in R.ev[:int(R.n[1])]:
+            pb = self._probes[int(k)]
+            ids = np.asarray(pb.ids, np.int64)
+            p = np.searchsorted(pop_off, ids, side="right") - 1
+            size = pop_off[p + 1] - pop_off[p]
+            local = ids - pop_off[p]
+            # the last rank whose block starts at or before the neuron (own_range)
+            r = np.zeros(len(ids), np.int64)
+            for q in range(1, K):
+                r[local >= size * q // K] = q
+            out.append(np.repeat(r, len(pb.variables)))
+        return np.concatenate(out) if out else np.empty(0, np.int64)
 
     def _take_source_spikes(self, t_stop):
         """The source spikes with times <= t_stop not yet reported, sorted by (time,

@@ -114,6 +114,8 @@ class Plan:
     rec0: Recording
     #: float64 [N]: per-neuron voltage offsets (``engine.state.Neurons.voff``)
     voff: np.ndarray
+    #: (rank, ranks): this process's part of a partitioned run (``own_range``)
+    part: tuple = (0, 1)
 
     @property
     def populations(self) -> list:
@@ -142,8 +144,9 @@ class Plan:
         per run."""
         out = (math.inf, "")
         for pr in self.projections:
-            if pr.pre.kind == "population" and pr.csr.nnz:
-                d = pr.delay if pr.delay is not None else float(pr.csr.delays.min())
+            csr = _full_csr(pr)
+            if pr.pre.kind == "population" and csr.nnz:
+                d = pr.delay if pr.delay is not None else float(csr.delays.min())
                 out = min(out, (float(d), f"the delay of projection {pr.index} ({pr.pre.name} -> {pr.post.name})"))
         for g in self.groups:
             if g.kind == "poisson" and g.size and g.rates.max() > 0:
@@ -219,10 +222,38 @@ def _wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane):
 
 
 # ---------------------------------------------------------------------- groups
-def _groups(net):
+def own_range(size: int, rank: int, ranks: int) -> tuple:
+    """The neurons [lo, hi) (ids within a population of ``size``) that process ``rank``
+    of ``ranks`` simulates: every population is cut into ``ranks`` contiguous blocks of
+    sizes differing by at most one, so that each process gets a share of every
+    population (their rates and costs differ) and its neurons stay contiguous."""
+    return size * rank // ranks, size * (rank + 1) // ranks
+
+
+def local_synapses(csr: cx.CSR, lo: int, hi: int) -> np.ndarray:
+    """bool [nnz]: the synapses of ``csr`` onto targets lo <= j < hi."""
+    return (csr.indices >= lo) & (csr.indices < hi)
+
+
+def _local_csr(csr: cx.CSR, lo: int, hi: int) -> cx.CSR:
+    """The synapses of ``csr`` onto targets lo <= j < hi, rows kept (post-side storage:
+    every presynaptic row, each with the synapses this process owns)."""
+    # (positions of the kept synapses: 8 bytes per kept synapse, not per synapse)
+    pos = np.flatnonzero(local_synapses(csr, lo, hi))
+    indptr = np.searchsorted(pos, np.asarray(csr.indptr)).astype(np.int64)
+    w = csr.weights
+    nk = len(pos)
+    w = np.broadcast_to(w[:1], (nk,)) if cx.is_shared(w) and nk > 1 else np.array(w[pos])
+    d = None if csr.delays is None else np.array(csr.delays[pos])
+    return cx.CSR(indptr, np.array(csr.indices[pos]), w, d, n_post=csr.n_post, check="none")
+
+
+def _groups(net, part=(0, 1)):
     """(groups, projections, lazy drives): the builder's, plus a Poisson source and a
     one-to-one projection (delay 0) for each drive into a population with plastic
-    inputs, appended in the order the drives were added."""
+    inputs, appended in the order the drives were added.  In a partitioned run
+    (``part`` = (rank, ranks)), each projection keeps only the synapses onto the
+    neurons this process simulates (``own_range``)."""
     pops = [GroupInfo(p.name, "population", p.index, p.offset, p.size, p) for p in net._pops]
     srcs = []
     n = net.n_neurons
@@ -234,7 +265,11 @@ def _groups(net):
             srcs.append(GroupInfo(s.name, "spike_train", k, off, s.size, s, ptr=s.ptr, times=s.times))
         off += s.size
     info = {id(g.obj): g for g in pops + srcs}
-    projs = [ProjInfo(pr.index, info[id(pr.pre)], info[id(pr.post)], pr.csr, pr.delay,
+
+    def local(csr, post):
+        return csr if part[1] == 1 else _local_csr(csr, *own_range(post.size, *part))
+
+    projs = [ProjInfo(pr.index, info[id(pr.pre)], info[id(pr.post)], local(pr.csr, pr.post), pr.delay,
                       pr.plasticity, pr._learning, pr._reward0, pr) for pr in net._projs]
     plastic_post = {pr.post.index for pr in projs if pr.plasticity is not None}
     drives = []
@@ -248,16 +283,17 @@ def _groups(net):
         off += pop.size
         srcs.append(g)
         csr = cx.connect(cx.one_to_one(), pop.size, pop.size, weight, None, seed=0)
-        projs.append(ProjInfo(len(projs), g, pops[pop.index], csr, 0.0))
+        projs.append(ProjInfo(len(projs), g, pops[pop.index], local(csr, pop), 0.0))
     return pops + srcs, projs, drives
 
 
 # ------------------------------------------------------------------ sub-builders
-def _pops(pops):
+def _pops(pops, part=(0, 1)):
     P = np.stack([g.obj.model.row() for g in pops])
     pop_off = np.zeros(len(pops) + 1, np.int64)
     pop_off[1:] = np.cumsum([g.size for g in pops])
-    return Pops(P, pop_off)
+    own = np.array([[g.node_off + x for x in own_range(g.size, *part)] for g in pops], np.int64)
+    return Pops(P, pop_off, own.reshape(len(pops), 2))
 
 
 def _graph(groups, projs, n_total, pf_pop):
@@ -295,15 +331,18 @@ def _graph(groups, projs, n_total, pf_pop):
             n_d0 += len(ip) - 1
     row_d0 = np.concatenate(d0_parts) if d0_parts else np.zeros(1)
     # lanes: the deliveries of each homogeneous delay form a FIFO (engine.queue); the
-    # projections of a group that share a lane, in projection order, per (group, lane)
+    # projections of a group that share a lane, in projection order, per (group, lane).
+    # Neurons and sources never share a lane: a neuron's spike is queued at the end of
+    # its emission window, a source's at once, so together they would not be in order.
     lane_of = {}
     for pr in projs:
-        if pr.delay is not None and pr.delay not in lane_of and len(lane_of) < MAX_LANES:
-            lane_of[pr.delay] = len(lane_of)
+        key = _lane_key(pr)
+        if pr.delay is not None and key not in lane_of and len(lane_of) < MAX_LANES:
+            lane_of[key] = len(lane_of)
     nl = len(lane_of)
-    proj_lane = np.array([lane_of.get(pr.delay, -1) if pr.delay is not None else -1
+    proj_lane = np.array([lane_of.get(_lane_key(pr), -1) if pr.delay is not None else -1
                           for pr in projs], dtype=np.int64)
-    lane_delay = np.array(sorted(lane_of, key=lane_of.get), dtype=np.float64)
+    lane_delay = np.array([k[0] for k in sorted(lane_of, key=lane_of.get)], dtype=np.float64)
     grp_lane = [[] for _ in range(len(groups) * nl)]
     for g, b in enumerate(by_group):
         for q in b:
@@ -320,10 +359,26 @@ def _graph(groups, projs, n_total, pf_pop):
     for pr in projs:
         if proj_lane[pr.index] >= 0 and pr.post.size > pf_pop:
             lane_pf[proj_lane[pr.index]] = 1
+    # populations whose spikes reach synapses wait for the end of their emission window
+    # (decided on the whole network, so that every process of a partitioned run agrees)
+    grp_buffer = np.array([1 if g.kind == "population" and any(_full_csr(projs[q]).nnz for q in b) else 0
+                           for g, b in zip(groups, by_group)], dtype=np.int64)
     G = Graph(grp_off, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
               proj_delay, row_ptr, row_ptr_off, row_d0, row_d0_off, proj_lane, lane_delay,
-              grp_lane_ptr, grp_lane_proj, lane_pf)
+              grp_lane_ptr, grp_lane_proj, lane_pf, grp_buffer)
     return G, kernel, lane_of
+
+
+def _full_csr(pr):
+    """The projection's whole CSR (in a partitioned run ``pr.csr`` holds this process's
+    synapses only)."""
+    return pr.obj.csr if pr.obj is not None else pr.csr
+
+
+def _lane_key(pr):
+    """The lane a projection with a homogeneous delay shares: its delay and whether it
+    leaves a population."""
+    return (pr.delay, pr.pre.kind == "population")
 
 
 def _sources(srcs, projs, n, lane_of, pf_pop, record=True):
@@ -354,10 +409,10 @@ def _sources(srcs, projs, n, lane_of, pf_pop, record=True):
     for s in srcs:
         out = [pr for pr in projs if pr.pre is s]
         ds = {pr.delay for pr in out}
-        if (len(ds) == 1 and None not in ds and out[0].delay in lane_of
+        if (len(ds) == 1 and None not in ds and _lane_key(out[0]) in lane_of
                 and all(pr.post.size <= pf_pop for pr in out)):
             sl = slice(s.node_off - n, s.node_off - n + s.size)
-            lane[sl] = lane_of[out[0].delay]
+            lane[sl] = lane_of[_lane_key(out[0])]
             dly[sl] = out[0].delay
     return Sources(np.array([n], np.int64), kind, rate, st_ptr, st_times, lane, dly,
                    np.array([1 if record else 0], np.int64))
@@ -420,23 +475,23 @@ def _plastic(projs, npop):
                    pop_pl_ptr, pop_pl)
 
 
-def _bookkeeping(P, pops, projs, drives):
-    """(sweep_dt, renorm_dt) in ms (see ``engine.loop``)."""
-    driven = {d[0] for d in drives}
-    sweep_dt = math.inf
+def _bookkeeping(P, pops, projs):
+    """(window_dt, renorm_dt) in ms (see ``engine.loop``)."""
+    window_dt = math.inf
     for pr in projs:
-        if pr.pre.kind == "population" and pr.pre.index in driven and pr.csr.nnz:
-            dmin = pr.delay if pr.delay is not None else float(pr.csr.delays.min())
-            sweep_dt = min(sweep_dt, dmin)
+        csr = _full_csr(pr)
+        if pr.pre.kind == "population" and csr.nnz:
+            dmin = pr.delay if pr.delay is not None else float(csr.delays.min())
+            window_dt = min(window_dt, dmin)
     # frame coefficients grow like e^{rate (t - t_f)}: move t_f before they can overflow
     frame_rates = [max(P[p, P_G], P[p, P_SE], P[p, P_SI]) for p in range(len(pops)) if P[p, P_FRAME]]
     frame_rates = [r for r in frame_rates if r > 0]
     renorm_dt = 100.0 / max(frame_rates) if frame_rates else math.inf
-    return float(sweep_dt), float(renorm_dt)
+    return float(window_dt), float(renorm_dt)
 
 
 # ------------------------------------------------------------------------ the plan
-def build_plan(net, *, pf_pop: int | None = None) -> Plan:
+def build_plan(net, *, pf_pop: int | None = None, part: tuple = (0, 1)) -> Plan:
     """The run plan of a built network (``eventsnn.Network``); the network is not changed.
 
     ``pf_pop``: populations over this many neurons get their rows loaded ahead (and
@@ -445,18 +500,18 @@ def build_plan(net, *, pf_pop: int | None = None) -> Plan:
     if not net._pops:
         raise RuntimeError("the network has no neuron population")
     pf_pop = PREFETCH_POP if pf_pop is None else int(pf_pop)
-    groups, projs, drives = _groups(net)
+    groups, projs, drives = _groups(net, part)
     pops = [g for g in groups if g.kind == "population"]
     srcs = [g for g in groups if g.kind != "population"]
     N = net.n_neurons
     n_total = N + sum(s.size for s in srcs)
-    PO = _pops(pops)
+    PO = _pops(pops, part)
     P = PO.P
     G, kernel, lane_of = _graph(groups, projs, n_total, pf_pop)
     SRC = _sources(srcs, projs, N, lane_of, pf_pop, net._record_sources)
     DR, zero_rate, drv_n = _drives(drives, pops)
     PLA = _plastic(projs, len(pops))
-    sweep_dt, renorm_dt = _bookkeeping(P, pops, projs, drives)
+    window_dt, renorm_dt = _bookkeeping(P, pops, projs)
     pmax = 0
     for g in range(len(groups)):
         pmax = max(pmax, int(G.grp_proj_ptr[g + 1] - G.grp_proj_ptr[g]))
@@ -478,11 +533,11 @@ def build_plan(net, *, pf_pop: int | None = None) -> Plan:
     adapt0 = np.array([2 if g.obj._bias is not None else
                        (1 if (P[g.index, P_ADAPT] or g.obj._theta0.any()) else 0) for g in pops], np.int64)
     arrays = PlanArrays(PO, G, SRC, DR, PLA, _probes(net._probes),
-                        Consts(int(N), int(pmax), sweep_dt, renorm_dt, int(pf_pop)))
+                        Consts(int(N), int(pmax), window_dt, renorm_dt, int(pf_pop), int(part[1])))
     return Plan(arrays, groups, projs, [(d[0], d[1], d[2]) for d in sorted(drives, key=lambda d: d[0])],
                 kernel, not all(r[P_FRAME] and not r[P_HASEXP] for r in P),
                 _wheel_size(SRC.kind, SRC.rate, SRC.st_ptr, SRC.times, SRC.lane),
-                int(net.seed), v_init, theta0, adapt0, _recording(net, pops, projs), voff)
+                int(net.seed), v_init, theta0, adapt0, _recording(net, pops, projs), voff, tuple(part))
 
 
 def _probes(probes) -> Probes:
@@ -547,8 +602,13 @@ def initial_drives(plan: Plan) -> DriveState:
     DS = DriveState(np.full(n_streams, np.inf), seed_streams(plan.seed, STREAM_DRIVE, n_streams))
     init_drives(DS.next, DS.rng, A.drives.rate, A.drives.base, drv_n, 0.0)
     for k, d in enumerate(plan.drives):
+        b = A.drives.base[k]
         if d[1] <= 0:
-            DS.next[A.drives.base[k]:A.drives.base[k] + drv_n[k]] = np.inf
+            DS.next[b:b + drv_n[k]] = np.inf
+        # the streams of neurons other processes simulate never arrive here
+        lo, hi = own_range(int(drv_n[k]), *plan.part)
+        DS.next[b:b + lo] = np.inf
+        DS.next[b + hi:b + drv_n[k]] = np.inf
     return DS
 
 
@@ -572,14 +632,14 @@ def initial_state(plan: Plan) -> State:
     # middle of the first run that needs it; Q has room, so Q comes back)
     Q = reserve(Q, 0, 0)
     cnt = np.zeros(NCOUNT, np.int64)
-    if A.consts.sweep_dt < math.inf:
-        qpush(Q, cnt, A.consts.sweep_dt, SWEEP, 0, 0, 0.0)
+    if A.consts.window_dt < math.inf:
+        qpush(Q, cnt, A.consts.window_dt, SWEEP, 0, 0, 0.0)
     if A.consts.renorm_dt < math.inf:
         qpush(Q, cnt, A.consts.renorm_dt, RENORM, 0, 0, 0.0)
     SS = SourceState(seed_streams(plan.seed, STREAM_SOURCES, S_tot), np.zeros(S_tot, np.int64))
     RS = SpikeRecord(np.empty(S_tot + 1024), np.empty(S_tot + 1024, np.int64), np.zeros(1, np.int64))
     init_sources(A.sources, SS, Q, RS, cnt, 0.0)
-    init_candidates(P, A.pops.pop_off, neurons, Q, cnt, True if plan.xc else None)
+    init_candidates(P, A.pops.pop_off, A.pops.own, neurons, Q, cnt, True if plan.xc else None)
     PR = A.probes
     for k in range(n_rec):
         # each probe's first sample (the loop queues the next one as it takes one)
@@ -605,9 +665,9 @@ def initial_state(plan: Plan) -> State:
     cur = Cursor(np.zeros(NCURI, np.int64), np.zeros(NCURF))
     cur.f[F_TCUR] = -np.inf
     return State(neurons, Q, SpikeRecord(np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64)),
-                 RS, SS, DS, TR, plan.rec0._replace(mask=plan.rec0.mask.copy()),
+                 RS, SpikeRecord(np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64)), SS, DS, TR, plan.rec0._replace(mask=plan.rec0.mask.copy()),
                  Scratch(np.zeros(N, np.int64), np.zeros((N + 63) // 64, np.uint64)), cur, cnt,
-                 np.array([_sign(pr.csr.weights, pr.plasticity) for pr in plan.projections], np.int64))
+                 np.array([_sign(_full_csr(pr).weights, pr.plasticity) for pr in plan.projections], np.int64))
 
 
 def bind(plan: Plan, state: State | None) -> Bind:
@@ -679,9 +739,14 @@ def check_state(plan: Plan, S: State) -> None:
          and np.array_equal(R.rate_of, R0.rate_of), "the recording controls differ from the network's")
     need(R.ev.ndim == 2 and R.ev.shape[1] == 2 and R.n.shape == (2,) and R.n[0] == 0 and R.n[1] == 0,
          "the sample buffer is not empty")
-    for name, R in (("spikes", S.spikes), ("src_spikes", S.src_spikes)):
+    for name, R in (("spikes", S.spikes), ("src_spikes", S.src_spikes), ("emitq", S.emitq)):
         need(R.t.ndim == 1 and R.t.shape == R.n.shape and R.count.shape == (1,)
              and 0 <= R.count[0] <= R.t.shape[0], f"{name}: inconsistent record")
+    # spikes waiting for their window: neurons of populations with synapses out of them
+    wn = S.emitq.n[:int(S.emitq.count[0])]
+    need(((wn >= 0) & (wn < N)).all(), "emitq: a spike of an unknown neuron")
+    need(A.graph.grp_buffer[np.searchsorted(A.pops.pop_off, wn, side="right") - 1].all(),
+         "emitq: a spike of a population without synapses out of it")
     PI = A.plastic
     TR = S.plastic
     shape(TR.pre_tr, (int(PI.pre_off[-1]), 4), "plastic.pre_tr")

@@ -178,9 +178,10 @@ def test_bad_files_are_refused_naming_the_file(tmp_path):
     bad["missing"] = tmp_path / "missing.npz"
     _rewrite(path, bad["missing"], lambda n, d: None if n == "state.queue.kind.npy" else d)
     bad["bad_event"] = tmp_path / "bad_event.npz"
-    kinds = np.load(path)["state.queue.a"].copy()
-    kinds[:] = 10**12          # every queued payload points far outside the network
-    _rewrite(path, bad["bad_event"], lambda n, d: _npy(kinds) if n == "state.queue.a.npy" else d)
+    # every payload of the lanes (where Brunel's deliveries wait) points far outside the network
+    lane_a = np.load(path)["state.queue.lane_a"].copy()
+    lane_a[:] = 10**12
+    _rewrite(path, bad["bad_event"], lambda n, d: _npy(lane_a) if n == "state.queue.lane_a.npy" else d)
     bad["wrong_shape"] = tmp_path / "wrong_shape.npz"
     _rewrite(path, bad["wrong_shape"], lambda n, d: _npy(np.zeros((3, 8))) if n == "state.neurons.block.npy" else d)
     needles = {"pickled": "pickled objects", "newer": "eventsnn-network/99", "foreign": "not an eventsnn network",

@@ -163,6 +163,93 @@ def emit(node, g, t, G, Q, cnt):
         qpush(Q, cnt, t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _before(t, n, i, EB):
+    """(t, n) < (EB.t[i], EB.n[i]): the order spikes are queued in."""
+    return t < EB.t[i] or (t == EB.t[i] and n < EB.n[i])
+
+
+@njit(cache=True, _nrt=False)
+def _sift(EB, i, m):
+    """Restore the max-heap below entry i of EB's first m entries (``sort_window``)."""
+    while True:
+        c = 2 * i + 1
+        if c >= m:
+            return
+        if c + 1 < m and _before(EB.t[c], EB.n[c], c + 1, EB):
+            c += 1
+        if not _before(EB.t[i], EB.n[i], c, EB):
+            return
+        EB.t[i], EB.t[c] = EB.t[c], EB.t[i]
+        EB.n[i], EB.n[c] = EB.n[c], EB.n[i]
+        i = c
+
+
+@njit(cache=True, _nrt=False)
+def sort_window(EB):
+    """Sort the waiting spikes by (time, neuron), in place.  They are found nearly in
+    time order (the exceptions: spikes found late by the lazy drive, and the order of
+    the tests of an instant), so an insertion sort is linear; when it has moved more
+    than a few entries per spike it gives way to a heap sort, which bounds the worst
+    case (an instant where many neurons fire in reverse order) by m log m."""
+    m = EB.count[0]
+    budget = 8 * m + 64
+    i = 1
+    while i < m:
+        t = EB.t[i]
+        n = EB.n[i]
+        j = i - 1
+        while j >= 0 and _before(t, n, j, EB):
+            EB.t[j + 1] = EB.t[j]
+            EB.n[j + 1] = EB.n[j]
+            j -= 1
+        EB.t[j + 1] = t
+        EB.n[j + 1] = n
+        budget -= i - 1 - j
+        if budget < 0:
+            break
+        i += 1
+    if i >= m:
+        return
+    for k in range(m // 2 - 1, -1, -1):
+        _sift(EB, k, m)
+    for e in range(m - 1, 0, -1):
+        EB.t[0], EB.t[e] = EB.t[e], EB.t[0]
+        EB.n[0], EB.n[e] = EB.n[e], EB.n[0]
+        _sift(EB, 0, e)
+
+
+@njit(cache=True, _nrt=False)
+def emit_window(EB, t, G, Q, cnt):
+    """Close the emission window that ends at t (ms): queue the deliveries of the
+    waiting spikes before t in (time, neuron) order and keep the others (found at t).
+    The caller has made room for ``Consts.pmax`` heap events and one lane event per
+    lane for every waiting spike.
+
+    Why windows: the deliveries of one instant into one neuron are summed in the order
+    of their sequence numbers, i.e. of the spikes' queueing; queued as they are found,
+    that order would depend on the order of an instant's tests and on when the lazy
+    drive finds a spike.  Queued in (time, neuron) order, it depends on neither (and
+    all of a window's deliveries are due at or after its end, the window being no longer
+    than the smallest delay)."""
+    m = EB.count[0]
+    if m == 0:
+        return
+    sort_window(EB)
+    k = 0
+    while k < m and EB.t[k] < t:
+        if k + 1 < m:
+            nn = EB.n[k + 1]
+            emit_prefetch(nn, group_of(nn, G.grp_off), G)
+        n = EB.n[k]
+        emit(n, group_of(n, G.grp_off), EB.t[k], G, Q, cnt)
+        k += 1
+    for i in range(k, m):
+        EB.t[i - k] = EB.t[i]
+        EB.n[i - k] = EB.n[i]
+    EB.count[0] = m - k
+
+
 @njit(cache=True, _nrt=False)
 def schedule(n, tc, ST, cseq, Q, cnt):
     """Neuron n's next crossing is now at tc (ms; inf: none).

@@ -18,10 +18,18 @@ function can replace them, and those waited for the cache misses in flight (meas
 -16 % on a 2e5-neuron network without them); the loop and everything it calls are
 compiled without reference counting (``_nrt=False``).
 
-Bookkeeping events: ``SWEEP`` applies the lazy drive of every driven neuron up to now,
-at intervals of at most the smallest delay out of a driven population (a spike caused
-by a drive arrival may be found after simulated time passed it, but never by more than
-that, so its deliveries are still in the future when they are queued); ``RENORM``
+Emission windows.  A neuron's spike is not queued when it is found but kept in
+``State.emitq`` until its window closes: a ``SWEEP`` event every ``Consts.window_dt``
+(the smallest delay out of a population) applies the lazy drive of every driven neuron
+with targets up to now, so that every spike before now is known (a drive arrival's
+spike is found when its neuron is next touched, possibly after its time), then queues
+the window's spikes in (time, neuron) order (``emit.emit_window``); their deliveries
+are due at or after now.  The order of same-instant inputs into a neuron (the order of
+their spikes' queueing) then depends neither on the order of an instant's threshold
+tests nor on when the drive found a spike: the canonical order that a run split over
+processes can reproduce.
+
+Bookkeeping events: ``SWEEP`` (above); ``RENORM``
 moves the frame origin of every frame population to now before its factors can
 overflow; ``SAMPLE`` records the exact state of chosen neurons.
 
@@ -41,34 +49,37 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row, syn
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
 from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SAMPLE_SEQ, SOURCE, SWEEP, emit,
-                   fused_lane, group_of, next_source, prefetch_wheel, qpush, wake)
+                   emit_window, fused_lane, group_of, next_source, prefetch_wheel, qpush, wake)
 from .hints import load_float64, prefetch
 from .queue import lane_pop, lane_room, next_event, pop, push, reserve, wheel_pop
 from .state import (C_POP, C_PUSH, C_SRC_SPIKES, C_SYN_REC, C_SYN_SRC, COL_IE, COL_II, COL_REF, COL_V,
                     F_EC, F_ET, F_PH_T, F_TCUR, K_EA, K_EB, K_EFS, K_EJR, K_EKIND, K_ENROW, K_EQI, K_ESRC, K_EV,
-                    K_FJ, K_NDIRTY, K_PH_J, K_PH_K, K_PH_P, K_PHASE, K_POPS, SpikeRecord, State)
+                    K_FJ, K_NDIRTY, K_PH_J, K_PH_K, K_PH_P, K_PHASE, K_POPS, K_XCHG, SpikeRecord, State)
 from .threshold import (F_DONE, F_NONFINITE, F_SPIKE, F_WAKE, candidate, frame_state_of,
                         schedule, spike, state_at, test_marked)
 
 # status codes of run_loop
-OK, MAX_EVENTS, NONFINITE, ROOM, MAX_SPIKES, MAX_QUEUE, TWICE = 0, 1, 2, 3, 4, 5, 6
+OK, MAX_EVENTS, NONFINITE, ROOM, MAX_SPIKES, MAX_QUEUE, TWICE, EXCHANGE = 0, 1, 2, 3, 4, 5, 6, 7
 
 # what a step of the loop leaves to it (np.int64: see emit.DELIVER)
 _GO, _ROOM, _BAD, _TWICE = (np.int64(k) for k in range(4))
 
 # phases the loop can stop in (cursor slot K_PHASE)
-PH_NONE, PH_SWEEP, PH_SAMPLE, PH_END = (np.int64(k) for k in range(4))
+PH_NONE, PH_SWEEP, PH_SAMPLE, PH_END, PH_EMIT = (np.int64(k) for k in range(5))
 
 _ZERO = np.int64(0)
 _ONE = np.int64(1)
 
 
 @njit(cache=True, _nrt=False)
-def _has_room(Q, SP, RS, need):
+def _has_room(S, need):
     """Room for ``need`` more heap events, one more recorded spike of a neuron and of a
-    source, and one more event in every lane (a spike pushes at most one per lane)?"""
-    return Q.n[0] + need <= Q.t.shape[0] and SP.count[0] < SP.t.shape[0] \
-        and RS.count[0] < RS.t.shape[0] and lane_room(Q, _ONE)
+    source, one more waiting spike, and one more event in every lane (a spike pushes at
+    most one per lane)?"""
+    Q = S.queue
+    return Q.n[0] + need <= Q.t.shape[0] and S.spikes.count[0] < S.spikes.t.shape[0] \
+        and S.src_spikes.count[0] < S.src_spikes.t.shape[0] \
+        and S.emitq.count[0] < S.emitq.t.shape[0] and lane_room(Q, _ONE)
 
 
 @njit(cache=True, _nrt=False)
@@ -121,29 +132,30 @@ def _prefetch_next(Q, targets, G, B, pops_, ST, isdirty):
 
 @njit(cache=True, _nrt=False)
 def _drive_range(PN, G, DR, S, p, t, j, n1, pmax, xc):
-    """Apply the lazy drive of neurons j..n1 of population p up to t (ms), firing those
+    """Apply the lazy drive of neurons j..n1 - 1 of population p up to t (ms), firing those
     it carries over threshold.  Returns (_GO, n1) or, when room ran out before a spike,
     (_ROOM, the neuron to continue from)."""
     N = S.neurons
     while True:
-        if not _has_room(S.queue, S.spikes, S.src_spikes, pmax + 2):
+        if not _has_room(S, pmax + 2):
             return _ROOM, j
         _, j, ns, ts = frame_targets(PN.P, p, t, Row(j, n1, _ZERO, _ZERO, _ZERO, _ZERO), SWEEP_ONLY,
                                      _ZERO, S.scratch, N, DR, S.drives, S.cnt, PN.pop_off)
         if j >= n1:
             return _GO, j
-        spike(PN.P, p, ns, ts, N, G, S.queue, S.spikes, S.rec, S.cnt, xc)
+        spike(PN.P, p, ns, ts, N, G, S.queue, S.spikes, S.emitq, S.rec, S.cnt, xc)
 
 
 @njit(cache=True, _nrt=False)
-def _drive_pops(PN, G, DR, S, t, p, j, pmax, xc):
-    """``_drive_range`` of every driven population from population p, neuron j on:
-    (_GO, -, -) when done, else (_ROOM, p, j) to continue from."""
-    pop_off = PN.pop_off
-    npop = pop_off.shape[0] - 1
+def _drive_pops(PN, G, DR, S, t, p, j, pmax, xc, window):
+    """``_drive_range`` of every driven population (with ``window``, of those whose
+    spikes wait for their window) from population p, neuron j on: (_GO, -, -) when
+    done, else (_ROOM, p, j) to continue from."""
+    npop = PN.pop_off.shape[0] - 1
     while p < npop:
-        if DR.pop_drv_ptr[p + 1] > DR.pop_drv_ptr[p]:
-            code, j = _drive_range(PN, G, DR, S, p, t, max(j, pop_off[p]), pop_off[p + 1], pmax, xc)
+        if DR.pop_drv_ptr[p + 1] > DR.pop_drv_ptr[p] and (not window or G.grp_buffer[p] != 0):
+            # (the neurons this process simulates)
+            code, j = _drive_range(PN, G, DR, S, p, t, max(j, PN.own[p, 0]), PN.own[p, 1], pmax, xc)
             if code != _GO:
                 return code, p, j
         p += 1
@@ -238,6 +250,36 @@ def _sample_done(PL, S):
         tn = PR.times[PR.tptr[a] + b]
     push(S.queue, tn, SAMPLE_SEQ + a, SAMPLE, a, b, 0.0)
     S.cnt[C_PUSH] += 1
+
+
+@njit(cache=True, _nrt=False)
+def _close_window(PL, S, t, info):
+    """The end at t (ms) of an emission window, after its sweep: queue its spikes
+    (``emit.emit_window``) and the next window's end.  OK, or ROOM (phase PH_EMIT) to
+    be called again when the queue has room for all of them.  A partitioned run first
+    returns EXCHANGE (phase PH_EMIT, info[1] = t): the driver adds the other processes'
+    spikes of the window to ``S.emitq``, sets cursor slot K_XCHG and calls again."""
+    EB = S.emitq
+    Q = S.queue
+    ci = S.cursor.i
+    if PL.consts.ranks > 1 and ci[K_XCHG] == 0:
+        ci[K_PHASE] = PH_EMIT
+        S.cursor.f[F_PH_T] = t
+        info[1] = t
+        return EXCHANGE
+    m = EB.count[0]
+    pmax = PL.consts.pmax
+    if Q.n[0] + m * pmax + 1 > Q.t.shape[0] or not lane_room(Q, m):
+        S.cursor.i[K_PHASE] = PH_EMIT
+        S.cursor.f[F_PH_T] = t
+        info[2] = m * pmax + 1
+        info[3] = m
+        return ROOM
+    emit_window(EB, t, PL.graph, Q, S.cnt)
+    qpush(Q, S.cnt, t + PL.consts.window_dt, SWEEP, _ZERO, _ZERO, 0.0)
+    ci[K_PHASE] = PH_NONE
+    ci[K_XCHG] = 0
+    return OK
 
 
 @njit(cache=True, _nrt=False)
@@ -367,7 +409,7 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
                 while True:
                     # the targets' drive may fire one of them: room for its spike first
                     # (the kernel stops at the arrival that crossed, which must fire next)
-                    if not _has_room(Q, S.spikes, S.src_spikes, pmax + 2):
+                    if not _has_room(S, pmax + 2):
                         S.cursor.i[K_NDIRTY] = ndirty
                         return _ROOM, qi, jr, nrow_done
                     ndirty, jr, ns, ts = frame_targets(P, p, t, row_, mode, ndirty, SC, N,
@@ -375,7 +417,7 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
                     if jr >= gend:
                         break
                     # an external drive arrival before t made ns fire at ts
-                    spike(P, p, ns, ts, N, G, Q, S.spikes, S.rec, cnt, xc)
+                    spike(P, p, ns, ts, N, G, Q, S.spikes, S.emitq, S.rec, cnt, xc)
                     row_ = Row(jr, gend, G.proj_post_off[pr], B.idx_addr[pr], wa, B.w_mask[pr])
         elif xc is not None:
             ndirty = general_targets(P, p, t, row_, ndirty, SC, ST, cnt)
@@ -409,7 +451,7 @@ def _flush(PL, S, t_cur, j, xc):
     ndirty = S.cursor.i[K_NDIRTY]
     pmax = PL.consts.pmax
     while True:
-        if not _has_room(S.queue, S.spikes, S.src_spikes, pmax + 1):
+        if not _has_room(S, pmax + 1):
             return _ROOM, j
         j, act, tc = test_marked(P, pop_off, t_cur, S.scratch, j, ndirty, N, S.cnt, xc)
         if act == F_DONE:
@@ -423,7 +465,7 @@ def _flush(PL, S, t_cur, j, xc):
                 # it fired at t_cur already: its interspike interval is below float64
                 # resolution, and firing again would never end the instant
                 return _TWICE, j
-            spike(P, p, n, t_cur, N, PL.graph, S.queue, S.spikes, S.rec, S.cnt, xc)
+            spike(P, p, n, t_cur, N, PL.graph, S.queue, S.spikes, S.emitq, S.rec, S.cnt, xc)
         elif act == F_WAKE:
             wake(n, tc, N.block, N.cseq, S.queue, S.cnt)
         else:
@@ -433,7 +475,8 @@ def _flush(PL, S, t_cur, j, xc):
 
 @njit(cache=True, _nrt=False)
 def _resume(PL, B, S, info, xc, pls):
-    """Continue the step that stopped for room (``ROOM`` again if it must stop again)."""
+    """Continue the step that stopped for room or an exchange (``ROOM`` or ``EXCHANGE``
+    again if it must stop again)."""
     G = PL.graph
     ci = S.cursor.i
     cf = S.cursor.f
@@ -449,11 +492,12 @@ def _resume(PL, B, S, info, xc, pls):
             next_source(ci[K_EFS], cf[F_EC], PL.sources, S.sources, S.queue, S.src_spikes, S.cnt)
     elif ci[K_PHASE] == PH_SWEEP:
         code, p, j = _drive_pops(PL.pops, G, PL.drives, S, cf[F_PH_T], ci[K_PH_P], ci[K_PH_J],
-                                 pmax, xc)
+                                 pmax, xc, True)
         if code != _GO:
             return _stop_phase(ci, info, pmax, PH_SWEEP, p, j)
-        ci[K_PHASE] = PH_NONE
-        qpush(S.queue, S.cnt, cf[F_PH_T] + PL.consts.sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
+        return _close_window(PL, S, cf[F_PH_T], info)
+    elif ci[K_PHASE] == PH_EMIT:
+        return _close_window(PL, S, cf[F_PH_T], info)
     elif ci[K_PHASE] == PH_SAMPLE:
         code, j = _sample(PL, S, cf[F_PH_T], ci[K_PH_K], ci[K_PH_J], xc)
         if code != _GO:
@@ -502,16 +546,17 @@ def _pop_next(Q, src, PL, B, S):
 
 @njit(cache=True, _nrt=False)
 def _bookkeeping(PL, S, t, kind, a, b, info, xc):
-    """A SWEEP, RENORM or SAMPLE event at t (see the module docstring); OK or ROOM."""
+    """A SWEEP, RENORM or SAMPLE event at t (see the module docstring); OK, ROOM or
+    EXCHANGE (``_close_window``)."""
     ci = S.cursor.i
     cf = S.cursor.f
     pmax = PL.consts.pmax
     if kind == SWEEP:
         cf[F_PH_T] = t
-        code, p, j = _drive_pops(PL.pops, PL.graph, PL.drives, S, t, _ZERO, _ZERO, pmax, xc)
+        code, p, j = _drive_pops(PL.pops, PL.graph, PL.drives, S, t, _ZERO, _ZERO, pmax, xc, True)
         if code != _GO:
             return _stop_phase(ci, info, pmax, PH_SWEEP, p, j)
-        qpush(S.queue, S.cnt, t + PL.consts.sweep_dt, SWEEP, _ZERO, _ZERO, 0.0)
+        return _close_window(PL, S, t, info)
     elif kind == RENORM:
         _renorm(PL.pops.P, PL.pops.pop_off, S.neurons, t)
         qpush(S.queue, S.cnt, t + PL.consts.renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
@@ -537,7 +582,7 @@ def _end_of_run(PL, B, S, t_end, info, xc, pls):
         ci[K_PH_P] = 0
         ci[K_PH_J] = 0
     code, p, j = _drive_pops(PL.pops, PL.graph, PL.drives, S, t_end, ci[K_PH_P], ci[K_PH_J],
-                             PL.consts.pmax, xc)
+                             PL.consts.pmax, xc, False)
     if code != _GO:
         return _stop_phase(ci, info, PL.consts.pmax, PH_END, p, j)
     ci[K_PHASE] = PH_NONE
@@ -550,9 +595,11 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
 
     Returns a status: OK; MAX_EVENTS, MAX_SPIKES or MAX_QUEUE when a guard of
     ``limits`` (int64: queue pops in this call, spikes in the record, heap events plus
-    lane capacity) was reached, the run stopped between instants (info[1]: the time
+    lane capacity plus spikes waiting for their window) was reached, the run stopped between instants (info[1]: the time
     reached); NONFINITE or TWICE (info: the neuron and the time) or ROOM (info[2]: heap events
-    to make room for, info[3]: spikes): the driver grows the arrays and calls again.
+    to make room for, info[3]: spikes): the driver grows the arrays and calls again;
+    EXCHANGE (partitioned runs, at the end info[1] of every emission window: see
+    ``_close_window``).
 
     ``xc`` is None for networks of delta-synapse frame populations only and ``pls``
     None for networks without plasticity: Numba then prunes those branches, so their
@@ -569,10 +616,11 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
     cf = S.cursor.f
     pmax = PL.consts.pmax
     t_cur = cf[F_TCUR]
-    if _resume(PL, B, S, info, xc, pls) != OK:
-        return ROOM
+    code = _resume(PL, B, S, info, xc, pls)
+    if code != OK:
+        return code
     while ci[K_PHASE] != PH_END:
-        if not _has_room(Q, S.spikes, S.src_spikes, pmax + 2):
+        if not _has_room(S, pmax + 2):
             info[2] = pmax + 2
             info[3] = 1
             return ROOM
@@ -600,7 +648,7 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
         if t == math.inf:
             break
         if t > t_cur and (ci[K_POPS] >= limits[0] or S.spikes.count[0] >= limits[1]
-                          or Q.n[0] + Q.lane_t.shape[0] >= limits[2]):
+                          or Q.n[0] + Q.lane_t.shape[0] + S.emitq.count[0] >= limits[2]):
             # the run's guards stop it only between instants (all inputs of an instant,
             # its threshold tests and plasticity are done), so that it can be continued
             # exactly
@@ -634,8 +682,10 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
             cnt[C_SRC_SPIKES] += 1
             emit(SRC.off[0] + a, group_of(SRC.off[0] + a, G.grp_off), t, G, Q, cnt)
             next_source(a, c, SRC, S.sources, Q, S.src_spikes, cnt)
-        elif _bookkeeping(PL, S, t, kind, a, b, info, xc) != OK:
-            return ROOM
+        else:
+            code = _bookkeeping(PL, S, t, kind, a, b, info, xc)
+            if code != OK:
+                return code
     # (no threshold tests are pending here: the loop leaves only after the flush above)
     return _end_of_run(PL, B, S, t_end, info, xc, pls)
 
@@ -684,4 +734,4 @@ def grow(S: State, need: int, nspk: int) -> State:
     """The state with room for ``need`` more heap events, ``nspk`` more spikes of neurons
     and of sources, and ``nspk`` more events in every lane (arrays grown by doubling)."""
     return S._replace(queue=reserve(S.queue, need, nspk), spikes=grow_record(S.spikes, nspk),
-                      src_spikes=grow_record(S.src_spikes, nspk))
+                      src_spikes=grow_record(S.src_spikes, nspk), emitq=grow_record(S.emitq, nspk))

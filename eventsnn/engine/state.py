@@ -108,6 +108,9 @@ class Pops(NamedTuple):
     P: np.ndarray
     #: int64 [n_pops + 1]: first global neuron id of every population, and N
     pop_off: np.ndarray
+    #: int64 [n_pops, 2]: the neurons of every population this process simulates, as a
+    #: global id range [lo, hi) (all of them unless the run is partitioned)
+    own: np.ndarray
 
 
 class Graph(NamedTuple):
@@ -147,6 +150,9 @@ class Graph(NamedTuple):
     #: int64 [max(n_lanes, 1)]: 1 if the lane loads its next rows ahead (lanes into
     #: populations over ``Consts.pf_pop`` neurons)
     lane_pf: np.ndarray
+    #: int64 [n_groups]: 1 for a population with synapses out of it: its spikes wait
+    #: in ``State.emitq`` for the end of their emission window
+    grp_buffer: np.ndarray
 
 
 class Sources(NamedTuple):
@@ -252,13 +258,18 @@ class Consts(NamedTuple):
     n: int
     #: most queue pushes one spike causes: one per projection of its group, + 1
     pmax: int
-    #: interval (ms) of the sweeps that apply the lazy drive of every driven neuron (at
-    #: most the smallest delay out of a driven population; inf: no drive)
-    sweep_dt: float
+    #: length (ms) of the emission windows: the smallest delay out of a population (inf:
+    #: no synapse out of one).  Spikes of neurons are queued at the end of their window,
+    #: in (time, neuron) order, after the lazy drive of every driven neuron is applied
+    #: up to it (``engine.loop``)
+    window_dt: float
     #: interval (ms) at which frame origins move (inf: no frame population)
     renorm_dt: float
     #: populations over this many neurons get their rows loaded ahead
     pf_pop: int
+    #: processes the run is partitioned over (1: one); with more, the loop returns
+    #: ``loop.EXCHANGE`` at the end of every emission window
+    ranks: int
 
 
 class Bind(NamedTuple):
@@ -376,15 +387,15 @@ class Scratch(NamedTuple):
 # slots of the cursor, which carries the event loop's position across its returns
 # (``engine.loop``): int64 slots
 K_NDIRTY, K_FJ, K_POPS, K_EV, K_EKIND, K_EA, K_EB, K_ESRC, K_EFS, K_EQI, K_EJR, K_ENROW, \
-    K_PHASE, K_PH_P, K_PH_J, K_PH_K = range(16)
-NCURI = 16
+    K_PHASE, K_PH_P, K_PH_J, K_PH_K, K_XCHG = range(17)
+NCURI = 17
 # float64 slots
 F_TCUR, F_ET, F_EC, F_PH_T = range(4)
 NCURF = 4
 
 
 class Cursor(NamedTuple):
-    #: int64 [16]: slots ``K_*``
+    #: int64 [17]: slots ``K_*``
     i: np.ndarray
     #: float64 [4]: slots ``F_*``
     f: np.ndarray
@@ -429,6 +440,9 @@ class State(NamedTuple):
     queue: Queue
     spikes: SpikeRecord
     src_spikes: SpikeRecord
+    #: spikes of neurons not yet queued: those of the current emission window (and any
+    #: at its end), queued in (time, neuron) order when the window closes
+    emitq: SpikeRecord
     sources: SourceState
     drives: DriveState
     plastic: PlasticState

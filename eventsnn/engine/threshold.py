@@ -27,7 +27,7 @@ from ..models import (P_C, P_CE, P_CI, P_FRAME, P_G, P_HASEXP, P_IBIAS, P_K, P_K
                       first_crossing_coef, frame_scale, frame_state, frame_u_for, huge_coef,
                       propagate, refractory)
 from .deliver import mark, unmark
-from .emit import emit, emit_prefetch, group_of, observe_spike, schedule, wake
+from .emit import group_of, observe_spike, record_spike, schedule, wake
 from .fexp import exp as fexp
 from .state import (C_ADV, C_SPIKES, C_STALE, C_THRESH, COL_CT, COL_IE, COL_II, COL_REF,
                     COL_TGT, COL_TL, COL_V)
@@ -265,9 +265,10 @@ def test_marked(P, pop_off, t, SC, j0, ndirty, N, cnt, xc):
 
 
 @njit(cache=True, _nrt=False)
-def spike(P, p, n, t, N, G, Q, SP, RC, cnt, xc):
+def spike(P, p, n, t, N, G, Q, SP, EB, RC, cnt, xc):
     """Neuron n of population p fires at t (ms): reset, refractory, record, emit, next
-    candidate.  The caller has made room for ``Consts.pmax`` queue events and one spike.
+    candidate.  The caller has made room for ``Consts.pmax`` queue events and one spike
+    (in the record ``SP`` and the emission window ``EB``).
     ``xc`` is None for networks of delta-synapse frame populations only."""
     ST = N.block
     tr = t + P[p, P_TREF]
@@ -279,10 +280,6 @@ def spike(P, p, n, t, N, G, Q, SP, RC, cnt, xc):
     # have no refractory period, so no other use of v_reset needs the shift)
     vreset = P[p, P_VRESET] - N.voff[n] if N.adapt[p] == 2 else P[p, P_VRESET]
     cnt[C_SPIKES] += 1
-    # the group of a neuron is its population; the deliveries are queued after the reset
-    # (its arithmetic overlaps the loads of the row pointers) and before the candidate,
-    # which keeps the order of sequence numbers
-    emit_prefetch(n, p, G)
     observe_spike(SP, RC, p, n, t)
     tf = N.tf[p]
     act = F_SCHEDULE            # schedule(tc) below, unless lazy_crossing decides
@@ -314,7 +311,9 @@ def spike(P, p, n, t, N, G, Q, SP, RC, cnt, xc):
         tc, _ = cross_general(P[p, P_G], P[p, P_K], P[p, P_SE], P[p, P_SI], P[p, P_VREST], vth,
                               vreset, P[p, P_IBIAS], P[p, P_PSIE], P[p, P_PSII],
                               ST[n, COL_V], ST[n, COL_IE], ST[n, COL_II], t, tr)
-    emit(n, p, t, G, Q, cnt)
+    if G.grp_buffer[p] != 0:
+        # queued when its emission window closes (emit.emit_window)
+        record_spike(EB, n, t)
     # (lazy_crossing's F_DONE has set the crossing and keeps the queued entry)
     if act == F_WAKE:
         wake(n, tc, ST, N.cseq, Q, cnt)
@@ -363,11 +362,14 @@ def candidate(n, seq, t, P, pop_off, N, Q, cnt, SC, ndirty, xc):
 
 
 @njit(cache=True)
-def init_candidates(P, pop_off, N, Q, cnt, xc):
-    """Queue the spontaneous (bias-driven) crossing of every neuron that has one."""
+def init_candidates(P, pop_off, own, N, Q, cnt, xc):
+    """Queue the spontaneous (bias-driven) crossing of every neuron that has one (of the
+    neurons this process simulates: ``Pops.own``)."""
     ST = N.block
     for n in range(pop_off[pop_off.shape[0] - 1]):
         p = group_of(n, pop_off)
+        if n < own[p, 0] or n >= own[p, 1]:
+            continue
         vth = vth_of(P, p, N, n)
         if P[p, P_FRAME] != 0.0:
             ST[n, COL_TL] = math.inf
