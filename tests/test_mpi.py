@@ -58,7 +58,7 @@ def test_ranks_with_different_networks_are_refused():
     assert p.returncode != 0 and "built different networks" in p.stderr
 
 
-@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("K", [2, pytest.param(3, marks=pytest.mark.slow)])
 def test_save_under_mpi_and_resume_with_as_many_processes(K, tmp_path):
     """Saved after 40 ms by K processes (K shards and a manifest), loaded by K others
     and run 60 ms more: the spikes, weights and counts of one process that never
