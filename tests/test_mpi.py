@@ -12,14 +12,20 @@ import time
 
 import pytest
 
+import eventsnn
+
 pytest.importorskip("mpi4py")
 MPIEXEC = shutil.which("mpiexec")
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec on PATH")
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mpi_script.py")
-# Open MPI refuses root and more processes than cores unless told
+# Open MPI refuses root and more processes than cores unless told.  The ranks import the
+# eventsnn these tests import (and so share its compiled kernels' cache), not whichever
+# one their script's directory would give.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(eventsnn.__file__)))
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
+           OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe",
+           PYTHONPATH=os.pathsep.join([_ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
 
 
 def _run(case, K, env=None, timeout=600, args=()):

@@ -113,10 +113,13 @@ def test_restore_continues_bitwise_in_a_fresh_process(tmp_path):
         net, path = _cut(case, tmp_path)
         wants[case] = _finish(net, case)
     script = tmp_path / "cont.py"
+    # (the eventsnn these tests import, whose compiled kernels are cached already)
+    root = str(pathlib.Path(ev.__file__).resolve().parent.parent)
     script.write_text(textwrap.dedent(f"""
         import sys, numpy as np
         sys.path.insert(0, {str(tmp_path)!r})
         sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+        sys.path.insert(0, {root!r})
         import eventsnn as ev
         from test_save_load import CASES, _finish
         for case in CASES:
