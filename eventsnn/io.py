@@ -114,7 +114,7 @@ def save(net: Network, path) -> None:
     shards = [os.path.basename(_shard_path(path, q, K)) for q in range(K)]
     err = None
     try:
-        _write(net, _shard_path(path, r, K), wfull, {"rank": r, "ranks": K})
+        _write(net, _shard_path(path, r, K), wfull, {"rank": r, "ranks": K, "gather": net._gather})
     except OSError as e:
         err = f"rank {r}: {e}"
     errs = [e for e in comm.allgather(err) if e is not None]
@@ -307,7 +307,8 @@ def load(path, comm=None) -> Network:
     r = int(comm.rank)
     shard = os.path.join(os.path.dirname(name), str(meta["shards"][r]))
     smeta, sarrays = _read(shard)
-    if smeta.get("part") != {"rank": r, "ranks": K}:
+    part = smeta.get("part")
+    if not isinstance(part, dict) or part.get("rank") != r or part.get("ranks") != K:
         raise ValueError(f"{shard}: cannot load: it is not shard {r} of {K}")
     return _build_or_raise(shard, smeta, sarrays, comm)
 
@@ -355,7 +356,7 @@ def _build(meta, arrays, comm=None) -> Network:
     net = Network(seed=meta["seed"])
     net._prefetch_pop = meta["prefetch_pop"]
     if comm is not None:
-        net.distribute(comm)
+        net.distribute(comm, gather=bool(meta["part"].get("gather", True)))
     groups = {}
     for k, p in enumerate(meta["populations"]):
         pop = net.population(p["size"], LIF(**p["model"]), name=p["name"], v_init=arrays[f"pop{k}.v_init"],

@@ -437,6 +437,7 @@ class Network:
         # the communicator of a partitioned run (eventsnn.parallel), decided at prepare
         self._comm = None
         self._comm_set = False
+        self._gather = True
         #: partitioned runs: emission windows exchanged and the bytes of spike payload
         #: (16 per spike and receiving process) this process sent, all runs
         self.exchange_stats = {"windows": 0, "bytes_sent": 0}
@@ -962,7 +963,7 @@ class Network:
         if self._comm is not None and self._plan is not None:
             raise RuntimeError(f"{what} is not supported yet in a partitioned run (Network.distribute)")
 
-    def distribute(self, comm) -> "Network":
+    def distribute(self, comm, *, gather: bool = True) -> "Network":
         """Simulate this network partitioned over the processes of ``comm`` (an MPI
         communicator, or a rank of ``eventsnn.parallel.ThreadGroup``); None: in this
         process alone.  Every process builds the same network (same script, same seed)
@@ -974,6 +975,11 @@ class Network:
 
         Without a call, a script started by ``mpiexec -n K`` (K > 1) is partitioned over
         its K processes.  Must be called before the first ``run`` or ``prepare``.
+
+        ``gather=False`` keeps results per process, for runs too large to gather: each
+        process's ``Result`` holds the spikes of its own neurons, the samples of its own
+        neurons (the others' are NaN), its own rate bins and its own counts (every
+        process counts every source spike).
 
         The run guards (``max_events``, ``max_spikes``, ``max_queue``) act per process:
         a process that stops raises, and under MPI an uncaught exception aborts every
@@ -988,6 +994,7 @@ class Network:
                 if not hasattr(comm, a):
                     raise TypeError(f"comm must be an MPI communicator or an eventsnn.parallel rank "
                                     f"(with rank, size, allgather), got {type(comm).__name__}")
+        self._gather = boolean("gather", gather)
         self._set_comm(comm)
         return self
 
@@ -1192,12 +1199,16 @@ class Network:
         SP = st.spikes
         times = SP.t[n_sp_before:SP.count[0]].copy()
         ids = SP.n[n_sp_before:SP.count[0]].copy()
-        if self._comm is not None:
+        if self._comm is not None and self._gather:
             # every process's spikes (each records its own neurons')
             every = self._comm.allgather((times, ids))
             times = np.concatenate([x[0] for x in every])
             ids = np.concatenate([x[1] for x in every])
             self._gather_recording(st.rec)
+        elif self._comm is not None:
+            # results kept per process: only its own neurons' samples mean anything
+            n = int(st.rec.n[0])
+            st.rec.vals[:n][self._sample_owner(st.rec) != int(self._comm.rank)] = np.nan
         order = _spike_order(times, ids)
         spikes = Spikes(times, ids) if order is None else Spikes(times[order], ids[order])
         spikes = record_filter(self._spike_recs, spikes)
@@ -1216,7 +1227,7 @@ class Network:
                                f"the state is kept: raise the limit and run again to continue")
         self.t = t_end
         delta = st.cnt - cnt_before
-        if self._comm is not None:
+        if self._comm is not None and self._gather:
             every = self._comm.allgather(delta)
             delta = np.sum(every, axis=0)
             # every process draws every source's spikes: count them once

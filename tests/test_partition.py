@@ -201,3 +201,32 @@ def test_save_and_load_shards_continue_bitwise(K, tmp_path):
         ev.load(path)
     with pytest.raises(ValueError, match="load its manifest"):
         ev.load(str(tmp_path / f"net.rank0of{K}.npz"))
+
+
+def test_results_kept_per_rank():
+    """``distribute(comm, gather=False)``: each rank's Result holds its own neurons'
+    spikes and samples (the others' NaN) and its own counts; together they are the
+    single-process results."""
+    probe = np.array([0, 1, 333, 799, 800, 999])
+    one = _run(lambda: brunel(1000, seed=2), 1, [40.0, 60.0], probe)[0]
+
+    def go(comm):
+        net = brunel(1000, seed=2)
+        net.distribute(comm, gather=False)
+        net.record_state(probe, dt=0.5)
+        rs = [net.run(40.0), net.run(60.0)]
+        return (np.concatenate([r.spikes.times for r in rs]), np.concatenate([r.spikes.ids for r in rs]),
+                np.concatenate([r.states.v for r in rs]), net.counts.as_dict())
+
+    parts = parallel.run_threads(2, go, timeout=120)
+    t = np.concatenate([p[0] for p in parts])
+    i = np.concatenate([p[1] for p in parts])
+    o = np.lexsort((i, t))
+    assert np.array_equal(t[o], one["t"]) and np.array_equal(i[o], one["i"])
+    assert all(len(p[0]) < len(one["t"]) for p in parts)
+    v = np.where(np.isnan(parts[0][2]), parts[1][2], parts[0][2])
+    assert np.array_equal(np.isnan(parts[0][2]), ~np.isnan(parts[1][2]))
+    assert np.array_equal(v.view(np.int64), one["v"].view(np.int64))
+    for k, x in one["counts"].items():
+        if k not in QUEUE:
+            assert sum(p[3][k] for p in parts) == x, k
