@@ -13,7 +13,6 @@ they were created; sources are not neurons and have no global neuron id.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -34,7 +33,9 @@ from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
 from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
 from .plan import local_synapses as _local_synapses
+from .plan import network_digest
 from .plan import own_range as _own_range
+from .plan import owner as _owner
 from .recording import (VARIABLES, RateRecorder, SpikeRecorder, StateProbe, WeightRecorder, buffers,
                         cat_samples, collect, merge_rates, record_filter)
 from ._progress import Progress
@@ -1003,24 +1004,8 @@ class Network:
         self._comm = comm if comm is not None and int(comm.size) > 1 else None
 
     def _check_same_network(self):
-        """ValueError unless every process built the same network (seed, populations,
-        models, sources, projections and their synapses, drives)."""
-        h = hashlib.sha256()
-        h.update(repr((self.seed, [(p.name, p.size, tuple(p.model.row())) for p in self._pops],
-                       [(s.name, s.size) for s in self._sources],
-                       [(pr.index, pr.delay, pr.csr.nnz, repr(pr.plasticity)) for pr in self._projs],
-                       [(p.index, r, w) for p, r, w in self._drives])).encode())
-        for pr in self._projs:
-            for a in (pr.csr.indptr, pr.csr.indices, pr.csr.weights[:1] if cx.is_shared(pr.csr.weights)
-                      else pr.csr.weights, pr.csr.delays):
-                if a is not None:
-                    h.update(np.ascontiguousarray(a))
-        for s in self._sources:
-            for a in ("rates", "times", "ptr"):
-                if getattr(s, a, None) is not None:
-                    h.update(np.ascontiguousarray(getattr(s, a)))
-        mine = h.hexdigest()
-        every = self._comm.allgather(mine)
+        """ValueError unless every process built the same network (``network_digest``)."""
+        every = self._comm.allgather(network_digest(self))
         bad = [r for r, x in enumerate(every) if x != every[0]]
         if bad:
             raise ValueError(f"the processes of this partitioned run built different networks (ranks "
@@ -1277,23 +1262,13 @@ class Network:
         R.rate_cnt[:] = np.sum([c for _, c in every], axis=0)
 
     def _sample_owner(self, R):
-        """int [values]: the process that simulates the neuron of every sampled value."""
-        plan = self._plan
-        K = int(self._comm.size)
-        pop_off = plan.arrays.pops.pop_off
-        out = []
-        for k, b in R.ev[:int(R.n[1])]:
-            pb = self._probes[int(k)]
-            ids = np.asarray(pb.ids, np.int64)
-            p = np.searchsorted(pop_off, ids, side="right") - 1
-            size = pop_off[p + 1] - pop_off[p]
-            local = ids - pop_off[p]
-            # the last rank whose block starts at or before the neuron (own_range)
-            r = np.zeros(len(ids), np.int64)
-            for q in range(1, K):
-                r[local >= size * q // K] = q
-            out.append(np.repeat(r, len(pb.variables)))
-        return np.concatenate(out) if out else np.empty(0, np.int64)
+        """int [values]: the process that simulates the neuron of every sampled value
+        (each probe's owners computed once, then laid out sample by sample)."""
+        pop_off = self._plan.arrays.pops.pop_off
+        per_probe = [np.repeat(_owner(pop_off, pb.ids, int(self._comm.size)), len(pb.variables))
+                     for pb in self._probes]
+        ev = R.ev[:int(R.n[1]), 0]
+        return np.concatenate([per_probe[int(k)] for k in ev]) if len(ev) else np.empty(0, np.int64)
 
     def _take_source_spikes(self, t_stop):
         """The source spikes with times <= t_stop not yet reported, sorted by (time,

@@ -14,6 +14,7 @@ module does not import the builder.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -228,6 +229,40 @@ def own_range(size: int, rank: int, ranks: int) -> tuple:
     sizes differing by at most one, so that each process gets a share of every
     population (their rates and costs differ) and its neurons stay contiguous."""
     return size * rank // ranks, size * (rank + 1) // ranks
+
+
+def owner(pop_off: np.ndarray, ids: np.ndarray, ranks: int) -> np.ndarray:
+    """int64: the process that simulates each of the global neuron ``ids``
+    (``own_range``: the last rank whose block starts at or before the neuron)."""
+    ids = np.asarray(ids, np.int64)
+    p = np.searchsorted(pop_off, ids, side="right") - 1
+    size = pop_off[p + 1] - pop_off[p]
+    local = ids - pop_off[p]
+    r = np.zeros(len(ids), np.int64)
+    for q in range(1, ranks):
+        r[local >= size * q // ranks] = q
+    return r
+
+
+def network_digest(net) -> str:
+    """sha256 of what a builder holds (seed, populations and models, sources,
+    projections and their synapses, drives): processes of a partitioned run compare
+    it to check that they built the same network."""
+    h = hashlib.sha256()
+    h.update(repr((net.seed, [(p.name, p.size, tuple(p.model.row())) for p in net._pops],
+                   [(s.name, s.size) for s in net._sources],
+                   [(pr.index, pr.delay, pr.csr.nnz, repr(pr.plasticity)) for pr in net._projs],
+                   [(p.index, r, w) for p, r, w in net._drives])).encode())
+    for pr in net._projs:
+        w = pr.csr.weights[:1] if cx.is_shared(pr.csr.weights) else pr.csr.weights
+        for a in (pr.csr.indptr, pr.csr.indices, w, pr.csr.delays):
+            if a is not None:
+                h.update(np.ascontiguousarray(a))
+    for s in net._sources:
+        for a in ("rates", "times", "ptr"):
+            if getattr(s, a, None) is not None:
+                h.update(np.ascontiguousarray(getattr(s, a)))
+    return h.hexdigest()
 
 
 def local_synapses(csr: cx.CSR, lo: int, hi: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import eventsnn as ev
 from eventsnn import parallel
 from eventsnn.cases import brunel, cuba
-from eventsnn.plan import own_range
+from eventsnn.plan import own_range, owner
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mpi_script import plastic as _plastic  # noqa: E402
@@ -73,6 +73,10 @@ def test_own_ranges_cover_every_neuron_once():
             assert blocks[0][0] == 0 and blocks[-1][1] == size
             assert all(b[1] == c[0] for b, c in zip(blocks, blocks[1:]))
             assert max(b[1] - b[0] for b in blocks) - min(b[1] - b[0] for b in blocks) <= 1
+            # owner() names, for every neuron, the block it falls in (two populations)
+            pop_off = np.array([0, size, 2 * size])
+            want = np.concatenate([np.repeat(np.arange(K), [b[1] - b[0] for b in blocks])] * 2)
+            assert np.array_equal(owner(pop_off, np.arange(2 * size), K), want)
 
 
 @pytest.mark.parametrize("K", [2, 3, 4])
@@ -143,6 +147,10 @@ def test_distribute_is_validated():
     net = brunel(100, seed=1)
     with pytest.raises(TypeError, match="comm must be"):
         net.distribute(object())
+    with pytest.raises(TypeError, match="gather"):
+        net.distribute(None, gather="yes")
+    with pytest.raises(ValueError, match="rank"):
+        parallel.ThreadGroup(2).comm(2)
     net.distribute(None)
     net.run(1.0)
     with pytest.raises(RuntimeError, match="before the first run"):

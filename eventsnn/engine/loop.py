@@ -270,7 +270,7 @@ def _close_window(PL, S, t, info):
     m = EB.count[0]
     pmax = PL.consts.pmax
     if Q.n[0] + m * pmax + 1 > Q.t.shape[0] or not lane_room(Q, m):
-        S.cursor.i[K_PHASE] = PH_EMIT
+        ci[K_PHASE] = PH_EMIT
         S.cursor.f[F_PH_T] = t
         info[2] = m * pmax + 1
         info[3] = m
