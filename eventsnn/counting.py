@@ -244,7 +244,10 @@ def _fanouts(plan):
     for pr in plan.projections:
         pre_off = pr.pre.node_off
         ip = np.ascontiguousarray(pr.csr.indptr, np.int64)
-        w, wm = cx._kernel_weights(pr.obj.weights if pr.obj is not None else pr.csr.weights)
+        # (the builder's weights are now's, reward-modulated ones integrated; a process of
+        # a partitioned run holds only its own synapses, and their weights)
+        whole = pr.obj is not None and plan.part[1] == 1
+        w, wm = cx._kernel_weights(pr.obj.weights if whole else pr.csr.weights)
         nz = _row_nonzero(ip, np.ascontiguousarray(pr.csr.indices), np.ascontiguousarray(w), wm)
         stored[pre_off:pre_off + pr.pre.size] += np.diff(ip)
         eff[pre_off:pre_off + pr.pre.size] += nz
@@ -309,11 +312,24 @@ def record(net, result=None, *, clock=None) -> RunRecord:
                          synapses=kind))
     srcs = [dict(name=g.name, size=g.size, kind=g.kind) for g in plan.sources]
     eff, stored, dense, projs = _fanouts(plan)
+    footprint = _footprint(plan)
+    comm = getattr(net, "_comm", None)
+    if comm is not None and plan.part[1] > 1:
+        # each process holds the synapses onto its own neurons: the network's are the sum
+        every = comm.allgather((eff, stored, [(p["n_synapses"], p["n_nonzero"]) for p in projs],
+                                footprint["synapses"], footprint["row_pointers"]))
+        eff, stored = sum(x[0] for x in every), sum(x[1] for x in every)
+        for q, p in enumerate(projs):
+            p["n_synapses"] = sum(x[2][q][0] for x in every)
+            p["n_nonzero"] = sum(x[2][q][1] for x in every)
+        footprint["synapses"] = sum(x[3] for x in every)
+        footprint["row_pointers"] = sum(x[4] for x in every)
+        footprint["total"] = sum(v for k, v in footprint.items() if k != "total")
     node_group = np.repeat(np.arange(len(pops) + len(srcs), dtype=np.int32),
                            [p["size"] for p in pops] + [s["size"] for s in srcs])
     rec = RunRecord(counts=counts, t_start=float(t0), t_stop=float(t1), populations=pops, sources=srcs,
                     projections=projs, n_drive_streams=sum(plan.groups[d[0]].size for d in plan.drives),
-                    footprint=_footprint(plan), node_group=node_group, eff_fanout=eff,
+                    footprint=footprint, node_group=node_group, eff_fanout=eff,
                     stored_fanout=stored, dense_fanout=dense,
                     spike_nodes=np.concatenate([np.asarray(spk.ids, np.int64), np.asarray(src.ids, np.int64)]),
                     spike_times=np.concatenate([np.asarray(spk.times, np.float64),

@@ -23,6 +23,7 @@ from . import counting, parallel
 from . import plasticity as PLM
 from ._dtypes import TIME
 from ._validate import boolean, check_memory, fmt_bytes, integer, memory_limit, real
+from .engine.emit import merge_windows, sort_window
 from .engine.loop import (EXCHANGE, MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, TWICE, grow,
                           grow_record, run_loop)
 from .engine.queue import reserve
@@ -97,13 +98,20 @@ class Population(_Group):
     @property
     def theta(self) -> np.ndarray:
         """Adaptive threshold offsets (mV, a copy): neuron i fires at v_th + theta[i]
-        (see ``LIF.theta_plus``)."""
-        st = self.net._state
+        (see ``LIF.theta_plus``).  Collective in a partitioned run (each process holds
+        its own neurons')."""
+        net = self.net
+        st = net._state
         if st is None:
             return self._theta0.copy()
         sl = slice(self.offset, self.offset + self.size)
+        if net._comm is not None:
+            lo, hi = (int(x) for x in net._plan.arrays.pops.own[self.index])
+            sl = slice(lo, hi)
         # (neurons with their own bias hold their threshold shifted by -voff)
-        return st.neurons.theta[sl] + st.neurons.voff[sl]
+        th = st.neurons.theta[sl] + st.neurons.voff[sl]
+        # the processes' blocks are consecutive, in rank order
+        return th if net._comm is None else np.concatenate(net._comm.allgather(th))
 
     def set_theta(self, theta):
         """Set the threshold offsets (mV, >= 0, scalar or one per neuron) at the
@@ -166,12 +174,24 @@ class Projection:
 
     pre: _Group
     post: Population
-    csr: cx.CSR
+    _csr: cx.CSR | None
     delay: float | None
     index: int
     plasticity: PLM.PlasticityRule | None = None
     _learning: bool = True
     _reward0: float = 0.0
+    #: how a rule-made projection is built (``cx.RuleSpec``), while its synapses are
+    #: those the rule makes; None once ``set_weights`` changed them, or for a CSR
+    _spec: cx.RuleSpec | None = None
+
+    @property
+    def csr(self) -> cx.CSR:
+        """The synapses (local ids).  A projection made by a rule with one weight and one
+        delay is built on first use (its seed fixes it): a partitioned run builds only
+        each process's part, and reading ``csr`` there builds the whole on that process."""
+        if self._csr is None:
+            self._csr = self._spec.build()[0]
+        return self._csr
 
     @property
     def n_synapses(self) -> int:
@@ -372,15 +392,17 @@ class Projection:
                              f"[w_min, w_max] = [{rule.w_min}, {rule.w_max}] mV")
         self._sync()
         net = self.pre.net
-        if not self.csr.weights.flags.writeable:
+        csr = self.csr           # (built, if it was not yet, before the rule is dropped)
+        self._spec = None        # the rule no longer describes the weights
+        if not csr.weights.flags.writeable:
             # one shared weight (a read-only view) becomes one weight per synapse
-            self.csr.weights = np.array(a, dtype=np.float64)
+            csr.weights = np.array(a, dtype=np.float64)
         else:
-            self.csr.weights[:] = a
+            csr.weights[:] = a
         if net._plan is not None:
             # the kernels read the weights through the plan (plastic ones write them)
-            net._plan.kernel["w"][self.index] = self.csr.weights
-            net._state.proj_sign[self.index] = _sign(self.csr.weights, rule)
+            net._plan.kernel["w"][self.index] = csr.weights
+            net._state.proj_sign[self.index] = _sign(csr.weights, rule)
 
     def to_scipy(self):
         """Weights as a scipy.sparse.csr_matrix of shape (len(pre), len(post)), at the
@@ -714,13 +736,16 @@ class Network:
             if delay is None:
                 raise ValueError("delay must be given (ms)")
             scalar_delay = np.ndim(delay) == 0 and not callable(delay)
+            scalar_weight = np.ndim(weight) == 0 and not callable(weight)
             if scalar_delay:
                 d = self._check_delay(delay, from_source)
             nnz = rule.expected_nnz(pre.size, post.size)
-            per_syn = 4 + (0 if np.ndim(weight) == 0 and not callable(weight) else 8) + (0 if scalar_delay else 8)
+            per_syn = 4 + (0 if scalar_weight and plasticity is None else 8) + (0 if scalar_delay else 8)
             check_memory("rule", rule, nnz * per_syn + 8 * (pre.size + 1),
                          f"about {nnz:.3g} synapses ({per_syn} bytes each)")
             seed = int(np.random.SeedSequence([self.seed, STREAM_BUILD, len(self._projs)]).generate_state(1)[0])
+            if scalar_weight and scalar_delay:
+                return self._connect_rule(pre, post, rule, weight, d, seed, dtype, plasticity, nnz)
             csr = cx.connect(rule, pre.size, post.size, weight, None if scalar_delay else delay,
                              seed=seed, same_population=pre is post, dtype=dtype)
             if not scalar_delay:
@@ -754,6 +779,27 @@ class Network:
             if a is not None:
                 a.flags.writeable = False
         proj = Projection(pre, post, csr, d, len(self._projs), plasticity)
+        self._projs.append(proj)
+        return proj
+
+    def _connect_rule(self, pre, post, rule, weight, delay, seed, dtype, plasticity, nnz):
+        """A projection made by a rule with one weight and one delay: validated now,
+        built when first needed (``RuleSpec``): whole in one process, or only the
+        synapses onto its own neurons in each process of a partitioned run."""
+        cx.shared_weights(weight, 0, dtype)
+        if np.dtype(dtype) != np.float64:
+            raise TypeError("the engine needs float64 weights (float32 weights are not supported yet)")
+        w = float(np.asarray(weight).item())
+        n_pre, n_post, seed, same = rule.check(pre.size, post.size, seed, pre is post)
+        if plasticity is not None:
+            if nnz >= 2**31:
+                raise ValueError(f"a plastic projection may have at most 2**31 - 1 synapses, got about "
+                                 f"{nnz:.3g}")
+            if nnz and not plasticity.w_min <= w <= plasticity.w_max:
+                raise ValueError(f"weight contains {w!r}; with this plasticity rule weights must be "
+                                 f"in [w_min, w_max] = [{plasticity.w_min}, {plasticity.w_max}] mV")
+        spec = cx.RuleSpec(rule, n_pre, n_post, w, seed, same, own_weights=plasticity is not None)
+        proj = Projection(pre, post, None, delay, len(self._projs), plasticity, _spec=spec)
         self._projs.append(proj)
         return proj
 
@@ -1229,21 +1275,19 @@ class Network:
         process's spikes of the window to this one's waiting spikes (the loop then
         queues them all in (time, neuron) order)."""
         EB = st.emitq
-        k = int(EB.count[0])
-        sel = EB.t[:k] < t
-        every = self._comm.allgather((EB.t[:k][sel].copy(), EB.n[:k][sel].copy()))
-        me = int(self._comm.rank)
+        # this process's spikes of the window, sorted: a prefix of the sorted waiting ones
+        sort_window(EB)
+        k = int(np.searchsorted(EB.t[:int(EB.count[0])], t))
+        every = self._comm.allgather((EB.t[:k].copy(), EB.n[:k].copy()))
         self.exchange_stats["windows"] += 1
-        self.exchange_stats["bytes_sent"] += 16 * int(sel.sum()) * (len(every) - 1)
-        tt = [x[0] for r, x in enumerate(every) if r != me]
-        nn = [x[1] for r, x in enumerate(every) if r != me]
-        m = sum(len(x) for x in tt)
-        if m:
-            st = self._state = st._replace(emitq=grow_record(EB, m))
-            EB = st.emitq
-            EB.t[k:k + m] = np.concatenate(tt)
-            EB.n[k:k + m] = np.concatenate(nn)
-            EB.count[0] = k + m
+        self.exchange_stats["bytes_sent"] += 16 * k * (len(every) - 1)
+        m = sum(len(x[0]) for x in every)
+        if m > k:
+            st = self._state = st._replace(emitq=grow_record(EB, m - k))
+            bounds = np.zeros(len(every) + 1, np.int64)
+            bounds[1:] = np.cumsum([len(x[0]) for x in every])
+            merge_windows(np.concatenate([x[0] for x in every]), np.concatenate([x[1] for x in every]),
+                          bounds, st.emitq, k)
         st.cursor.i[K_XCHG] = 1
         return st
 

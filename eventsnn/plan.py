@@ -14,6 +14,7 @@ module does not import the builder.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
@@ -61,8 +62,11 @@ class GroupInfo:
 
 @dataclass(frozen=True, eq=False)
 class ProjInfo:
-    """A projection: pre and post groups, CSR (local ids), delay (ms, None: per
-    synapse), rule, and the builder's object (None for one the plan made)."""
+    """A projection: pre and post groups, CSR (local ids; in a partitioned run this
+    process's synapses), delay (ms, None: per synapse), rule, the builder's object (None
+    for one the plan made), and what every process must agree on, of the whole
+    projection: its synapse count, smallest delay (ms; inf without synapses) and weight
+    sign (``_sign``)."""
 
     index: int
     pre: GroupInfo
@@ -73,6 +77,9 @@ class ProjInfo:
     learning: bool = True
     reward0: float = 0.0
     obj: object = None
+    n_total: int = 0
+    dmin: float = math.inf
+    sign: int = 1
 
 
 @dataclass(eq=False)
@@ -145,10 +152,8 @@ class Plan:
         per run."""
         out = (math.inf, "")
         for pr in self.projections:
-            csr = _full_csr(pr)
-            if pr.pre.kind == "population" and csr.nnz:
-                d = pr.delay if pr.delay is not None else float(csr.delays.min())
-                out = min(out, (float(d), f"the delay of projection {pr.index} ({pr.pre.name} -> {pr.post.name})"))
+            if pr.pre.kind == "population" and pr.n_total:
+                out = min(out, (pr.dmin, f"the delay of projection {pr.index} ({pr.pre.name} -> {pr.post.name})"))
         for g in self.groups:
             if g.kind == "poisson" and g.size and g.rates.max() > 0:
                 out = min(out, (1000.0 / float(g.rates.max()), f"the mean interval of Poisson source {g.name}"))
@@ -251,9 +256,11 @@ def network_digest(net) -> str:
     h = hashlib.sha256()
     h.update(repr((net.seed, [(p.name, p.size, tuple(p.model.row())) for p in net._pops],
                    [(s.name, s.size) for s in net._sources],
-                   [(pr.index, pr.delay, pr.csr.nnz, repr(pr.plasticity)) for pr in net._projs],
+                   [(pr.index, pr.delay, repr(pr._spec), repr(pr.plasticity)) for pr in net._projs],
                    [(p.index, r, w) for p, r, w in net._drives])).encode())
     for pr in net._projs:
+        if pr._spec is not None:
+            continue        # its rule, weight and seed decide it (not built here)
         w = pr.csr.weights[:1] if cx.is_shared(pr.csr.weights) else pr.csr.weights
         for a in (pr.csr.indptr, pr.csr.indices, w, pr.csr.delays):
             if a is not None:
@@ -304,8 +311,22 @@ def _groups(net, part=(0, 1)):
     def local(csr, post):
         return csr if part[1] == 1 else _local_csr(csr, *own_range(post.size, *part))
 
-    projs = [ProjInfo(pr.index, info[id(pr.pre)], info[id(pr.post)], local(pr.csr, pr.post), pr.delay,
-                      pr.plasticity, pr._learning, pr._reward0, pr) for pr in net._projs]
+    def whole(pr, spec=None):
+        """(CSR to simulate, n_total, smallest delay, sign)."""
+        if spec is not None and part[1] > 1:
+            # one process's part, built without the whole (``cx.RuleSpec``)
+            csr, n = spec.build(own_range(pr.post.size, *part))
+            w = np.full(min(n, 1), spec.weight)
+            return csr, n, (pr.delay if n else math.inf), _sign(w, pr.plasticity)
+        full = pr.csr
+        d = math.inf if not full.nnz else pr.delay if pr.delay is not None else float(full.delays.min())
+        return local(full, pr.post), full.nnz, float(d), _sign(full.weights, pr.plasticity)
+
+    projs = []
+    for pr in net._projs:
+        csr, n, d, sg = whole(pr, pr._spec if pr._csr is None else None)
+        projs.append(ProjInfo(pr.index, info[id(pr.pre)], info[id(pr.post)], csr, pr.delay, pr.plasticity,
+                              pr._learning, pr._reward0, pr, n, float(d), sg))
     plastic_post = {pr.post.index for pr in projs if pr.plasticity is not None}
     drives = []
     for pop, rate, weight in net._drives:
@@ -318,7 +339,8 @@ def _groups(net, part=(0, 1)):
         off += pop.size
         srcs.append(g)
         csr = cx.connect(cx.one_to_one(), pop.size, pop.size, weight, None, seed=0)
-        projs.append(ProjInfo(len(projs), g, pops[pop.index], local(csr, pop), 0.0))
+        projs.append(ProjInfo(len(projs), g, pops[pop.index], local(csr, pop), 0.0, n_total=pop.size,
+                              dmin=0.0 if pop.size else math.inf, sign=_sign(csr.weights)))
     return pops + srcs, projs, drives
 
 
@@ -396,18 +418,12 @@ def _graph(groups, projs, n_total, pf_pop):
             lane_pf[proj_lane[pr.index]] = 1
     # populations whose spikes reach synapses wait for the end of their emission window
     # (decided on the whole network, so that every process of a partitioned run agrees)
-    grp_buffer = np.array([1 if g.kind == "population" and any(_full_csr(projs[q]).nnz for q in b) else 0
+    grp_buffer = np.array([1 if g.kind == "population" and any(projs[q].n_total for q in b) else 0
                            for g, b in zip(groups, by_group)], dtype=np.int64)
     G = Graph(grp_off, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
               proj_delay, row_ptr, row_ptr_off, row_d0, row_d0_off, proj_lane, lane_delay,
               grp_lane_ptr, grp_lane_proj, lane_pf, grp_buffer)
     return G, kernel, lane_of
-
-
-def _full_csr(pr):
-    """The projection's whole CSR (in a partitioned run ``pr.csr`` holds this process's
-    synapses only)."""
-    return pr.obj.csr if pr.obj is not None else pr.csr
 
 
 def _lane_key(pr):
@@ -514,10 +530,8 @@ def _bookkeeping(P, pops, projs):
     """(window_dt, renorm_dt) in ms (see ``engine.loop``)."""
     window_dt = math.inf
     for pr in projs:
-        csr = _full_csr(pr)
-        if pr.pre.kind == "population" and csr.nnz:
-            dmin = pr.delay if pr.delay is not None else float(csr.delays.min())
-            window_dt = min(window_dt, dmin)
+        if pr.pre.kind == "population" and pr.n_total:
+            window_dt = min(window_dt, pr.dmin)
     # frame coefficients grow like e^{rate (t - t_f)}: move t_f before they can overflow
     frame_rates = [max(P[p, P_G], P[p, P_SE], P[p, P_SI]) for p in range(len(pops)) if P[p, P_FRAME]]
     frame_rates = [r for r in frame_rates if r > 0]
@@ -543,6 +557,12 @@ def build_plan(net, *, pf_pop: int | None = None, part: tuple = (0, 1)) -> Plan:
     PO = _pops(pops, part)
     P = PO.P
     G, kernel, lane_of = _graph(groups, projs, n_total, pf_pop)
+    if part[1] > 1:
+        # a process's own CSRs belong to the plan alone: their row pointers become views of
+        # the kernels' copy (``Graph.row_ptr``), not a second 8 bytes per row
+        projs = [dataclasses.replace(pr, csr=cx.CSR(
+            G.row_ptr[G.row_ptr_off[k]:G.row_ptr_off[k + 1]], pr.csr.indices, pr.csr.weights,
+            pr.csr.delays, n_post=pr.csr.n_post, check="none")) for k, pr in enumerate(projs)]
     SRC = _sources(srcs, projs, N, lane_of, pf_pop, net._record_sources)
     DR, zero_rate, drv_n = _drives(drives, pops)
     PLA = _plastic(projs, len(pops))
@@ -550,21 +570,24 @@ def build_plan(net, *, pf_pop: int | None = None, part: tuple = (0, 1)) -> Plan:
     pmax = 0
     for g in range(len(groups)):
         pmax = max(pmax, int(G.grp_proj_ptr[g + 1] - G.grp_proj_ptr[g]))
+    # per-neuron arrays are indexed by global id; a process of a partitioned run sets
+    # only its own neurons' entries (the others stay zero pages, never backed by memory)
+    own = [(g, int(PO.own[g.index, 0]), int(PO.own[g.index, 1])) for g in pops]
     # neurons with their own bias current b hold V - voff, voff = b tau_m / tau_in
     voff = np.zeros(N)
-    for g in pops:
+    for g, lo, hi in own:
         if g.obj._bias is not None:
             m = g.obj.model
             tau_in = m.tau_m if m.tau_in is None else m.tau_in
-            voff[g.node_off:g.node_off + g.size] = g.obj._bias * (m.tau_m / tau_in)
+            voff[lo:hi] = g.obj._bias[lo - g.node_off:hi - g.node_off] * (m.tau_m / tau_in)
     # initial potentials: a frame population stores U = V - v_inf at t_f = 0
-    v_init = np.empty(N)
-    for g in pops:
+    v_init = np.zeros(N)
+    theta0 = np.zeros(N)
+    for g, lo, hi in own:
         r = P[g.index]
-        sl = slice(g.node_off, g.node_off + g.size)
-        v0 = g.obj.v_init - voff[sl]
-        v_init[sl] = v0 - r[P_VINF] if (r[P_FRAME] and r[P_G] > 0) else v0
-    theta0 = np.concatenate([g.obj._theta0 for g in pops]) - voff
+        v0 = g.obj.v_init[lo - g.node_off:hi - g.node_off] - voff[lo:hi]
+        v_init[lo:hi] = v0 - r[P_VINF] if (r[P_FRAME] and r[P_G] > 0) else v0
+        theta0[lo:hi] = g.obj._theta0[lo - g.node_off:hi - g.node_off] - voff[lo:hi]
     adapt0 = np.array([2 if g.obj._bias is not None else
                        (1 if (P[g.index, P_ADAPT] or g.obj._theta0.any()) else 0) for g in pops], np.int64)
     arrays = PlanArrays(PO, G, SRC, DR, PLA, _probes(net._probes),
@@ -656,9 +679,13 @@ def initial_state(plan: Plan) -> State:
     N = A.consts.n
     npop = P.shape[0]
     S_tot = A.sources.kind.shape[0]
-    block = neuron_block(N, plan.v_init)
-    neurons = Neurons(block, cseq_view(block), np.zeros(npop),
-                      np.array(plan.theta0, dtype=np.float64), plan.adapt0.copy(), plan.voff.copy())
+    own = A.pops.own
+    block = neuron_block(N, plan.v_init, own)
+    theta, voff = np.zeros(N), np.zeros(N)
+    for lo, hi in own:
+        theta[lo:hi] = plan.theta0[lo:hi]
+        voff[lo:hi] = plan.voff[lo:hi]
+    neurons = Neurons(block, cseq_view(block), np.zeros(npop), theta, plan.adapt0.copy(), voff)
     DS = initial_drives(plan)
     n_rec = A.probes.dt.shape[0]
     Q = new_queue(N + S_tot + n_rec + 16, nlanes=A.graph.lane_delay.shape[0], n_sources=S_tot,
@@ -702,7 +729,7 @@ def initial_state(plan: Plan) -> State:
     return State(neurons, Q, SpikeRecord(np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64)),
                  RS, SpikeRecord(np.empty(1024), np.empty(1024, np.int64), np.zeros(1, np.int64)), SS, DS, TR, plan.rec0._replace(mask=plan.rec0.mask.copy()),
                  Scratch(np.zeros(N, np.int64), np.zeros((N + 63) // 64, np.uint64)), cur, cnt,
-                 np.array([_sign(_full_csr(pr).weights, pr.plasticity) for pr in plan.projections], np.int64))
+                 np.array([pr.sign for pr in plan.projections], np.int64))
 
 
 def bind(plan: Plan, state: State | None) -> Bind:

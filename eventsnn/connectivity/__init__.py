@@ -30,7 +30,7 @@ inside compiled code); it does not touch NumPy's generator.
 from .csr import (CSR, MAX_NEURONS, is_shared, make_delays, make_weights, shared_weights,  # noqa: F401
                   _kernel_weights)
 from .rules import (AllToAll, ConnectionRule, FixedIndegree, FixedOutdegree, FixedProbability,  # noqa: F401
-                    OneToOne, all_to_all, connect, fixed_indegree, fixed_outdegree, fixed_probability,
+                    OneToOne, RuleSpec, all_to_all, connect, fixed_indegree, fixed_outdegree, fixed_probability,
                     one_to_one)
 from .explicit import from_dense, from_lists, from_scipy  # noqa: F401
 from .conv import (avg_pool2d, channel_bias, conv1d, conv2d, conv_output_shape,  # noqa: F401

@@ -219,6 +219,37 @@ def sort_window(EB):
         _sift(EB, 0, e)
 
 
+@njit(cache=True)
+def merge_windows(ts, ns, bounds, EB, k):
+    """Replace the first ``k`` waiting spikes of EB by the runs
+    ``(ts, ns)[bounds[r]:bounds[r + 1]]`` (each sorted by (time, neuron): the window's
+    spikes of every process of a partitioned run) merged in (time, neuron) order, the
+    waiting spikes after the k-th kept behind them.  The caller has made room.  A merge
+    of K sorted runs is linear; sorting their concatenation was not (the insertion sort
+    gives way to the heap sort)."""
+    m = ts.shape[0]
+    rest = EB.count[0] - k
+    EB.t[m:m + rest] = EB.t[k:k + rest].copy()
+    EB.n[m:m + rest] = EB.n[k:k + rest].copy()
+    K = bounds.shape[0] - 1
+    head = bounds[:K].copy()
+    bt = 0.0
+    bn = np.int64(0)
+    for i in range(m):
+        best = -1
+        for r in range(K):
+            if head[r] < bounds[r + 1]:
+                h = head[r]
+                if best < 0 or ts[h] < bt or (ts[h] == bt and ns[h] < bn):
+                    best = r
+                    bt = ts[h]
+                    bn = ns[h]
+        EB.t[i] = bt
+        EB.n[i] = bn
+        head[best] += 1
+    EB.count[0] = m + rest
+
+
 @njit(cache=True, _nrt=False)
 def emit_window(EB, t, G, Q, cnt):
     """Close the emission window that ends at t (ms): queue the deliveries of the

@@ -283,8 +283,9 @@ def _close_window(PL, S, t, info):
 
 
 @njit(cache=True, _nrt=False)
-def _renorm(P, pop_off, N, t):
-    """Move every frame population's origin to t (ms)."""
+def _renorm(P, own, N, t):
+    """Move every frame population's origin to t (ms) (its neurons this process
+    simulates: ``own``, global id ranges)."""
     ST = N.block
     for p in range(P.shape[0]):
         if P[p, P_FRAME] != 0.0:
@@ -292,15 +293,15 @@ def _renorm(P, pop_off, N, t):
             dtf = t - N.tf[p]
             if g > 0.0:
                 f = math.exp(-g * dtf)
-                for n in range(pop_off[p], pop_off[p + 1]):
+                for n in range(own[p, 0], own[p, 1]):
                     ST[n, COL_V] *= f
             else:
                 # non-leaky: V = U + c (t - tf) + ...; move the origin to t
-                for n in range(pop_off[p], pop_off[p + 1]):
+                for n in range(own[p, 0], own[p, 1]):
                     ST[n, COL_V] += P[p, P_C] * dtf
             fe = math.exp(-P[p, P_SE] * dtf)
             fi = math.exp(-P[p, P_SI] * dtf)
-            for n in range(pop_off[p], pop_off[p + 1]):
+            for n in range(own[p, 0], own[p, 1]):
                 ST[n, COL_IE] *= fe
                 ST[n, COL_II] *= fi
             N.tf[p] = t
@@ -558,7 +559,7 @@ def _bookkeeping(PL, S, t, kind, a, b, info, xc):
             return _stop_phase(ci, info, pmax, PH_SWEEP, p, j)
         return _close_window(PL, S, t, info)
     elif kind == RENORM:
-        _renorm(PL.pops.P, PL.pops.pop_off, S.neurons, t)
+        _renorm(PL.pops.P, PL.pops.own, S.neurons, t)
         qpush(S.queue, S.cnt, t + PL.consts.renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
     elif kind == SAMPLE:
         cf[F_PH_T] = t

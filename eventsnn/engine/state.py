@@ -74,18 +74,25 @@ COL_TGT = 7
 NCOL = 8
 
 
-def neuron_block(n: int, v) -> np.ndarray:
-    """A new (n, 8) neuron block aligned to 64 bytes, with V (or U) ``v`` and no
-    refractory period, candidate or crossing."""
+def neuron_block(n: int, v, rows=None) -> np.ndarray:
+    """A new (n, 8) neuron block aligned to 64 bytes, with V (or U) ``v`` (a scalar or
+    one per neuron) and no refractory period, candidate or crossing.
+
+    ``rows``: only these row ranges (int [k, 2] of [lo, hi)) are set, the others are
+    left zero: a process of a partitioned run touches only its own neurons' rows, so
+    the others stay pages the system never backs with memory."""
     # one row of slack for the alignment and two spare rows for ``cseq_view``
     raw = np.zeros(n * NCOL + 3 * NCOL)
     off = (-raw.ctypes.data % 64) // 8
     st = raw[off:off + n * NCOL].reshape(n, NCOL)
-    st[:, COL_V] = v
-    st[:, COL_REF] = -np.inf
-    st[:, COL_CSEQ].view(np.int64)[:] = -1
-    st[:, COL_CT] = np.inf
-    st[:, COL_TGT] = np.inf
+    v = np.broadcast_to(np.asarray(v, np.float64), (n,))
+    for lo, hi in ([(0, n)] if rows is None else rows):
+        sl = slice(int(lo), int(hi))
+        st[sl, COL_V] = v[sl]
+        st[sl, COL_REF] = -np.inf
+        st[sl, COL_CSEQ].view(np.int64)[:] = -1
+        st[sl, COL_CT] = np.inf
+        st[sl, COL_TGT] = np.inf
     return st
 
 

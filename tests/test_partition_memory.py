@@ -1,0 +1,228 @@
+"""Issue 18, memory per process: a partitioned run builds only its own synapses and
+touches only its own neurons' state, and its spikes are still those of one process.
+
+- A connection rule builds the part of a projection onto a block of targets without the
+  whole (``ConnectionRule.build_part``): bitwise the whole structure with the other
+  targets left out, for every built-in rule.
+- A projection made by a rule with one weight and one delay is kept as its rule and seed
+  (``RuleSpec``) until needed: one process builds it whole, each process of a
+  partitioned run only its part.
+- Per-neuron state is indexed by global id; a process sets only its own rows, the
+  others stay zero (pages never backed by memory).
+- The spikes of the processes' windows are merged, not sorted (``merge_windows``).
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import eventsnn as ev
+from eventsnn import connectivity as cx
+from eventsnn import parallel
+from eventsnn.connectivity.rules import _keep_targets
+from eventsnn.engine.emit import merge_windows, sort_window
+from eventsnn.engine.state import COL_REF, COL_V, SpikeRecord
+from eventsnn.plan import own_range
+
+RULES = [cx.fixed_indegree(4), cx.fixed_indegree(4, allow_multapses=False),
+         cx.fixed_indegree(9, False, False), cx.fixed_outdegree(3), cx.fixed_outdegree(3, False, False),
+         cx.fixed_outdegree(9, False, False), cx.fixed_probability(0.15), cx.fixed_probability(0.15, False),
+         cx.fixed_probability(1.0, False), cx.one_to_one(), cx.all_to_all(), cx.all_to_all(False)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(0, len(RULES) - 1), n=st.integers(1, 40), seed=st.integers(0, 2**32 - 1),
+       same=st.booleans(), cut=st.tuples(st.floats(0, 1), st.floats(0, 1)))
+def test_build_part_is_the_whole_with_other_targets_left_out(k, n, seed, same, cut):
+    rule = RULES[k]
+    n_pre = n
+    n_post = n if same or isinstance(rule, cx.OneToOne) else max(1, n // 2 + 5)
+    if isinstance(rule, cx.FixedIndegree) and not rule.allow_multapses and rule.k > n_pre - same:
+        return
+    if isinstance(rule, cx.FixedOutdegree) and not rule.allow_multapses and rule.k > n_post - same:
+        return
+    lo, hi = sorted(int(c * n_post) for c in cut)
+    ip, ix = rule.build(n_pre, n_post, seed, same)
+    a, b, total = rule.build_part(n_pre, n_post, seed, same, targets=(lo, hi))
+    want_ip, want_ix = _keep_targets(ip, ix, lo, hi)
+    assert np.array_equal(a, want_ip) and np.array_equal(b, want_ix)
+    assert total == len(ix)
+    # the blocks of every process together are the whole
+    K = 3
+    parts = [rule.build_part(n_pre, n_post, seed, same, targets=own_range(n_post, r, K)) for r in range(K)]
+    assert sum(len(p[1]) for p in parts) == len(ix)
+
+
+def test_build_part_validates_targets():
+    rule = cx.fixed_indegree(2)
+    with pytest.raises(ValueError, match="targets\\[1\\]"):
+        rule.build_part(5, 5, 0, targets=(0, 6))
+    with pytest.raises(ValueError, match="targets\\[1\\]"):
+        rule.build_part(5, 5, 0, targets=(3, 2))
+    with pytest.raises(TypeError, match="targets"):
+        rule.build_part(5, 5, 0, targets=[0, 2])
+
+
+def test_rule_projections_are_built_when_needed():
+    net = ev.Network(seed=3)
+    lif = ev.LIF()
+    a = net.population(30, lif)
+    b = net.population(20, lif)
+    pr = net.connect(a, b, ev.fixed_indegree(5), weight=0.5, delay=1.0)
+    assert pr._csr is None
+    # the same synapses as the rule built at once with the projection's seed
+    ip, ix = ev.fixed_indegree(5).build(30, 20, pr._spec.seed)
+    assert np.array_equal(pr.csr.indptr, ip) and np.array_equal(pr.csr.indices, ix)
+    assert cx.is_shared(pr.csr.weights) and pr.csr.weights[0] == 0.5
+    assert not pr.csr.indices.flags.writeable
+
+
+def test_rule_projections_still_refuse_bad_input_at_connect():
+    net = ev.Network()
+    lif = ev.LIF()
+    a = net.population(5, lif)
+    b = net.population(6, lif)
+    with pytest.raises(ValueError, match="k=7 exceeds the 5 candidate sources"):
+        net.connect(a, b, ev.fixed_indegree(7, allow_multapses=False), weight=1.0)
+    with pytest.raises(ValueError, match="one_to_one requires n_pre == n_post"):
+        net.connect(a, b, ev.one_to_one(), weight=1.0)
+    with pytest.raises(ValueError, match="weight contains 5.0"):
+        net.connect(a, b, ev.fixed_indegree(2), weight=5.0, plasticity=ev.plasticity.STDP(w_max=3.0))
+    with pytest.raises(ValueError, match="weight must be finite"):
+        net.connect(a, b, ev.fixed_indegree(2), weight=np.inf)
+    with pytest.raises(TypeError, match="float64"):
+        net.connect(a, b, ev.fixed_indegree(2), weight=1.0, dtype=np.float32)
+    assert net.projections == []
+
+
+def test_set_weights_on_a_rule_projection():
+    net = ev.Network(seed=1)
+    lif = ev.LIF()
+    a = net.population(10, lif)
+    pr = net.connect(a, a, ev.fixed_indegree(3), weight=1.0)
+    pr.set_weights(np.arange(30.0) / 10)
+    assert pr._spec is None
+    assert np.array_equal(pr.weights, np.arange(30.0) / 10)
+
+
+def _net():
+    """Adaptive thresholds, per-neuron bias currents, exp synapses (frame renormalisation
+    every 100 ms with tau_syn = 1 ms), a plastic projection, a drive."""
+    net = ev.Network(seed=11)
+    fast = ev.LIF(tau_m=10.0, tau_syn_exc=1.0, tau_syn_inh=2.0, v_th=20.0, v_reset=10.0, t_ref=2.0,
+                  theta_plus=0.5)
+    biased = ev.LIF(tau_m=20.0, v_th=20.0, v_reset=10.0, t_ref=0.0)
+    a = net.population(70, fast, name="a", v_init=(0.0, 20.0))
+    b = net.population(33, biased, name="b", v_init=(0.0, 10.0), i_bias=np.linspace(5.0, 25.0, 33))
+    src = net.poisson_source(40, 150.0, name="src")
+    net.connect(src, a, ev.fixed_indegree(8), weight=12.0, delay=0.5)
+    net.connect(a, b, ev.fixed_probability(0.2), weight=1.5, delay=1.0)
+    net.connect(b, a, ev.fixed_outdegree(6), weight=-2.0, delay=1.5)
+    net.connect(a, a, ev.fixed_indegree(5), weight=1.0, delay=1.0, plasticity=ev.plasticity.STDP(w_max=3.0))
+    net.poisson_drive(b, rate=500.0, weight=1.0)
+    return net
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_partitioned_run_builds_only_its_part(K):
+    one = _net()
+    r1 = one.run(250.0)
+    theta1 = one._pops[0].theta
+
+    def body(comm):
+        net = _net().distribute(comm).prepare()
+        own = net.plan.arrays.pops.own
+        N = net.n_neurons
+        mine = np.zeros(N, bool)
+        for lo, hi in own:
+            mine[lo:hi] = True
+        blk = net._state.neurons.block
+        # the initial state of its own neurons: no refractory period, V from v_init
+        set_own = bool((blk[mine, COL_REF] == -np.inf).all() and (blk[mine, COL_V] != 0).all())
+        r = net.run(250.0)
+        return dict(t=r.spikes.times, i=r.spikes.ids, theta=net._pops[0].theta,
+                    w=net.projections[3].weights.copy(),
+                    # no process built a whole rule projection
+                    built=[p._csr is not None for p in net.projections],
+                    # a process's synapses are the whole projection's onto its neurons
+                    nnz=[p.csr.nnz for p in net.plan.projections],
+                    untouched=bool((blk[~mine] == 0).all() and (net._state.neurons.theta[~mine] == 0).all()),
+                    set_own=set_own)
+    every = parallel.run_threads(K, body, timeout=120)
+    for x in every:
+        assert np.array_equal(x["t"], r1.spikes.times) and np.array_equal(x["i"], r1.spikes.ids)
+        assert np.array_equal(x["theta"], theta1)
+        assert np.array_equal(x["w"], one.projections[3].weights)
+    # projection 3 was built whole on each process by reading its weights; the others never
+    assert all(x["built"][3] and not any(x["built"][:3] + x["built"][4:]) for x in every)
+    assert all(x["untouched"] and x["set_own"] for x in every)
+    whole = [p.csr.nnz for p in one.plan.projections]
+    assert [sum(x["nnz"][q] for x in every) for q in range(len(whole))] == whole
+    assert len(r1.spikes) > 200
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 30), min_size=1, max_size=4), rest=st.integers(0, 5),
+       seed=st.integers(0, 2**31))
+def test_merge_windows_is_the_sorted_union(sizes, rest, seed):
+    rng = np.random.default_rng(seed)
+    # coarse times: many ties, broken by neuron id
+    runs = []
+    for m in sizes:
+        t = rng.integers(0, 6, m) * 0.25
+        n = rng.integers(0, 50, m)
+        o = np.lexsort((n, t))
+        runs.append((t[o], n[o]))
+    own = int(rng.integers(0, len(sizes)))
+    k = len(runs[own][0])
+    kept_t = 10.0 + np.arange(rest, dtype=float)
+    kept_n = rng.integers(0, 50, rest)
+    cap = sum(sizes) + rest + 1
+    EB = SpikeRecord(np.empty(cap), np.empty(cap, np.int64), np.array([k + rest], np.int64))
+    EB.t[:k], EB.n[:k] = runs[own]
+    EB.t[k:k + rest], EB.n[k:k + rest] = kept_t, kept_n
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    ts = np.concatenate([r[0] for r in runs])
+    ns = np.concatenate([r[1] for r in runs]).astype(np.int64)
+    merge_windows(ts, ns, bounds, EB, k)
+    o = np.lexsort((ns, ts))
+    m = len(ts)
+    assert EB.count[0] == m + rest
+    assert np.array_equal(EB.t[:m], ts[o]) and np.array_equal(EB.n[:m], ns[o])
+    assert np.array_equal(EB.t[m:m + rest], kept_t) and np.array_equal(EB.n[m:m + rest], kept_n)
+    # what sort_window would have made of the concatenation
+    EB2 = SpikeRecord(ts.copy(), ns.copy(), np.array([m], np.int64))
+    sort_window(EB2)
+    assert np.array_equal(EB2.t, EB.t[:m]) and np.array_equal(EB2.n, EB.n[:m])
+
+
+def _flat(d, pre=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{pre}{k}."))
+        else:
+            out[f"{pre}{k}"] = v
+    return out
+
+
+def test_report_of_a_partitioned_run_is_the_networks():
+    """The operation-count report sums the processes' synapses (each holds its own);
+    only the per-process work (queue, presynaptic traces) and the bytes held differ."""
+    one = _net()
+    one.run(120.0)
+    want = _flat(one.report().as_dict())
+
+    def body(comm):
+        net = _net().distribute(comm)
+        net.run(120.0)
+        return _flat(net.report().as_dict())
+    for K in (2, 3):
+        for got in parallel.run_threads(K, body, timeout=120):
+            assert got.keys() == want.keys()
+            differ = {k for k in want if not np.array_equal(np.asarray(got[k]), np.asarray(want[k]))}
+            # the per-process work, and the totals and ratios that include it
+            assert all(("queue" in k or "trace" in k or "footprint" in k or k == "event.energy_pj.total"
+                        or k.startswith("ratios.")) for k in differ), sorted(differ)
+            assert "event.counts.syn_events" in want and "event.counts.syn_events" not in differ
+            assert got["network.n_synapses"] == want["network.n_synapses"]
