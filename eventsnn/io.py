@@ -162,17 +162,19 @@ def _write(net, path, wfull, part=None):
             arrays[f"src{k}.times"] = s.times
     projs = []
     for pr in net._projs:
-        w = wfull.get(pr.index, pr.csr.weights)
+        # (a projection not built yet, as in a partitioned run, is built for the file only)
+        csr = pr._csr if pr._csr is not None else pr._spec.build()[0]
+        w = wfull.get(pr.index, csr.weights)
         shared = cx.is_shared(w)
-        projs.append({"pre": pr.pre.name, "post": pr.post.name, "n_post": pr.csr.n_post,
+        projs.append({"pre": pr.pre.name, "post": pr.post.name, "n_post": csr.n_post,
                       "delay": pr.delay, "shared_weight": bool(shared),
                       "plasticity": _record(pr.plasticity), "learning": bool(pr._learning),
                       "reward0": float(pr._reward0)})
-        arrays[f"proj{pr.index}.indptr"] = pr.csr.indptr
-        arrays[f"proj{pr.index}.indices"] = pr.csr.indices
+        arrays[f"proj{pr.index}.indptr"] = csr.indptr
+        arrays[f"proj{pr.index}.indices"] = csr.indices
         arrays[f"proj{pr.index}.weights"] = np.ascontiguousarray(w[:1] if shared else w)
-        if pr.csr.delays is not None:
-            arrays[f"proj{pr.index}.delays"] = pr.csr.delays
+        if csr.delays is not None:
+            arrays[f"proj{pr.index}.delays"] = csr.delays
     drives = [{"pop": pop.name, "rate": float(rate), "weight": float(weight)} for pop, rate, weight in net._drives]
     recs = _save_recorders(net, arrays)
     meta = {"format": FORMAT, "seed": net.seed, "populations": pops, "sources": srcs, "projections": projs,

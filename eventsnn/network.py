@@ -353,8 +353,8 @@ class Projection:
 
     def traces(self) -> dict:
         """Plasticity traces at the network's current time: ``pre`` (n_pre, 2) and
-        ``post`` (n_post, 2) arrays of (fast, slow) trace values, computed exactly."""
-        self.pre.net._single("Projection.traces")
+        ``post`` (n_post, 2) arrays of (fast, slow) trace values, computed exactly.
+        Collective in a partitioned run."""
         if self.plasticity is None:
             raise ValueError("traces: this projection has no plasticity rule")
         pl = self._pl()
@@ -372,16 +372,31 @@ class Projection:
                 v = np.stack([tr[:, 0] * np.exp(-dt * row[i1]), tr[:, 1] * np.exp(-dt * row[i2])], axis=1)
             v[~np.isfinite(tr[:, PLM.T_LAST])] = 0.0
             out[name] = v
+        net = self.pre.net
+        if net._comm is not None:
+            # postsynaptic traces: each neuron's owner's (the blocks follow in rank order);
+            # presynaptic: every process with synapses of a row keeps its neuron's trace, so
+            # the one updated last (the lowest rank among equals) holds it
+            lo, hi = _own_range(self.post.size, int(net._comm.rank), int(net._comm.size))
+            pre_tl = TR.pre_tr[PI.pre_off[k]:PI.pre_off[k + 1], PLM.T_LAST]
+            every = net._comm.allgather((out["pre"], pre_tl, out["post"][lo:hi]))
+            last = np.argmax(np.stack([x[1] for x in every]), axis=0)
+            out = {"pre": np.stack([x[0] for x in every])[last, np.arange(self.pre.size)],
+                   "post": np.concatenate([x[2] for x in every])}
         return out
 
     def set_weights(self, w):
-        """Replace all weights (mV) in CSR order; validated before anything changes."""
-        self.pre.net._single("Projection.set_weights")
+        """Replace all weights (mV) in CSR order; validated before anything changes.  In a
+        partitioned run every process must call it with the same weights (each keeps
+        those of its own synapses; the whole structure is built on every process)."""
+        net = self.pre.net
+        part = net._comm is not None and net._plan is not None
         a = np.asarray(w)
         if a.dtype.kind not in "iuf":
             raise TypeError(f"w must be a real array, got dtype {a.dtype}")
-        if a.shape != self.csr.weights.shape:
-            raise ValueError(f"w has shape {a.shape}; this projection needs shape {self.csr.weights.shape}")
+        want = (net._plan.projections[self.index].n_total,) if part else self.csr.weights.shape
+        if a.shape != want:
+            raise ValueError(f"w has shape {a.shape}; this projection needs shape {want}")
         if not np.isfinite(a).all():
             bad = a[~np.isfinite(a)][0]
             raise ValueError(f"w contains {float(bad)!r}; weights must be finite (mV)")
@@ -391,17 +406,17 @@ class Projection:
             raise ValueError(f"w contains {float(bad)!r}; plastic weights must be in "
                              f"[w_min, w_max] = [{rule.w_min}, {rule.w_max}] mV")
         self._sync()
-        net = self.pre.net
         csr = self.csr           # (built, if it was not yet, before the rule is dropped)
         self._spec = None        # the rule no longer describes the weights
-        if not csr.weights.flags.writeable:
-            # one shared weight (a read-only view) becomes one weight per synapse
-            csr.weights = np.array(a, dtype=np.float64)
-        else:
-            csr.weights[:] = a
+        _put_weights(csr, a)
         if net._plan is not None:
-            # the kernels read the weights through the plan (plastic ones write them)
-            net._plan.kernel["w"][self.index] = csr.weights
+            # the kernels read the weights through the plan (plastic ones write them); a
+            # process of a partitioned run holds those of the synapses onto its neurons
+            pc = net._plan.projections[self.index].csr
+            if part:
+                K, r = int(net._comm.size), int(net._comm.rank)
+                _put_weights(pc, a[_local_synapses(csr, *_own_range(self.post.size, r, K))])
+            net._plan.kernel["w"][self.index] = pc.weights
             net._state.proj_sign[self.index] = _sign(csr.weights, rule)
 
     def to_scipy(self):
@@ -413,6 +428,14 @@ class Projection:
             return cx.CSR(self.csr.indptr, self.csr.indices, self._current_weights(), self.csr.delays,
                           n_post=self.csr.n_post).to_scipy()
         return self.csr.to_scipy()
+
+
+def _put_weights(csr, a):
+    """Set a CSR's weights to ``a`` (one shared, read-only weight becomes one per synapse)."""
+    if not csr.weights.flags.writeable:
+        csr.weights = np.array(a, dtype=np.float64)
+    else:
+        csr.weights[:] = a
 
 
 class Network:
@@ -1006,10 +1029,6 @@ class Network:
             self._cnt_mark = np.zeros_like(self._state.cnt)
         return self
 
-    def _single(self, what):
-        if self._comm is not None and self._plan is not None:
-            raise RuntimeError(f"{what} is not supported yet in a partitioned run (Network.distribute)")
-
     def distribute(self, comm, *, gather: bool = True) -> "Network":
         """Simulate this network partitioned over the processes of ``comm`` (an MPI
         communicator, or a rank of ``eventsnn.parallel.ThreadGroup``); None: in this
@@ -1031,8 +1050,9 @@ class Network:
         The run guards (``max_events``, ``max_spikes``, ``max_queue``) act per process:
         a process that stops raises, and under MPI an uncaught exception aborts every
         process (``eventsnn.parallel``); the others cannot continue without it.
-        Copying, pickling, ``Projection.traces`` and ``set_weights`` are not supported
-        for a partitioned network yet.  docs/scale-out.md has the algorithm.
+        ``Projection.traces`` and ``set_weights`` are collective too (every process calls
+        them, ``set_weights`` with the same weights); copying and pickling a partitioned
+        network are not supported.  docs/scale-out.md has the algorithm.
         """
         if self._plan is not None:
             raise RuntimeError("distribute must be called before the first run or prepare")

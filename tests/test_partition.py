@@ -11,6 +11,7 @@ and pops are each process's own work, and so are the presynaptic trace updates (
 process with synapses of a row keeps that neuron's trace): those are summed.
 """
 import os
+import pickle
 import sys
 
 import numpy as np
@@ -166,15 +167,14 @@ def test_what_a_partitioned_network_cannot_do_yet_is_refused():
         net.distribute(comm)
         net.run(2.0)
         out = []
-        for f in (lambda: copy.deepcopy(net), lambda: net.projections[1].traces(),
-                  lambda: net.projections[1].set_weights(1.0)):
+        for f in (lambda: copy.deepcopy(net), lambda: pickle.dumps(net)):
             try:
                 f()
-            except (TypeError, RuntimeError) as e:
+            except TypeError as e:
                 out.append(str(e))
         return out
     for msgs in parallel.run_threads(2, go, timeout=60):
-        assert len(msgs) == 3 and all("partitioned" in m for m in msgs)
+        assert len(msgs) == 2 and all("partitioned" in m for m in msgs)
 
 
 @pytest.mark.parametrize("K", [2, 3])

@@ -226,3 +226,55 @@ def test_report_of_a_partitioned_run_is_the_networks():
                         or k.startswith("ratios.")) for k in differ), sorted(differ)
             assert "event.counts.syn_events" in want and "event.counts.syn_events" not in differ
             assert got["network.n_synapses"] == want["network.n_synapses"]
+
+
+def _traces_and_weights(net, w_static, w_plastic):
+    """Run 60 ms, set the weights of the static projection 1 and the plastic projection
+    3, run 60 ms more: spikes, traces and weights."""
+    r1 = net.run(60.0)
+    tr1 = net.projections[3].traces()
+    net.projections[1].set_weights(w_static)
+    net.projections[3].set_weights(w_plastic)
+    r2 = net.run(60.0)
+    tr2 = net.projections[3].traces()
+    return dict(t=np.concatenate([r1.spikes.times, r2.spikes.times]),
+                i=np.concatenate([r1.spikes.ids, r2.spikes.ids]), tr=(tr1, tr2),
+                w=(net.projections[1].weights.copy(), net.projections[3].weights.copy()))
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_traces_and_set_weights_of_a_partitioned_run(K):
+    one = _net()
+    rng = np.random.default_rng(4)
+    n1, n3 = one.projections[1].n_synapses, one.projections[3].n_synapses
+    w1 = rng.uniform(0.5, 3.0, n1)
+    w3 = rng.uniform(0.0, 3.0, n3)
+    want = _traces_and_weights(one, w1, w3)
+
+    def body(comm):
+        net = _net().distribute(comm)
+        return _traces_and_weights(net, w1, w3)
+    for got in parallel.run_threads(K, body, timeout=120):
+        assert np.array_equal(got["t"], want["t"]) and np.array_equal(got["i"], want["i"])
+        for a, b in zip(got["tr"], want["tr"]):
+            assert np.array_equal(a["pre"], b["pre"]) and np.array_equal(a["post"], b["post"])
+        assert np.array_equal(got["w"][0], w1)
+        assert np.array_equal(got["w"][1], want["w"][1])
+    # the new weights changed the run
+    assert not np.array_equal(want["w"][1], w3) and want["tr"][1]["pre"].any()
+
+
+def test_set_weights_of_a_partitioned_run_is_validated():
+    def body(comm):
+        net = _net().distribute(comm)
+        net.run(1.0)
+        n = net.projections[1].n_synapses
+        errs = []
+        for w in (np.ones(n + 1), np.full(n, np.nan)):
+            try:
+                net.projections[1].set_weights(w)
+            except ValueError as e:
+                errs.append(str(e))
+        return errs
+    for errs in parallel.run_threads(2, body, timeout=60):
+        assert "needs shape" in errs[0] and "finite" in errs[1]
