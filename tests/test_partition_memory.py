@@ -278,3 +278,43 @@ def test_set_weights_of_a_partitioned_run_is_validated():
         return errs
     for errs in parallel.run_threads(2, body, timeout=60):
         assert "needs shape" in errs[0] and "finite" in errs[1]
+
+
+def _rule_net(spec):
+    """Two populations and a Poisson source connected by the rules ``spec`` draws."""
+    net = ev.Network(seed=spec["seed"])
+    lif = ev.LIF(tau_m=10.0, tau_syn_exc=spec["ts"], tau_syn_inh=spec["ts"], v_th=20.0, v_reset=10.0, t_ref=1.0)
+    a = net.population(spec["na"], lif, name="a", v_init=(0.0, 20.0))
+    b = net.population(spec["nb"], lif, name="b", v_init=(0.0, 20.0))
+    src = net.poisson_source(12, 120.0, name="src")
+    for (pre, post), k, w, d in zip([(src, a), (src, b), (a, b), (b, a), (a, a)], spec["rules"], spec["w"],
+                                    spec["d"]):
+        rule = RULES[k]
+        if isinstance(rule, cx.OneToOne) and pre.size != post.size:
+            rule = cx.all_to_all()
+        if isinstance(rule, (cx.FixedIndegree, cx.FixedOutdegree)) and not rule.allow_multapses:
+            rule = type(rule)(min(rule.k, min(pre.size, post.size) - 1), rule.allow_autapses, False)
+        net.connect(pre, post, rule, weight=w if pre is not src else 9.0, delay=d)
+    net.record_state(np.arange(0, spec["na"] + spec["nb"], 3), dt=0.5)
+    return net
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.fixed_dictionaries({
+    "seed": st.integers(0, 2**16), "ts": st.sampled_from([0.0, 2.0]),
+    "na": st.integers(2, 25), "nb": st.integers(2, 25),
+    "rules": st.lists(st.integers(0, len(RULES) - 1), min_size=5, max_size=5),
+    "w": st.lists(st.sampled_from([0.5, 1.5, 4.0, -2.0]), min_size=5, max_size=5),
+    "d": st.lists(st.sampled_from([0.5, 1.0, 1.5]), min_size=5, max_size=5)}), st.sampled_from([2, 3]))
+def test_rule_networks_partitioned_equal_one_process(spec, K):
+    one = _rule_net(spec)
+    r1 = one.run(40.0)
+
+    def body(comm):
+        net = _rule_net(spec).distribute(comm)
+        r = net.run(40.0)
+        return r.spikes.times, r.spikes.ids, r.states.v, [p._csr is None for p in net.projections]
+    for t, i, v, unbuilt in parallel.run_threads(K, body, timeout=60):
+        assert np.array_equal(t, r1.spikes.times) and np.array_equal(i, r1.spikes.ids)
+        assert np.array_equal(v.view(np.int64), r1.states.v.view(np.int64))
+        assert all(unbuilt)
