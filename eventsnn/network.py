@@ -28,11 +28,11 @@ from .engine.loop import (EXCHANGE, MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE
                           grow_record, run_loop)
 from .engine.queue import reserve
 from .engine.rng import STREAM_BUILD, STREAM_INIT
-from .engine.state import (C_SRC_SPIKES, F_TCUR, K_EV, K_PHASE, K_POPS, K_XCHG, PlasticRun, cseq_view,
+from .engine.state import (F_TCUR, K_EV, K_PHASE, K_POPS, K_XCHG, PlasticRun, cseq_view,
                            neuron_block)
 from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
-from .plan import _sign, bind, build_plan, initial_state, synapse_bytes
+from .plan import _sign, bind, build_plan, count_rows, initial_state, synapse_bytes
 from .plan import local_synapses as _local_synapses
 from .plan import network_digest
 from .plan import own_range as _own_range
@@ -1022,6 +1022,10 @@ class Network:
             if self._comm is not None:
                 self._check_same_network()
             plan = build_plan(self, pf_pop=self._prefetch_pop, part=part)
+            if self._comm is not None:
+                # which process counts each row's queue work: the lowest-ranked with synapses
+                bits = np.packbits(plan.arrays.graph.row_cnt.astype(bool))
+                count_rows(plan, self._comm.allgather(bits), part[0])
             self._state = initial_state(plan)
             self._plan = plan
             # the queue work of building (first source spikes, initial candidates,
@@ -1044,8 +1048,8 @@ class Network:
 
         ``gather=False`` keeps results per process, for runs too large to gather: each
         process's ``Result`` holds the spikes of its own neurons, the samples of its own
-        neurons (the others' are NaN), its own rate bins and its own counts (every
-        process counts every source spike).
+        neurons (the others' are NaN), its own rate bins and its own counts (which add
+        up to the single-process counts).
 
         The run guards (``max_events``, ``max_spikes``, ``max_queue``) act per process:
         a process that stops raises, and under MPI an uncaught exception aborts every
@@ -1279,10 +1283,8 @@ class Network:
         self.t = t_end
         delta = st.cnt - cnt_before
         if self._comm is not None and self._gather:
-            every = self._comm.allgather(delta)
-            delta = np.sum(every, axis=0)
-            # every process draws every source's spikes: count them once
-            delta[C_SRC_SPIKES] = every[0][C_SRC_SPIKES]
+            # (what every process does alike, rank 0 alone counts: the sum is one process's)
+            delta = np.sum(self._comm.allgather(delta), axis=0)
         counts = OpCounts.from_array(delta)
         self._cnt_mark = st.cnt.copy()
         self.counts = self.counts + counts

@@ -25,7 +25,8 @@ import numpy as np
 from . import connectivity as cx
 from . import plasticity as PLM
 from .engine.deliver import PREFETCH_POP, test_mode
-from .engine.emit import MAX_LANES, RENORM, SAMPLE, SAMPLE_SEQ, SWEEP, init_drives, init_sources, qpush
+from .engine.emit import (MAX_LANES, RENORM, SAMPLE, SAMPLE_SEQ, SWEEP, init_drives, init_sources,
+                          qpush_n)
 from .engine.queue import new_queue, push, reserve
 from .engine.rng import STREAM_DRIVE, STREAM_SOURCES, seed_streams
 from .engine.state import (C_PUSH, K_EV, K_FJ, K_NDIRTY, K_PHASE, NCOUNT, NCURF, NCURI, Bind, Consts,
@@ -353,7 +354,7 @@ def _pops(pops, part=(0, 1)):
     return Pops(P, pop_off, own.reshape(len(pops), 2))
 
 
-def _graph(groups, projs, n_total, pf_pop):
+def _graph(groups, projs, n_total, pf_pop, part=(0, 1)):
     """Connectivity arrays, lanes, and the kernels' per-projection arrays."""
     gidx = {id(g): k for k, g in enumerate(groups)}
     by_group = [[] for _ in groups]
@@ -420,10 +421,58 @@ def _graph(groups, projs, n_total, pf_pop):
     # (decided on the whole network, so that every process of a partitioned run agrees)
     grp_buffer = np.array([1 if g.kind == "population" and any(projs[q].n_total for q in b) else 0
                            for g, b in zip(groups, by_group)], dtype=np.int64)
+    # (a partitioned run: this process's rows with synapses, until ``count_rows``)
+    row_cnt = np.zeros(0, np.uint8) if part[1] == 1 else nonempty_rows(row_ptr, row_ptr_off).astype(np.uint8)
     G = Graph(grp_off, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
               proj_delay, row_ptr, row_ptr_off, row_d0, row_d0_off, proj_lane, lane_delay,
-              grp_lane_ptr, grp_lane_proj, lane_pf, grp_buffer)
+              grp_lane_ptr, grp_lane_proj, lane_pf, grp_buffer, row_cnt)
     return G, kernel, lane_of
+
+
+def nonempty_rows(row_ptr, row_ptr_off) -> np.ndarray:
+    """bool [len(row_ptr)]: entry row_ptr_off[k] + i is True where row i of projection k
+    has synapses (the end slot of every projection is False)."""
+    ne = np.zeros(len(row_ptr), bool)
+    ne[:-1] = row_ptr[1:] > row_ptr[:-1]
+    ne[np.asarray(row_ptr_off[1:]) - 1] = False
+    return ne
+
+
+def _fused_pop(SRC, G, projs, nonempty, share):
+    """``Sources.fused_pop`` given which rows have synapses (in the whole network)."""
+    n_src = SRC.kind.shape[0]
+    has = np.zeros(n_src, bool)
+    for k, pr in enumerate(projs):
+        if pr.pre.kind != "population":
+            lo = pr.pre.node_off - int(SRC.off[0])
+            has[lo:lo + pr.pre.size] |= nonempty[G.row_ptr_off[k]:G.row_ptr_off[k] + pr.pre.size]
+    return np.where((SRC.lane >= 0) & ~has, share, 0).astype(np.int64)
+
+
+def count_rows(plan, every, rank):
+    """Set which rows this process counts in a partitioned run (``Graph.row_cnt``): those
+    no lower-ranked process has synapses of (``every``: each process's ``np.packbits`` of
+    its rows with synapses, ``nonempty_rows``), so that every row with synapses in the
+    whole network is counted once.  Rows with per-synapse delays are counted by every
+    process that has synapses of them (their queue work, one event per delay group,
+    is per process).  Also ``Sources.fused_pop`` from the whole network's rows."""
+    A = plan.arrays
+    G, SRC = A.graph, A.sources
+    n = G.row_cnt.shape[0]
+    mine = G.row_cnt.astype(bool)
+    lower = np.zeros(n, bool)
+    whole = mine.copy()
+    for r, bits in enumerate(every):
+        x = np.unpackbits(bits, count=n).astype(bool)
+        whole |= x
+        if r < rank:
+            lower |= x
+    cnt = mine & ~lower
+    for k, pr in enumerate(plan.projections):
+        if pr.delay is None:
+            cnt[G.row_ptr_off[k]:G.row_ptr_off[k + 1]] = mine[G.row_ptr_off[k]:G.row_ptr_off[k + 1]]
+    G.row_cnt[:] = cnt
+    SRC.fused_pop[:] = _fused_pop(SRC, G, plan.projections, whole, int(SRC.share[0]))
 
 
 def _lane_key(pr):
@@ -432,7 +481,7 @@ def _lane_key(pr):
     return (pr.delay, pr.pre.kind == "population")
 
 
-def _sources(srcs, projs, n, lane_of, pf_pop, record=True):
+def _sources(srcs, projs, n, lane_of, pf_pop, record=True, part=(0, 1)):
     S_tot = sum(s.size for s in srcs)
     kind = np.zeros(S_tot, np.int32)
     rate = np.zeros(S_tot, np.float64)
@@ -466,7 +515,8 @@ def _sources(srcs, projs, n, lane_of, pf_pop, record=True):
             lane[sl] = lane_of[_lane_key(out[0])]
             dly[sl] = out[0].delay
     return Sources(np.array([n], np.int64), kind, rate, st_ptr, st_times, lane, dly,
-                   np.array([1 if record else 0], np.int64))
+                   np.array([1 if record else 0], np.int64), np.array([1 if part[0] == 0 else 0], np.int64),
+                   np.zeros(S_tot, np.int64))
 
 
 def _drives(drives, pops):
@@ -556,14 +606,16 @@ def build_plan(net, *, pf_pop: int | None = None, part: tuple = (0, 1)) -> Plan:
     n_total = N + sum(s.size for s in srcs)
     PO = _pops(pops, part)
     P = PO.P
-    G, kernel, lane_of = _graph(groups, projs, n_total, pf_pop)
+    G, kernel, lane_of = _graph(groups, projs, n_total, pf_pop, part)
     if part[1] > 1:
         # a process's own CSRs belong to the plan alone: their row pointers become views of
         # the kernels' copy (``Graph.row_ptr``), not a second 8 bytes per row
         projs = [dataclasses.replace(pr, csr=cx.CSR(
             G.row_ptr[G.row_ptr_off[k]:G.row_ptr_off[k + 1]], pr.csr.indices, pr.csr.weights,
             pr.csr.delays, n_post=pr.csr.n_post, check="none")) for k, pr in enumerate(projs)]
-    SRC = _sources(srcs, projs, N, lane_of, pf_pop, net._record_sources)
+    SRC = _sources(srcs, projs, N, lane_of, pf_pop, net._record_sources, part)
+    # (this process's rows; a partitioned run sets them from every process's: count_rows)
+    SRC.fused_pop[:] = _fused_pop(SRC, G, projs, nonempty_rows(G.row_ptr, G.row_ptr_off), int(SRC.share[0]))
     DR, zero_rate, drv_n = _drives(drives, pops)
     PLA = _plastic(projs, len(pops))
     window_dt, renorm_dt = _bookkeeping(P, pops, projs)
@@ -694,10 +746,11 @@ def initial_state(plan: Plan) -> State:
     # middle of the first run that needs it; Q has room, so Q comes back)
     Q = reserve(Q, 0, 0)
     cnt = np.zeros(NCOUNT, np.int64)
+    share = int(A.sources.share[0])
     if A.consts.window_dt < math.inf:
-        qpush(Q, cnt, A.consts.window_dt, SWEEP, 0, 0, 0.0)
+        qpush_n(Q, cnt, share, A.consts.window_dt, SWEEP, 0, 0, 0.0)
     if A.consts.renorm_dt < math.inf:
-        qpush(Q, cnt, A.consts.renorm_dt, RENORM, 0, 0, 0.0)
+        qpush_n(Q, cnt, share, A.consts.renorm_dt, RENORM, 0, 0, 0.0)
     SS = SourceState(seed_streams(plan.seed, STREAM_SOURCES, S_tot), np.zeros(S_tot, np.int64))
     RS = SpikeRecord(np.empty(S_tot + 1024), np.empty(S_tot + 1024, np.int64), np.zeros(1, np.int64))
     init_sources(A.sources, SS, Q, RS, cnt, 0.0)
@@ -714,7 +767,7 @@ def initial_state(plan: Plan) -> State:
         else:
             continue
         push(Q, float(tk), SAMPLE_SEQ + k, SAMPLE, k, 0, 0.0)
-        cnt[C_PUSH] += 1
+        cnt[C_PUSH] += share
     PLA = A.plastic
     plastic = [pr for pr in plan.projections if pr.plasticity is not None]
     pre_tr = np.zeros((int(PLA.pre_off[-1]), 4))

@@ -598,12 +598,13 @@ def reward_sync_all(PL, k, learn, w, elig, rw, t):
 
 
 @njit(cache=True, _nrt=False)
-def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt):
+def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt, rc):
     """A presynaptic spike of ``row`` of plastic projection k arrives at synapses j0..j1
     at time t (after they were delivered): depression from the postsynaptic fast traces,
     then the presynaptic traces jump.  Targets and weights at addresses ``ia`` and
     ``wa``; ``TR`` the traces and eligibilities (``PlasticState``), ``PO`` (pre, post)
-    trace offsets of the projection, ``e0`` its first eligibility."""
+    trace offsets of the projection, ``e0`` its first eligibility; ``rc``: how many times
+    this process counts the trace update (``engine.emit.row_count``)."""
     pre_tr = TR.pre_tr
     post_tr = TR.post_tr
     elig = TR.elig
@@ -633,7 +634,7 @@ def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt):
                 store_float64(wa, s, _to_w(e, sign, wmin, wmax))
         cnt[C_WUPD] += j1 - j0
     _jump(pre_tr, i, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
-    cnt[C_TRACE] += 1
+    cnt[C_TRACE] += rc
 
 
 @njit(cache=True, inline="always")

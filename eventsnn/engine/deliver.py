@@ -186,6 +186,8 @@ def lane_prefetch(Q, q, G, B, ST):
             ir = G.row_ptr_off[pr] + row
             if stage == 0:
                 prefetch_l2(G.row_ptr, ir)
+                if G.row_cnt.shape[0] != 0:
+                    prefetch_l2(G.row_cnt, ir)     # (a partitioned run's row counts)
                 continue
             j0 = G.row_ptr[ir]
             j1 = G.row_ptr[ir + 1]

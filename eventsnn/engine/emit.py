@@ -48,6 +48,17 @@ _ONE = np.int64(1)
 
 
 @njit(cache=True, _nrt=False)
+def qpush_n(Q, cnt, n, t, kind, a, b, c):
+    """Push an event with the next sequence number, counted ``n`` times (1, or in a
+    partitioned run 0 on the processes that do not count it); returns that number."""
+    seq = Q.next_seq[0]
+    Q.next_seq[0] = seq + 1
+    push(Q, t, seq, kind, a, b, c)
+    cnt[C_PUSH] += n
+    return seq
+
+
+@njit(cache=True, _nrt=False)
 def qpush(Q, cnt, t, kind, a, b, c):
     """Push an event with the next sequence number; returns that number."""
     seq = Q.next_seq[0]
@@ -55,6 +66,16 @@ def qpush(Q, cnt, t, kind, a, b, c):
     push(Q, t, seq, kind, a, b, c)
     cnt[C_PUSH] += 1
     return seq
+
+
+@njit(cache=True, inline="always")
+def row_count(G, pr, row):
+    """How many times this process counts the queue work of row ``row`` of projection
+    pr: 1, or in a partitioned run 1 on the lowest-ranked process with synapses of it and
+    0 on the others (``Graph.row_cnt``)."""
+    if G.row_cnt.shape[0] == 0:
+        return _ONE
+    return np.int64(G.row_cnt[G.row_ptr_off[pr] + row])
 
 
 @njit(cache=True, inline="always")
@@ -115,9 +136,13 @@ def emit_prefetch(node, g, G):
     """Start loading the row pointers a spike of ``node`` (group g) will read in
     ``emit``: one random cache line per projection, which a neuron's spike overlaps
     with the reset's arithmetic instead of waiting for each in turn."""
+    counted = G.row_cnt.shape[0] != 0
     for q in range(G.grp_proj_ptr[g], G.grp_proj_ptr[g + 1]):
         pr = G.grp_proj[q]
-        prefetch_l2(G.row_ptr, G.row_ptr_off[pr] + node - G.proj_pre_off[pr])
+        ir = G.row_ptr_off[pr] + node - G.proj_pre_off[pr]
+        prefetch_l2(G.row_ptr, ir)
+        if counted:
+            prefetch_l2(G.row_cnt, ir)
 
 
 @njit(cache=True, _nrt=False)
@@ -146,21 +171,21 @@ def emit(node, g, t, G, Q, cnt):
             if (to_heap & bit) == 0:
                 if (in_lane & bit) != 0:
                     Q.next_seq[0] += 1      # a row of this spike's lane event
-                    cnt[C_PUSH] += 1
+                    cnt[C_PUSH] += row_count(G, pr, row)
                     continue
                 ta = t + G.lane_delay[ln]
                 if ta >= lane_last(Q, ln):
                     seq = Q.next_seq[0]
                     Q.next_seq[0] = seq + 1
                     lane_push(Q, ln, ta, seq, (np.int64(g) << 32) | row)
-                    cnt[C_PUSH] += 1
+                    cnt[C_PUSH] += row_count(G, pr, row)
                     in_lane |= bit
                     continue
                 to_heap |= bit
         d = G.proj_delay[pr]
         if d < 0.0:
             d = G.row_d0[G.row_d0_off[pr] + row]
-        qpush(Q, cnt, t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
+        qpush_n(Q, cnt, row_count(G, pr, row), t + d, DELIVER, (np.int64(pr) << 32) | row, start, t)
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -315,15 +340,16 @@ def queue_source(s, ts, SRC, Q, REC, cnt):
     source's spike is delivered after its time; the run that contains ts reports it.)"""
     if SRC.record[0] != 0:
         record_spike(REC, SRC.off[0] + s, ts)
+    # (every process of a partitioned run draws every source: rank 0 counts)
     if SRC.lane[s] >= 0:
-        qpush(Q, cnt, ts + SRC.dly[s], FUSED, s, _ZERO, ts)
+        qpush_n(Q, cnt, SRC.share[0], ts + SRC.dly[s], FUSED, s, _ZERO, ts)
     elif wheel_push(Q, s, ts, Q.next_seq[0]):
         # on the source wheel (engine.queue), with the sequence number qpush would give
         Q.next_seq[0] += 1
-        cnt[C_PUSH] += 1
+        cnt[C_PUSH] += SRC.share[0]
     else:
         # beyond the wheel's horizon
-        qpush(Q, cnt, ts, SOURCE, s, _ZERO, ts)
+        qpush_n(Q, cnt, SRC.share[0], ts, SOURCE, s, _ZERO, ts)
 
 
 @njit(cache=True, _nrt=False)

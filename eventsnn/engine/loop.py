@@ -49,7 +49,8 @@ from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row, syn
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
 from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SAMPLE_SEQ, SOURCE, SWEEP, emit,
-                   emit_window, fused_lane, group_of, next_source, prefetch_wheel, qpush, wake)
+                   emit_window, fused_lane, group_of, next_source, prefetch_wheel, qpush, qpush_n, row_count,
+                   wake)
 from .hints import load_float64, prefetch
 from .queue import lane_pop, lane_room, next_event, pop, push, reserve, wheel_pop
 from .state import (C_POP, C_PUSH, C_SRC_SPIKES, C_SYN_REC, C_SYN_SRC, COL_IE, COL_II, COL_REF, COL_V,
@@ -249,7 +250,7 @@ def _sample_done(PL, S):
             return
         tn = PR.times[PR.tptr[a] + b]
     push(S.queue, tn, SAMPLE_SEQ + a, SAMPLE, a, b, 0.0)
-    S.cnt[C_PUSH] += 1
+    S.cnt[C_PUSH] += PL.sources.share[0]
 
 
 @njit(cache=True, _nrt=False)
@@ -276,7 +277,7 @@ def _close_window(PL, S, t, info):
         info[3] = m
         return ROOM
     emit_window(EB, t, PL.graph, Q, S.cnt)
-    qpush(Q, S.cnt, t + PL.consts.window_dt, SWEEP, _ZERO, _ZERO, 0.0)
+    qpush_n(Q, S.cnt, PL.sources.share[0], t + PL.consts.window_dt, SWEEP, _ZERO, _ZERO, 0.0)
     ci[K_PHASE] = PH_NONE
     ci[K_XCHG] = 0
     return OK
@@ -380,9 +381,8 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
         if pls is not None:
             kp = np.int64(pls.plan.proj_pl[pr])
         if jr < 0:
-            # a lane event counts one pop per non-empty row (the first at the pop)
-            cnt[C_POP] += nrow_done
-            nrow_done = _ONE
+            # one pop per row with synapses (a heap row's, or one of a lane event's)
+            cnt[C_POP] += row_count(G, pr, row)
             if G.proj_pre_off[pr] >= PL.sources.off[0]:
                 cnt[C_SYN_SRC] += gend - j0
             else:
@@ -427,7 +427,8 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
             # found, then depresses it (Song et al. 2000)
             PI = pls.plan
             pre_update(PI.PL, kp, pls.state.learn, row, t, B.idx_addr[pr], wa, pls.state,
-                       (PI.pre_off[kp], PI.post_off[kp]), PI.elig_off[kp], j0, gend, cnt)
+                       (PI.pre_off[kp], PI.post_off[kp]), PI.elig_off[kp], j0, gend, cnt,
+                       row_count(G, pr, row))
         jr = _ZERO - 1
     S.cursor.i[K_NDIRTY] = ndirty
     if heap_row:
@@ -533,14 +534,20 @@ def _pop_next(Q, src, PL, B, S):
         t, seq, kind, a, b, c = pop(Q)
         if Q.n[0] > 0 and Q.kind[0] == CAND:
             prefetch(S.neurons.block, Q.a[0])        # the next candidate's state line
-    S.cnt[C_POP] += 1
+    # pops: a delivery's are counted per row (``_rows``); what every process of a
+    # partitioned run does alike, by rank 0 (``Sources.share``)
     fs = _ZERO - 1
-    if kind == FUSED:
+    if kind == CAND:
+        S.cnt[C_POP] += 1
+    elif kind == FUSED:
         fs = a
+        S.cnt[C_POP] += SRC.fused_pop[a]
         a, b = fused_lane(a, SRC, G)
         kind = LANE
-        S.cnt[C_SRC_SPIKES] += 1
-    elif kind == DELIVER:
+        S.cnt[C_SRC_SPIKES] += SRC.share[0]
+    elif kind != LANE and kind != DELIVER:
+        S.cnt[C_POP] += SRC.share[0]
+    if kind == DELIVER:
         _prefetch_next(Q, _ZERO, G, B, PL.pops.pop_off, S.neurons.block, S.scratch.isdirty)
     return t, seq, kind, a, b, c, fs
 
@@ -560,7 +567,7 @@ def _bookkeeping(PL, S, t, kind, a, b, info, xc):
         return _close_window(PL, S, t, info)
     elif kind == RENORM:
         _renorm(PL.pops.P, PL.pops.own, S.neurons, t)
-        qpush(S.queue, S.cnt, t + PL.consts.renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
+        qpush_n(S.queue, S.cnt, PL.sources.share[0], t + PL.consts.renorm_dt, RENORM, _ZERO, _ZERO, 0.0)
     elif kind == SAMPLE:
         cf[F_PH_T] = t
         _sample_start(S, a, b)
@@ -680,7 +687,7 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
             ci[K_NDIRTY] = candidate(a, seq, t, P, pop_off, S.neurons, Q, cnt, S.scratch, ci[K_NDIRTY],
                                      xc)
         elif kind == SOURCE:
-            cnt[C_SRC_SPIKES] += 1
+            cnt[C_SRC_SPIKES] += SRC.share[0]
             emit(SRC.off[0] + a, group_of(SRC.off[0] + a, G.grp_off), t, G, Q, cnt)
             next_source(a, c, SRC, S.sources, Q, S.src_spikes, cnt)
         else:

@@ -160,6 +160,10 @@ class Graph(NamedTuple):
     #: int64 [n_groups]: 1 for a population with synapses out of it: its spikes wait
     #: in ``State.emitq`` for the end of their emission window
     grp_buffer: np.ndarray
+    #: uint8 [len(row_ptr)] in a partitioned run, else empty: 1 where this process counts
+    #: the queue work and presynaptic trace update of a row (the lowest-ranked process
+    #: with synapses of it), so that the processes' counts add up to one process's
+    row_cnt: np.ndarray
 
 
 class Sources(NamedTuple):
@@ -182,6 +186,13 @@ class Sources(NamedTuple):
     dly: np.ndarray
     #: int64 [1]: 1 if the sources' spikes are recorded (``Network.record_source_spikes``)
     record: np.ndarray
+    #: int64 [1]: the count of a queue operation every process does alike (source spikes,
+    #: window ends, renormalisations, samples): 1, or in a partitioned run 1 on rank 0
+    #: and 0 on the others
+    share: np.ndarray
+    #: int64 [S]: pops counted for a fused source's spike besides its rows': ``share``
+    #: when it has no synapse at all (then no row counts the pop), else 0
+    fused_pop: np.ndarray
 
 
 class Drives(NamedTuple):
