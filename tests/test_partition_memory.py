@@ -367,3 +367,40 @@ def test_counts_kept_per_rank_add_up():
         for k, v in one.counts.as_dict().items():
             assert sum(p[k] for p in parts) == v, k
         assert one.counts.source_spikes > 0 and parts[1]["source_spikes"] == 0
+
+
+def _lowrate(n):
+    """The 10^6-neuron case's network (``cases.sparse_lowrate``) at n neurons, made to
+    take the paths of populations over 2**15 neurons (rows loaded ahead)."""
+    from eventsnn.cases import sparse_lowrate
+    net = sparse_lowrate(n, seed=1)
+    net._prefetch_pop = 0
+    return net
+
+
+def _lowrate_same(n, duration, Ks):
+    one = _lowrate(n)
+    r1 = one.run(duration)
+
+    def body(comm):
+        net = _lowrate(n).distribute(comm)
+        r = net.run(duration)
+        return r.spikes.times, r.spikes.ids, net.counts.as_dict()
+    for K in Ks:
+        for t, i, counts in parallel.run_threads(K, body, timeout=1200):
+            assert np.array_equal(t, r1.spikes.times) and np.array_equal(i, r1.spikes.ids)
+            assert counts == one.counts.as_dict()
+    return r1
+
+
+def test_sparse_lowrate_partitioned():
+    """The 10^6 case's network at 20 000 neurons, K = 2, 3, 4: spikes and every count."""
+    r = _lowrate_same(20_000, 50.0, (2, 3, 4))
+    assert len(r.spikes) > 1000
+
+
+@pytest.mark.slow
+def test_million_neuron_case_partitioned():
+    """The 10^6-neuron case itself, 50 ms, K = 2, 3, 4 (ranks as threads: minutes)."""
+    r = _lowrate_same(1_000_000, 50.0, (2, 3, 4))
+    assert len(r.spikes) > 10_000
