@@ -54,7 +54,7 @@ from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SAMPLE_SEQ, SOURC
 from .hints import load_float64, prefetch
 from .queue import lane_pop, lane_room, next_event, pop, push, reserve, wheel_pop
 from .state import (C_POP, C_PUSH, C_SRC_SPIKES, C_SYN_REC, C_SYN_SRC, COL_IE, COL_II, COL_REF, COL_V,
-                    F_EC, F_ET, F_PH_T, F_TCUR, K_EA, K_EB, K_EFS, K_EJR, K_EKIND, K_ENROW, K_EQI, K_ESRC, K_EV,
+                    F_EC, F_ET, F_PH_T, F_TCUR, K_EA, K_EB, K_EFS, K_EJR, K_EKIND, K_EQI, K_ESRC, K_EV,
                     K_FJ, K_NDIRTY, K_PH_J, K_PH_K, K_PH_P, K_PHASE, K_POPS, K_XCHG, SpikeRecord, State)
 from .threshold import (F_DONE, F_NONFINITE, F_SPIKE, F_WAKE, candidate, frame_state_of,
                         schedule, spike, state_at, test_marked)
@@ -344,10 +344,10 @@ def _post_plasticity(PL, B, S, pls):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
+def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, pf_later, xc, pls):
     """Deliver the rows of a popped delivery event (kind DELIVER or LANE, payload a, b,
     spike time c) from row qi on (entry jr of it, -1: the row has not started).
-    Returns (_GO, -, -, -) when done, else (_ROOM, qi, jr, nrow_done) to continue from
+    Returns (_GO, -, -) when done, else (_ROOM, qi, jr) to continue from
     (a drive arrival fired a target and room ran out)."""
     P = PL.pops.P
     pop_off = PL.pops.pop_off
@@ -412,7 +412,7 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
                     # (the kernel stops at the arrival that crossed, which must fire next)
                     if not _has_room(S, pmax + 2):
                         S.cursor.i[K_NDIRTY] = ndirty
-                        return _ROOM, qi, jr, nrow_done
+                        return _ROOM, qi, jr
                     ndirty, jr, ns, ts = frame_targets(P, p, t, row_, mode, ndirty, SC, N,
                                                        PL.drives, S.drives, cnt, pop_off)
                     if jr >= gend:
@@ -439,7 +439,7 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, nrow_done, pf_later, xc, pls):
         # own loads (from L2) then waited for; after them they overlap the following
         # events (measured: -7 % on the 10^6 case)
         lane_prefetch(Q, b, G, B, ST)
-    return _GO, qi, jr, nrow_done
+    return _GO, qi, jr
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -484,11 +484,10 @@ def _resume(PL, B, S, info, xc, pls):
     cf = S.cursor.f
     pmax = PL.consts.pmax
     if ci[K_EV] != 0:
-        code, qi, jr, nrow = _rows(PL, B, S, cf[F_ET], ci[K_EKIND], ci[K_EA], ci[K_EB], cf[F_EC],
-                                   ci[K_EQI], ci[K_EJR], ci[K_ENROW],
-                                   ci[K_ESRC] >= 0 and G.lane_pf[ci[K_ESRC]] != 0, xc, pls)
+        code, qi, jr = _rows(PL, B, S, cf[F_ET], ci[K_EKIND], ci[K_EA], ci[K_EB], cf[F_EC],
+                             ci[K_EQI], ci[K_EJR], ci[K_ESRC] >= 0 and G.lane_pf[ci[K_ESRC]] != 0, xc, pls)
         if code != _GO:
-            return _stop_event(ci, info, pmax, qi, jr, nrow)
+            return _stop_event(ci, info, pmax, qi, jr)
         ci[K_EV] = 0
         if ci[K_EFS] >= 0:
             next_source(ci[K_EFS], cf[F_EC], PL.sources, S.sources, S.queue, S.src_spikes, S.cnt)
@@ -669,8 +668,8 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
         t_cur = t
         cf[F_TCUR] = t
         if kind == DELIVER or kind == LANE:
-            code, qi, jr, nrow = _rows(PL, B, S, t, kind, a, b, c, _ZERO, _ZERO - 1, _ZERO,
-                                       src >= 0 and G.lane_pf[src] != 0, xc, pls)
+            code, qi, jr = _rows(PL, B, S, t, kind, a, b, c, _ZERO, _ZERO - 1,
+                                 src >= 0 and G.lane_pf[src] != 0, xc, pls)
             if code != _GO:
                 ci[K_EV] = 1
                 ci[K_EKIND] = kind
@@ -680,7 +679,7 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
                 ci[K_EFS] = fs
                 cf[F_ET] = t
                 cf[F_EC] = c
-                return _stop_event(ci, info, pmax, qi, jr, nrow)
+                return _stop_event(ci, info, pmax, qi, jr)
             if fs >= 0:
                 next_source(fs, c, SRC, S.sources, Q, S.src_spikes, cnt)
         elif kind == CAND:
@@ -699,11 +698,10 @@ def run_loop(PL, B, S, t_end, limits, info, xc, pls):
 
 
 @njit(cache=True, _nrt=False)
-def _stop_event(ci, info, pmax, qi, jr, nrow):
+def _stop_event(ci, info, pmax, qi, jr):
     """Keep the position in a row event and ask for room for one more spike."""
     ci[K_EQI] = qi
     ci[K_EJR] = jr
-    ci[K_ENROW] = nrow
     info[2] = pmax + 2
     info[3] = 1
     return ROOM

@@ -403,7 +403,8 @@ class Scratch(NamedTuple):
 
 
 # slots of the cursor, which carries the event loop's position across its returns
-# (``engine.loop``): int64 slots
+# (``engine.loop``): int64 slots (K_ENROW is unused: pops are counted per row since
+# session 17; the slot keeps the saved cursor's layout)
 K_NDIRTY, K_FJ, K_POPS, K_EV, K_EKIND, K_EA, K_EB, K_ESRC, K_EFS, K_EQI, K_EJR, K_ENROW, \
     K_PHASE, K_PH_P, K_PH_J, K_PH_K, K_XCHG = range(17)
 NCURI = 17
