@@ -7,7 +7,10 @@ one JSON document, and every array of its run state (neuron states, the event qu
 random streams, plasticity traces and eligibilities, counters, the spike record and the
 loop's position).  ``load(path)`` builds the network again and puts that state back, so
 that the loaded network continues bitwise as the saved one would have, in this process
-or another.
+or another.  A static projection that a built-in connection rule made (one weight, one
+delay, weights never set) is written as its rule, weight and seed, not as synapses:
+``load`` makes it again (bitwise the same), which keeps files small and lets each
+process of a partitioned run build only its own part.
 
 Loading never unpickles (``np.load(..., allow_pickle=False)``): opening a file from
 someone else cannot run code.  A file that is not an eventsnn network, is truncated or
@@ -35,9 +38,12 @@ from .results import OpCounts, Spikes, StateSamples
 __all__ = ["save", "load", "FORMAT"]
 
 #: the format this version writes; files of other formats are refused
-FORMAT = "eventsnn-network/3"
+FORMAT = "eventsnn-network/4"
 
 _RULES = {cls.__name__: cls for cls in (PLM.STDP, PLM.Triplet, PLM.Vogels, PLM.RewardSTDP)}
+# connection rules a file may name instead of storing the synapses they make
+_CONNECTIONS = {cls.__name__: cls for cls in (cx.FixedIndegree, cx.FixedOutdegree, cx.FixedProbability,
+                                              cx.OneToOne, cx.AllToAll)}
 
 
 def _record(rule):
@@ -89,7 +95,7 @@ def save(net: Network, path) -> None:
 
     A partitioned network (``Network.distribute``, or a script under ``mpiexec``) is
     saved by every process (collective): each writes its shard beside ``path``
-    (``name.rank{r}of{K}.npz``: the whole network and its part of the run state) and
+    (``name.rank{r}of{K}.npz``: the network and its part of the run state) and
     rank 0 writes at ``path`` a manifest naming them; ``load`` restores it with the
     same number of processes."""
     if not isinstance(net, Network):
@@ -162,6 +168,18 @@ def _write(net, path, wfull, part=None):
             arrays[f"src{k}.times"] = s.times
     projs = []
     for pr in net._projs:
+        spec = pr._spec
+        if spec is not None and pr.plasticity is None and type(spec.rule) in _CONNECTIONS.values():
+            # a static projection a built-in rule made, as made: its rule, weight and seed
+            # decide it (a partitioned run's shards then hold no synapses, and each
+            # process that loads one builds its own part again)
+            projs.append({"pre": pr.pre.name, "post": pr.post.name, "n_post": spec.n_post,
+                          "delay": pr.delay, "plasticity": None, "learning": bool(pr._learning),
+                          "reward0": float(pr._reward0),
+                          "rule": {"rule": type(spec.rule).__name__,
+                                   **{f.name: getattr(spec.rule, f.name) for f in fields(spec.rule)}},
+                          "weight": spec.weight, "seed": spec.seed})
+            continue
         # (a projection not built yet, as in a partitioned run, is built for the file only)
         csr = pr._csr if pr._csr is not None else pr._spec.build()[0]
         w = wfull.get(pr.index, csr.weights)
@@ -354,6 +372,20 @@ def _read(name):
                          f"({type(e).__name__}: {e})") from None
 
 
+def _connect_rule(net, groups, k, p):
+    """Projection k of a file that names its rule (``_write``): made again by the rule."""
+    r = dict(p["rule"])
+    cls = _CONNECTIONS.get(r.pop("rule"))
+    if cls is None:
+        raise ValueError(f"projection {k} has an unknown connection rule {p['rule']['rule']!r}")
+    pr = net.connect(groups[p["pre"]], groups[p["post"]], cls(**r), weight=p["weight"], delay=p["delay"])
+    if pr._spec is None or pr._spec.seed != p["seed"]:
+        raise ValueError(f"projection {k}: its seed {p['seed']!r} is not the one the network gives it "
+                         f"({None if pr._spec is None else pr._spec.seed!r}); the file is inconsistent")
+    pr._learning = bool(p["learning"])
+    pr._reward0 = float(p["reward0"])
+
+
 def _build(meta, arrays, comm=None) -> Network:
     net = Network(seed=meta["seed"])
     net._prefetch_pop = meta["prefetch_pop"]
@@ -376,6 +408,9 @@ def _build(meta, arrays, comm=None) -> Network:
             g = net.spike_source(arrays[f"src{k}.times"], ids, n=s["size"], name=s["name"])
         groups[s["name"]] = g
     for k, p in enumerate(meta["projections"]):
+        if p.get("rule") is not None:
+            _connect_rule(net, groups, k, p)
+            continue
         w = arrays[f"proj{k}.weights"]
         nnz = arrays[f"proj{k}.indices"].shape[0]
         if p["shared_weight"]:

@@ -404,3 +404,56 @@ def test_million_neuron_case_partitioned():
     """The 10^6-neuron case itself, 50 ms, K = 2, 3, 4 (ranks as threads: minutes)."""
     r = _lowrate_same(1_000_000, 50.0, (2, 3, 4))
     assert len(r.spikes) > 10_000
+
+
+def test_shards_name_rules_instead_of_storing_synapses(tmp_path):
+    """A static projection a built-in rule made is saved as its rule, weight and seed:
+    shards hold no synapses of it, and each process that loads one builds only its part
+    again; the run continues bitwise.  A single-process file does the same."""
+    one = _net()
+    one.run(40.0)
+    ev.save(one, str(tmp_path / "one.npz"))
+    with np.load(tmp_path / "one.npz") as f:
+        assert "proj0.indices" not in f.files and "proj3.indices" in f.files   # 3 is plastic
+    back = ev.load(str(tmp_path / "one.npz"))
+    r_one = one.run(60.0)
+    r_back = back.run(60.0)
+    assert np.array_equal(r_one.spikes.times, r_back.spikes.times)
+    assert back.counts.as_dict() == one.counts.as_dict()
+    path = str(tmp_path / "net.npz")
+
+    def first(comm):
+        net = _net().distribute(comm)
+        net.run(40.0)
+        ev.save(net, path)
+
+    def second(comm):
+        net = ev.load(path, comm=comm)
+        r = net.run(60.0)
+        return r.spikes.times, r.spikes.ids, [p._csr is None for p in net.projections]
+    parallel.run_threads(2, first, timeout=60)
+    with np.load(tmp_path / "net.rank1of2.npz") as f:
+        assert not any(k.startswith(("proj0.", "proj1.", "proj2.", "proj4.")) for k in f.files)
+    for t, i, unbuilt in parallel.run_threads(2, second, timeout=60):
+        assert np.array_equal(t, r_one.spikes.times) and np.array_equal(i, r_one.spikes.ids)
+        assert unbuilt[:3] == [True, True, True] and unbuilt[4]
+
+
+def test_a_file_naming_an_unknown_rule_is_refused(tmp_path):
+    import json
+    net = _net()
+    ev.save(net, str(tmp_path / "a.npz"))
+    with np.load(tmp_path / "a.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["projections"][0]["rule"]["rule"] = "Nonsense"
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "b.npz", **arrays)
+    with pytest.raises(ValueError, match="unknown connection rule 'Nonsense'"):
+        ev.load(str(tmp_path / "b.npz"))
+    meta["projections"][0]["rule"]["rule"] = "FixedIndegree"
+    meta["projections"][0]["seed"] += 1
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "c.npz", **arrays)
+    with pytest.raises(ValueError, match="inconsistent"):
+        ev.load(str(tmp_path / "c.npz"))
