@@ -195,7 +195,10 @@ class Projection:
 
     @property
     def n_synapses(self) -> int:
-        return self.csr.nnz
+        """Synapses of the whole projection (known from the plan once there is one, so
+        that a partitioned run does not build the whole to count them)."""
+        plan = self.pre.net._plan
+        return plan.projections[self.index].n_total if plan is not None else self.csr.nnz
 
     def record_weights(self, times, name: str | None = None) -> WeightRecorder:
         """Copy this projection's weights at ``times`` (ms, >= the network's current
@@ -1385,7 +1388,7 @@ class Network:
 
     @property
     def n_synapses(self) -> int:
-        return sum(pr.csr.nnz for pr in self._projs)
+        return sum(pr.n_synapses for pr in self._projs)
 
     @property
     def projections(self) -> list:
@@ -1404,7 +1407,10 @@ class Network:
 
     def synapse_bytes(self) -> dict:
         """Bytes of connectivity: total, per synapse (targets + weights [+ delays]), row
-        pointers and plasticity structures (:func:`eventsnn.plan.synapse_bytes`)."""
+        pointers and plasticity structures (:func:`eventsnn.plan.synapse_bytes`).  In a
+        partitioned run once prepared: this process's (the synapses onto its neurons)."""
+        if self._comm is not None and self._plan is not None:
+            return synapse_bytes([pr for pr in self._plan.projections if pr.obj is not None])
         return synapse_bytes(self._projs)
 
 

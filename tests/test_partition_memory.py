@@ -457,3 +457,22 @@ def test_a_file_naming_an_unknown_rule_is_refused(tmp_path):
     np.savez(tmp_path / "c.npz", **arrays)
     with pytest.raises(ValueError, match="inconsistent"):
         ev.load(str(tmp_path / "c.npz"))
+
+
+def test_counting_synapses_builds_nothing_whole():
+    one = _net().prepare()
+
+    def body(comm):
+        net = _net().distribute(comm).prepare()
+        n = (net.n_synapses, [p.n_synapses for p in net.projections])
+        b = net.synapse_bytes()
+        return n, b, [p._csr is None for p in net.projections]
+    every = parallel.run_threads(2, body, timeout=60)
+    for (n, b, unbuilt) in every:
+        assert n == (one.n_synapses, [p.n_synapses for p in one.projections])
+        assert all(unbuilt[:3]) and unbuilt[4]
+    # the processes' synapse bytes add up to one process's, but for the one weight each
+    # process keeps of a projection whose synapses share it (8 bytes)
+    shared = sum(cx.is_shared(p.csr.weights) for p in one.projections)
+    assert shared == 4
+    assert sum(x[1]["synapse_bytes"] for x in every) == one.synapse_bytes()["synapse_bytes"] + 8 * shared
