@@ -32,7 +32,7 @@ from .engine.state import (F_TCUR, K_EV, K_PHASE, K_POPS, K_XCHG, PlasticRun, cs
                            neuron_block)
 from .engine.threshold import reschedule
 from .models import LIF, P_C, P_FRAME, P_G, P_HASEXP, P_VINF, P_VTH
-from .plan import _sign, bind, build_plan, count_rows, initial_state, synapse_bytes
+from .plan import _sign, bind, build_plan, count_rows, initial_state, nonempty_rows, synapse_bytes
 from .plan import local_synapses as _local_synapses
 from .plan import network_digest
 from .plan import own_range as _own_range
@@ -1027,8 +1027,9 @@ class Network:
             plan = build_plan(self, pf_pop=self._prefetch_pop, part=part)
             if self._comm is not None:
                 # which process counts each row's queue work: the lowest-ranked with synapses
-                bits = np.packbits(plan.arrays.graph.row_cnt.astype(bool))
-                count_rows(plan, self._comm.allgather(bits), part[0])
+                G = plan.arrays.graph
+                count_rows(plan, self._comm.allgather(np.packbits(nonempty_rows(G.row_ptr, G.row_ptr_off))),
+                           part[0])
             self._state = initial_state(plan)
             self._plan = plan
             # the queue work of building (first source spikes, initial candidates,

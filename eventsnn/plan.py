@@ -421,8 +421,8 @@ def _graph(groups, projs, n_total, pf_pop, part=(0, 1)):
     # (decided on the whole network, so that every process of a partitioned run agrees)
     grp_buffer = np.array([1 if g.kind == "population" and any(projs[q].n_total for q in b) else 0
                            for g, b in zip(groups, by_group)], dtype=np.int64)
-    # (a partitioned run: this process's rows with synapses, until ``count_rows``)
-    row_cnt = np.zeros(0, np.uint8) if part[1] == 1 else nonempty_rows(row_ptr, row_ptr_off).astype(np.uint8)
+    # (a partitioned run's, set at prepare by ``count_rows``)
+    row_cnt = np.zeros(0 if part[1] == 1 else len(row_ptr), np.uint8)
     G = Graph(grp_off, grp_proj_ptr, grp_proj, proj_pre_off, proj_post_off, proj_post_pop,
               proj_delay, row_ptr, row_ptr_off, row_d0, row_d0_off, proj_lane, lane_delay,
               grp_lane_ptr, grp_lane_proj, lane_pf, grp_buffer, row_cnt)
@@ -452,21 +452,17 @@ def _fused_pop(SRC, G, projs, nonempty, share):
 def count_rows(plan, every, rank):
     """Set which rows this process counts in a partitioned run (``Graph.row_cnt``): those
     no lower-ranked process has synapses of (``every``: each process's ``np.packbits`` of
-    its rows with synapses, ``nonempty_rows``), so that every row with synapses in the
+    its ``nonempty_rows``, this one's at ``rank``), so that every row with synapses in the
     whole network is counted once.  Rows with per-synapse delays are counted by every
     process that has synapses of them (their queue work, one event per delay group,
     is per process).  Also ``Sources.fused_pop`` from the whole network's rows."""
     A = plan.arrays
     G, SRC = A.graph, A.sources
     n = G.row_cnt.shape[0]
-    mine = G.row_cnt.astype(bool)
-    lower = np.zeros(n, bool)
-    whole = mine.copy()
-    for r, bits in enumerate(every):
-        x = np.unpackbits(bits, count=n).astype(bool)
-        whole |= x
-        if r < rank:
-            lower |= x
+    rows = [np.unpackbits(bits, count=n).astype(bool) for bits in every]
+    mine = rows[rank]
+    lower = np.logical_or.reduce(rows[:rank]) if rank else np.zeros(n, bool)
+    whole = np.logical_or.reduce(rows)
     cnt = mine & ~lower
     for k, pr in enumerate(plan.projections):
         if pr.delay is None:
@@ -615,7 +611,9 @@ def build_plan(net, *, pf_pop: int | None = None, part: tuple = (0, 1)) -> Plan:
             pr.csr.delays, n_post=pr.csr.n_post, check="none")) for k, pr in enumerate(projs)]
     SRC = _sources(srcs, projs, N, lane_of, pf_pop, net._record_sources, part)
     # (this process's rows; a partitioned run sets them from every process's: count_rows)
-    SRC.fused_pop[:] = _fused_pop(SRC, G, projs, nonempty_rows(G.row_ptr, G.row_ptr_off), int(SRC.share[0]))
+    if part[1] == 1:
+        # (a partitioned run's come from every process's rows: count_rows)
+        SRC.fused_pop[:] = _fused_pop(SRC, G, projs, nonempty_rows(G.row_ptr, G.row_ptr_off), 1)
     DR, zero_rate, drv_n = _drives(drives, pops)
     PLA = _plastic(projs, len(pops))
     window_dt, renorm_dt = _bookkeeping(P, pops, projs)

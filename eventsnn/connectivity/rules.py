@@ -502,11 +502,9 @@ class OneToOne(ConnectionRule):
                              f"n_pre={n_pre}, n_post={n_post}")
 
     def _build(self, n_pre, n_post, seed, same_population):
-        self._check(n_pre, n_post, same_population)
         return np.arange(n_pre + 1, dtype=PTR), np.arange(n_pre, dtype=ID)
 
     def _build_part(self, n_pre, n_post, seed, same_population, lo, hi):
-        self._check(n_pre, n_post, same_population)
         indptr = np.clip(np.arange(n_pre + 1, dtype=PTR), lo, hi) - lo
         return indptr, np.arange(lo, hi, dtype=ID), n_pre
 

@@ -60,12 +60,8 @@ def qpush_n(Q, cnt, n, t, kind, a, b, c):
 
 @njit(cache=True, _nrt=False)
 def qpush(Q, cnt, t, kind, a, b, c):
-    """Push an event with the next sequence number; returns that number."""
-    seq = Q.next_seq[0]
-    Q.next_seq[0] = seq + 1
-    push(Q, t, seq, kind, a, b, c)
-    cnt[C_PUSH] += 1
-    return seq
+    """Push an event with the next sequence number, counted once; returns that number."""
+    return qpush_n(Q, cnt, _ONE, t, kind, a, b, c)
 
 
 @njit(cache=True, inline="always")
