@@ -1220,8 +1220,9 @@ class Network:
         xc = True if plan.xc else None
         # the rings of deferred potentiations: empty between runs, so made per run
         ring = np.empty((int(A.plastic.post_off[-1]) * PLM.RING, 3)) if plan.has_plastic else None
+        wbuf = PLM.row_buffer(A.plastic.pl_proj, A.graph.row_ptr, A.graph.row_ptr_off) if plan.has_plastic else None
         while True:
-            pls = PlasticRun(A.plastic, st.plastic, ring) if plan.has_plastic else None
+            pls = PlasticRun(A.plastic, st.plastic, ring, wbuf, wbuf.ctypes.data) if plan.has_plastic else None
             args = (A, B, st, float(t_end), np.array([max_events, max_spikes, max_queue], np.int64), info,
                     xc, pls)
             status = self._kernel(args)(*args)
@@ -1243,7 +1244,8 @@ class Network:
             st = self._state = grow(st, int(info[2]), int(info[3]))
         if plan.has_plastic:
             # however the run ended: the weights and counts of updates at every spike
-            PLM.flush(A.plastic, st.plastic, ring, A.graph.row_ptr, A.graph.row_ptr_off, B.w_addr, st.cnt)
+            PLM.flush(A.plastic, st.plastic, ring, A.graph.row_ptr, A.graph.row_ptr_off, B.w_addr, B.idx_addr,
+                      st.cnt)
         if status in (TWICE, NONFINITE):
             # the instant's threshold tests stopped in their middle: no run can follow
             if status == TWICE:

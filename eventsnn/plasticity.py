@@ -83,7 +83,7 @@ postsynaptic spikes that the synapses have not yet applied (``post_update``).
 Deferred potentiation (pair, triplet and Vogels rules).  A postsynaptic spike does
 not walk its incoming synapses: it is written into the neuron's ring, and each
 synapse applies it at its next presynaptic arrival, before that spike is delivered
-(``sync_row``, in row order), or when the ring is full or the run ends (``drain``,
+(``sync_depress_row``, in row order), or when the ring is full or the run ends (``drain``,
 through the transpose index).  Each synapse gets the same operations, on the same
 values, in the same order as an update at the spike itself (its presynaptic trace
 does not change in between), so the weights are bitwise those of immediate
@@ -451,6 +451,17 @@ def build_transpose(indptr, idx, n_post):
     return tptr, tsyn, blk
 
 
+def row_buffer(pl_proj, row_ptr, row_ptr_off):
+    """A buffer for the weights of the longest row of the plastic projections
+    (``sync_depress_row``)."""
+    n = 1
+    for pr in pl_proj:
+        ptr = row_ptr[row_ptr_off[pr]:row_ptr_off[pr + 1]]
+        if ptr.shape[0] > 1:
+            n = max(n, int(np.diff(ptr).max()))
+    return np.empty(n)
+
+
 @njit(cache=True, inline="always")
 def _row_of(row_ptr, r0, blk, b0, s):
     """Presynaptic row of synapse s of a projection whose row pointers start at
@@ -629,12 +640,31 @@ def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt, rc):
                 # synapse already synced to t by reward_sync_row; the rule feeds c
                 elig[e0 + s, 0] += -o1 * amp + cpre
             else:
-                e = sign * load_float64(wa, s)
-                e = _clip_e(e - _fdep(e, emin, emax, mu) * o1 * amp + cpre, emin, emax)
-                store_float64(wa, s, _to_w(e, sign, wmin, wmax))
+                store_float64(wa, s, _depress(load_float64(wa, s), o1, amp, cpre, mu, sign,
+                                              emin, emax, wmin, wmax))
         cnt[C_WUPD] += j1 - j0
     _jump(pre_tr, i, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
     cnt[C_TRACE] += rc
+
+
+@njit(cache=True, _nrt=False)
+def pre_jump(PL, k, row, t, TR, PO, cnt, rc):
+    """The presynaptic traces of ``row`` of plastic projection k jump at its arrival at
+    t (``pre_update`` without the depression, which ``sync_depress_row`` applied)."""
+    pre_tr = TR.pre_tr
+    i = PO[0] + row
+    r2t = _trace(pre_tr[i, T_SLOW], pre_tr[i, T_LAST], PL[k, K_IX], t)
+    _jump(pre_tr, i, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
+    cnt[C_TRACE] += rc
+
+
+@njit(cache=True, inline="always")
+def _depress(w, o1, amp, cpre, mu, sign, emin, emax, wmin, wmax):
+    """Weight w after a presynaptic arrival that meets the postsynaptic fast trace o1
+    (``amp``: the depression amplitude, with the triplet term)."""
+    e = sign * w
+    e = _clip_e(e - _fdep(e, emin, emax, mu) * o1 * amp + cpre, emin, emax)
+    return _to_w(e, sign, wmin, wmax)
 
 
 @njit(cache=True, inline="always")
@@ -674,40 +704,63 @@ def _owes(post_tr, j, tpre):
     return post_tr[j, T_RING] != 0.0 and post_tr[j, T_LAST] >= tpre
 
 
-@njit(cache=True, _nrt=False)
-def sync_row(PL, k, learn, row, t, ia, wa, TR, ring, PO, j0, j1, cnt):
-    """Before a presynaptic spike of ``row`` of plastic projection k is delivered at t
-    to synapses j0..j1: apply the potentiations its synapses still owe to postsynaptic
-    spikes before t (``post_update`` leaves them in the targets' rings).  The weights
-    are then those an update at every postsynaptic spike would have left, and they are
-    read here in row order instead of at random through the transpose index."""
-    if learn[k] == 0.0:
-        return
-    post_tr = TR.post_tr
-    i = PO[0] + row
-    o0 = PO[1]
-    tpre = TR.pre_tr[i, T_LAST]
-    xf = TR.pre_tr[i, T_FAST]
-    # two rounds of loads before the work: the targets' trace lines, then the rings of
-    # those that owe potentiations (RING * 24 bytes per neuron)
+@njit(cache=True, inline="always")
+def _prefetch_owed(post_tr, ring, ia, o0, j0, j1, tpre):
+    """Start loading the trace lines of synapses j0..j1 (targets at address ``ia``),
+    then the rings of those that owe potentiations to their last presynaptic spike at
+    ``tpre`` (measured: the rings of all, untested, cost 5 % of a plastic network)."""
     for s in range(j0, j1):
         prefetch(post_tr, o0 + load_int32(ia, s))
     for s in range(j0, j1):
         j = o0 + load_int32(ia, s)
         if _owes(post_tr, j, tpre):
+            # a ring is 96 bytes: two lines, whichever way it is aligned
             prefetch(ring, j * RING)
+            prefetch(ring, j * RING + RING - 1)
+
+
+@njit(cache=True, _nrt=False)
+def sync_depress_row(PL, k, row, t, ia, wa, TR, ring, PO, j0, j1, wbuf, cnt):
+    """Before a presynaptic spike of ``row`` of plastic projection k is delivered at t
+    to synapses j0..j1 (pair and triplet rules, learning on): the potentiations its
+    synapses still owe to postsynaptic spikes before t (``post_update`` leaves them in
+    the targets' rings), then the depression of ``pre_update``, in one pass over the
+    row, in row order instead of at random through the transpose index.  Each
+    synapse's weight brought up to t
+    goes to ``wbuf[s - j0]``, which the delivery then reads, and the weight array gets
+    it depressed by this arrival.  Bitwise what the two passes around the delivery
+    give: the depression reads only the postsynaptic fast traces at t and the
+    presynaptic slow trace before its jump, and the delivery changes neither
+    (postsynaptic spikes of the instant are given to the rules after all its inputs,
+    and the presynaptic traces jump after the delivery, ``pre_jump``).  Why: one pass
+    reads each target's index, trace line and weight once instead of twice, and the
+    delivery reads its weights from L1."""
+    post_tr = TR.post_tr
+    pre_tr = TR.pre_tr
+    i = PO[0] + row
+    o0 = PO[1]
+    tpre = pre_tr[i, T_LAST]
+    xf = pre_tr[i, T_FAST]
+    r2t = _trace(pre_tr[i, T_SLOW], tpre, PL[k, K_IX], t)
+    _prefetch_owed(post_tr, ring, ia, o0, j0, j1, tpre)
+    im = PL[k, K_IMINUS]
+    amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
+    cpre = PL[k, K_CPRE]
+    mu = PL[k, K_MUM]
     sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
     nupd = 0
     for s in range(j0, j1):
         j = o0 + load_int32(ia, s)
+        w = load_float64(wa, s)
         if _owes(post_tr, j, tpre):
             c = np.int64(post_tr[j, T_RING])
-            w, n = _replay(PL, k, ring, j * RING, j * RING + c, tpre, xf, t, load_float64(wa, s),
+            w, n = _replay(PL, k, ring, j * RING, j * RING + c, tpre, xf, t, w,
                            sign, emin, emax, wmin, wmax)
-            if n != 0:
-                store_float64(wa, s, w)
-                nupd += n
-    cnt[C_WUPD] += nupd
+            nupd += n
+        wbuf[s - j0] = w
+        o1 = _trace(post_tr[j, T_FAST], post_tr[j, T_LAST], im, t)
+        store_float64(wa, s, _depress(w, o1, amp, cpre, mu, sign, emin, emax, wmin, wmax))
+    cnt[C_WUPD] += nupd + (j1 - j0)
 
 
 @njit(cache=True, _nrt=False)
@@ -731,7 +784,7 @@ def drain(PL, PI, k, j, row_ptr, r0, wa, TR, ring, cnt):
         s, i = _incoming(PI, k, q, row_ptr, r0)
         tpre = pre_tr[i, T_LAST]
         if t_new < tpre:
-            continue  # its presynaptic spikes since applied them all (sync_row)
+            continue  # its presynaptic spikes since applied them all (sync_depress_row)
         w, n = _replay(PL, k, ring, m0, m0 + c, tpre, pre_tr[i, T_FAST], math.inf,
                        load_float64(wa, s), sign, emin, emax, wmin, wmax)
         if n != 0:
@@ -742,13 +795,60 @@ def drain(PL, PI, k, j, row_ptr, r0, wa, TR, ring, cnt):
 
 
 @njit(cache=True, _nrt=False)
-def flush(PI, TR, ring, row_ptr, row_ptr_off, w_addr, cnt):
-    """Empty every ring (``drain``): at the end of a run, so that weights and counts
-    between runs are those of updates at every spike."""
+def _sweep(PL, PI, k, row_ptr, r0, ia, wa, TR, ring, cnt):
+    """Apply every potentiation waiting in the rings of plastic projection k, walking
+    its synapses in row order (every row brought up to t = inf), and empty the
+    rings.  Bitwise what ``drain`` of every neuron gives: each synapse replays the same
+    ring entries, in time order, from the same presynaptic trace."""
+    pre_tr = TR.pre_tr
+    post_tr = TR.post_tr
+    p0 = PI.pre_off[k]
+    o0 = PI.post_off[k]
+    sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
+    nupd = 0
+    for r in range(PI.pre_off[k + 1] - p0):
+        j0 = row_ptr[r0 + r]
+        j1 = row_ptr[r0 + r + 1]
+        tpre = pre_tr[p0 + r, T_LAST]
+        xf = pre_tr[p0 + r, T_FAST]
+        _prefetch_owed(post_tr, ring, ia, o0, j0, j1, tpre)
+        for s in range(j0, j1):
+            j = o0 + load_int32(ia, s)
+            if _owes(post_tr, j, tpre):
+                c = np.int64(post_tr[j, T_RING])
+                w, n = _replay(PL, k, ring, j * RING, j * RING + c, tpre, xf, math.inf,
+                               load_float64(wa, s), sign, emin, emax, wmin, wmax)
+                if n != 0:
+                    store_float64(wa, s, w)
+                    nupd += n
+    cnt[C_WUPD] += nupd
+    for j in range(o0, PI.post_off[k + 1]):
+        post_tr[j, T_RING] = 0.0
+
+
+@njit(cache=True, _nrt=False)
+def flush(PI, TR, ring, row_ptr, row_ptr_off, w_addr, idx_addr, cnt, sweep=-1):
+    """Empty every ring: at the end of a run, so that weights and counts between runs
+    are those of updates at every spike.  Per projection, through the transpose index
+    (``drain``: ~60 ns per synapse of a neuron with a waiting spike, random weights)
+    or in row order (``_sweep``: every synapse, in sequence, a few ns each), whichever
+    touches less (``sweep`` -1; 0 or 1 force one way, for the tests): the weights and
+    counts come out the same either way."""
     for k in range(PI.PL.shape[0]):
         pr = PI.pl_proj[k]
-        for j in range(PI.post_off[k + 1] - PI.post_off[k]):
-            if TR.post_tr[PI.post_off[k] + j, T_RING] != 0.0:
+        o0 = PI.post_off[k]
+        owed = 0
+        for j in range(PI.post_off[k + 1] - o0):
+            if TR.post_tr[o0 + j, T_RING] != 0.0:
+                owed += PI.tptr[PI.tptr_off[k] + j + 1] - PI.tptr[PI.tptr_off[k] + j]
+        if owed == 0:
+            continue
+        if sweep == 1 or (sweep < 0 and 16 * owed >= PI.tsyn_off[k + 1] - PI.tsyn_off[k]):
+            _sweep(PI.PL, PI, k, row_ptr, row_ptr_off[pr], idx_addr[pr], w_addr[pr], TR, ring,
+                   cnt)
+            continue
+        for j in range(PI.post_off[k + 1] - o0):
+            if TR.post_tr[o0 + j, T_RING] != 0.0:
                 drain(PI.PL, PI, k, j, row_ptr, row_ptr_off[pr], w_addr[pr], TR, ring, cnt)
 
 
@@ -794,7 +894,7 @@ def post_update(PL, PI, k, learn, j, t, row_ptr, r0, wa, TR, ring, cnt):
 
     Pair and triplet rules defer the potentiation: the spike (its time, o2 and the time
     of the spike before) goes into the neuron's ring of ``RING`` entries, and each
-    synapse applies it at its next presynaptic arrival (``sync_row``, sequential in the
+    synapse applies it at its next presynaptic arrival (``sync_depress_row``, sequential in the
     row) or when the ring is full or the run ends (``drain``, through the transpose
     index).  Why: applied here, every spike updated ~10^2 random weights and
     presynaptic traces through the transpose index, which took two thirds of a large

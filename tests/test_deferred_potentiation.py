@@ -1,5 +1,5 @@
 """Issue 17 (plastic network): potentiation deferred to the synapses' next presynaptic
-arrival (``plasticity.post_update`` rings, ``sync_row``, ``drain``, ``flush``).
+arrival (``plasticity.post_update`` rings, ``sync_depress_row``, ``drain``, ``flush``).
 
 The scenario makes every path of the deferral happen: postsynaptic trains much longer
 than a ring (``plasticity.RING`` entries), so rings fill and are drained through the
@@ -118,3 +118,84 @@ def test_a_state_with_waiting_potentiations_is_refused(tmp_path):
     ev.save(part.net, path)
     with pytest.raises(ValueError, match="deferred potentiations"):
         ev.load(path)
+
+
+# --------------------------------------------------------- the end-of-run flush, two ways
+def _stdp_network(rule, n_pre, n_post, p_conn, rate_post, seed):
+    """Poisson inputs onto relays that repeat them (so that each presynaptic train is
+    known) and a plastic projection from the relays to integrators kept firing by a
+    Poisson drive of their own: many rings end a run owed, in an irregular pattern."""
+    net = ev.Network(seed=seed)
+    relay = ev.LIF(tau_m=10.0, v_rest=0.0, v_th=1.0, v_reset=0.0, t_ref=0.5)
+    post_m = ev.LIF(tau_m=10.0, v_rest=0.0, v_th=1.0, v_reset=0.0, t_ref=2.0)
+    src = net.poisson_source(n_pre, 20.0, name="src")
+    pre = net.population(n_pre, relay, name="pre")
+    post = net.population(n_post, post_m, name="post")
+    drive = net.poisson_source(n_post, rate_post, name="drive")
+    net.connect(src, pre, ev.one_to_one(), weight=2.0, delay=0.5)
+    net.connect(drive, post, ev.one_to_one(), weight=2.0, delay=0.5)
+    w = 0.05 if rule.w_min <= 0.05 <= rule.w_max else 0.5 * (rule.w_min + rule.w_max)
+    proj = net.connect(pre, post, ev.fixed_probability(p_conn), weight=w, delay=1.0,
+                       plasticity=rule)
+    return net, proj
+
+
+def _run_with_flush(monkeypatch, sweep, rule, n_post, rate_post, segments):
+    orig = PLM.flush
+    monkeypatch.setattr(PLM, "flush", lambda *a: orig(*a, sweep))
+    net, proj = _stdp_network(rule, 40, n_post, 0.3, rate_post, seed=3)
+    counts = [net.run(d).counts for d in segments]
+    monkeypatch.setattr(PLM, "flush", orig)
+    return proj.weights.copy(), proj.traces(), counts, net.spikes.times.copy()
+
+
+FLUSH_RULES = [r for r in RULES if not r[1].is_reward][::2]
+
+
+@pytest.mark.parametrize("name,rule,hits", FLUSH_RULES, ids=[r[0] for r in FLUSH_RULES])
+@pytest.mark.parametrize("rate_post", [40.0, 300.0])
+def test_flush_in_row_order_equals_flush_through_the_transpose(monkeypatch, name, rule, hits,
+                                                               rate_post):
+    """The end-of-run flush walks a projection in row order (``_sweep``) or each owed
+    neuron's incoming synapses (``drain``), chosen by how much is owed: both give
+    bitwise the same weights, traces, counts and later spikes, over split runs; and the
+    automatic choice takes each way in one of the two regimes (few or many owed rings)."""
+    segments = [7.0, 13.5, 30.0]
+    a = _run_with_flush(monkeypatch, 0, rule, 60, rate_post, segments)
+    b = _run_with_flush(monkeypatch, 1, rule, 60, rate_post, segments)
+    c = _run_with_flush(monkeypatch, -1, rule, 60, rate_post, segments)
+    for x in (b, c):
+        assert np.array_equal(a[0], x[0])
+        for side in ("pre", "post"):
+            assert np.array_equal(a[1][side], x[1][side])
+        assert a[2] == x[2]
+        assert np.array_equal(a[3], x[3])
+    assert sum(cn.weight_updates for cn in a[2]) > 0
+
+
+def test_flush_regimes_take_both_ways(monkeypatch):
+    """The automatic choice: a projection with few owed rings drains them, one with many
+    is swept (whichever touches fewer synapses; counted as the same work)."""
+    rule = RULES[0][1]
+    # the owed fraction decides; checked on the rings just before the last run's flush
+    owed = {}
+    for rate_post in (2.0, 300.0):
+        net, proj = _stdp_network(rule, 40, 400, 0.3, rate_post, seed=5)
+        orig = PLM.flush
+        captured = {}
+
+        def spy(PI, TR, *rest):
+            k_owed = 0
+            for j in range(int(PI.post_off[1] - PI.post_off[0])):
+                if TR.post_tr[PI.post_off[0] + j, PLM.T_RING] != 0.0:
+                    k_owed += int(PI.tptr[PI.tptr_off[0] + j + 1] - PI.tptr[PI.tptr_off[0] + j])
+            captured["owed"] = k_owed
+            captured["nnz"] = int(PI.tsyn_off[1] - PI.tsyn_off[0])
+            return orig(PI, TR, *rest)
+
+        monkeypatch.setattr(PLM, "flush", spy)
+        net.run(20.0)
+        monkeypatch.setattr(PLM, "flush", orig)
+        owed[rate_post] = captured
+    assert 16 * owed[2.0]["owed"] < owed[2.0]["nnz"]          # drained
+    assert 16 * owed[300.0]["owed"] >= owed[300.0]["nnz"]     # swept

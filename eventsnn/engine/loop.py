@@ -45,7 +45,8 @@ import numpy as np
 from numba import njit
 
 from ..models import P_FRAME, P_G, P_C, P_SE, P_SI, P_TREF, P_VRESET, refractory
-from ..plasticity import K_REWARD, post_update, pre_update, reward_sync_row, sync_row
+from ..plasticity import (K_REWARD, post_update, pre_jump, pre_update, reward_sync_row,
+                          sync_depress_row)
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
 from .emit import (CAND, DELIVER, FUSED, LANE, RENORM, SAMPLE, SAMPLE_SEQ, SOURCE, SWEEP, emit,
@@ -378,8 +379,15 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, pf_later, xc, pls):
             if jr < 0 and gend < end:
                 qpush(Q, cnt, c + load_float64(da, gend), DELIVER, a, gend, c)
         kp = _ZERO - 1
+        fused = False
         if pls is not None:
             kp = np.int64(pls.plan.proj_pl[pr])
+            # pair and triplet rules learning: the delivery reads the weights brought up
+            # to t from the row buffer (sync_depress_row), also when it resumes the row
+            fused = kp >= 0 and pls.plan.PL[kp, K_REWARD] == 0.0 and pls.state.learn[kp] != 0.0
+        wd = wa
+        if fused:
+            wd = pls.wbuf_addr - 8 * j0
         if jr < 0:
             # one pop per row with synapses (a heap row's, or one of a lane event's)
             cnt[C_POP] += row_count(G, pr, row)
@@ -394,13 +402,14 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, pf_later, xc, pls):
                     # reward-modulated weights drift between events: bring them to t first
                     reward_sync_row(PI.PL, kp, TR.learn, wa, TR.elig, PI.elig_off[kp], TR.rw,
                                     j0, gend, t)
-                else:
-                    # the potentiations the synapses owe to postsynaptic spikes before t
-                    sync_row(PI.PL, kp, TR.learn, row, t, B.idx_addr[pr], wa, TR, pls.ring,
-                             (PI.pre_off[kp], PI.post_off[kp]), j0, gend, cnt)
+                elif fused:
+                    # the potentiations the synapses owe to postsynaptic spikes before t,
+                    # into the row buffer; the weights keep them and this depression
+                    sync_depress_row(PI.PL, kp, row, t, B.idx_addr[pr], wa, TR, pls.ring,
+                                     (PI.pre_off[kp], PI.post_off[kp]), j0, gend, pls.wbuf, cnt)
             jr = j0
         p = G.proj_post_pop[pr]
-        row_ = Row(jr, gend, G.proj_post_off[pr], B.idx_addr[pr], wa, B.w_mask[pr])
+        row_ = Row(jr, gend, G.proj_post_off[pr], B.idx_addr[pr], wd, B.w_mask[pr])
         if P[p, P_FRAME] != 0.0:
             mode = B.proj_mode[pr]
             if B.proj_undriven[pr] != 0:
@@ -419,16 +428,20 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, pf_later, xc, pls):
                         break
                     # an external drive arrival before t made ns fire at ts
                     spike(P, p, ns, ts, N, G, Q, S.spikes, S.emitq, S.rec, cnt, xc)
-                    row_ = Row(jr, gend, G.proj_post_off[pr], B.idx_addr[pr], wa, B.w_mask[pr])
+                    row_ = Row(jr, gend, G.proj_post_off[pr], B.idx_addr[pr], wd, B.w_mask[pr])
         elif xc is not None:
             ndirty = general_targets(P, p, t, row_, ndirty, SC, ST, cnt)
         if pls is not None and kp >= 0:
             # plasticity after delivery: the spike is transmitted with the weight it
             # found, then depresses it (Song et al. 2000)
             PI = pls.plan
-            pre_update(PI.PL, kp, pls.state.learn, row, t, B.idx_addr[pr], wa, pls.state,
-                       (PI.pre_off[kp], PI.post_off[kp]), PI.elig_off[kp], j0, gend, cnt,
-                       row_count(G, pr, row))
+            if fused:
+                pre_jump(PI.PL, kp, row, t, pls.state, (PI.pre_off[kp], PI.post_off[kp]), cnt,
+                         row_count(G, pr, row))
+            else:
+                pre_update(PI.PL, kp, pls.state.learn, row, t, B.idx_addr[pr], wa, pls.state,
+                           (PI.pre_off[kp], PI.post_off[kp]), PI.elig_off[kp], j0, gend, cnt,
+                           row_count(G, pr, row))
         jr = _ZERO - 1
     S.cursor.i[K_NDIRTY] = ndirty
     if heap_row:

@@ -391,6 +391,11 @@ class PlasticRun(NamedTuple):
     #: time of the spike before) of every postsynaptic trace row; the counts are in the
     #: trace rows.  Empty between runs (``plasticity.flush``), so not part of the state.
     ring: np.ndarray
+    #: float64 [longest plastic row]: the weights of the row being delivered, brought up
+    #: to its arrival (``plasticity.sync_depress_row``)
+    wbuf: np.ndarray
+    #: int64: address of ``wbuf``'s data
+    wbuf_addr: int
 
 
 class Scratch(NamedTuple):
