@@ -78,13 +78,17 @@ synapse) that finds a synapse's presynaptic neuron without storing it.  Pair,
 triplet and Vogels rules add nothing per synapse; :class:`RewardSTDP` adds 16 bytes
 per synapse (eligibility and its time).  During a run, a ring of ``RING`` deferred
 potentiations per postsynaptic neuron (24 bytes each: 96 bytes) holds the
-postsynaptic spikes that the synapses have not yet applied (``post_update``).
+postsynaptic spikes that the synapses have not yet applied (``post_update``), and
+a buffer of 8 bytes per synapse of the longest plastic row holds the weights of the
+row being delivered (``sync_depress_row``).
 
 Deferred potentiation (pair, triplet and Vogels rules).  A postsynaptic spike does
 not walk its incoming synapses: it is written into the neuron's ring, and each
 synapse applies it at its next presynaptic arrival, before that spike is delivered
-(``sync_depress_row``, in row order), or when the ring is full or the run ends (``drain``,
-through the transpose index).  Each synapse gets the same operations, on the same
+(``sync_depress_row``, in row order, in one pass with the depression), or when the
+ring is full (``drain``, through the transpose index) or the run ends (``flush``: in
+row order when many rings are owed, else through the transpose index).  Each synapse
+gets the same operations, on the same
 values, in the same order as an update at the spike itself (its presynaptic trace
 does not change in between), so the weights are bitwise those of immediate
 updates, and between runs every ring is empty.
