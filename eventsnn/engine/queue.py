@@ -223,10 +223,11 @@ def pop(Q):
             l = 2 * i + 1
             if l >= last:
                 break
-            m = l
+            # the smaller child, without a branch (which child is a coin flip the
+            # predictor misses half the time); T[last] may be read: it holds an event
             r = l + 1
-            if r < last and (T[r] < T[l] or (T[r] == T[l] and SQ[r] < SQ[l])):
-                m = r
+            rl = (r < last) & ((T[r] < T[l]) | ((T[r] == T[l]) & (SQ[r] < SQ[l])))
+            m = l + np.int64(rl)
             if T[m] < t or (T[m] == t and SQ[m] < sq):
                 _move(T, C, SQ, K, A, B, i, m)
                 i = m
