@@ -144,21 +144,21 @@ def main():
     for i, offs in per.items():
         lo, hi, m, sec = ranges[i]
         uniq = sorted(set(offs))
-        res = subprocess.run(["addr2line", "-e", m["obj"], "-j", sec, "-i", "-f", "-C"] + [hex(o) for o in uniq],
-                             capture_output=True, text=True).stdout.splitlines()
-        # with -i each address gives one or more (function, file:line) pairs, innermost
-        # first; addresses are separated by re-running per address when counts differ
+        # -a marks each address; with -i its (function, file:line) pairs follow,
+        # innermost first: keep the first pair
+        res = subprocess.run(["addr2line", "-e", m["obj"], "-j", sec, "-a", "-i", "-f", "-C"]
+                             + [hex(o) for o in uniq], capture_output=True, text=True).stdout.splitlines()
         where = {}
-        if len(res) == 2 * len(uniq):
-            for k, o in enumerate(uniq):
-                where[o] = (res[2 * k], res[2 * k + 1])
-        else:
-            for o in uniq:
-                r = subprocess.run(["addr2line", "-e", m["obj"], "-j", sec, "-i", "-f", "-C", hex(o)],
-                                   capture_output=True, text=True).stdout.splitlines()
-                where[o] = (r[0], r[1]) if len(r) >= 2 else ("?", "?")
+        k = 0
+        for line in res:
+            if line.startswith("0x"):
+                o = int(line, 16)
+                k = 0
+            elif k < 2:
+                where[o] = where.get(o, ()) + (line,)
+                k += 1
         for o in offs:
-            fn, fl = where[o]
+            fn, fl = (where.get(o, ()) + ("?", "?"))[:2]
             fl = fl.split(" (")[0]
             lines[fl.replace(os.getcwd() + "/", "")] += 1
             funcs[fn.split("[")[0][:90]] += 1

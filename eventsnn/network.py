@@ -1220,7 +1220,7 @@ class Network:
         xc = True if plan.xc else None
         # the rings of deferred potentiations: empty between runs, so made per run
         ring = np.empty((int(A.plastic.post_off[-1]) * PLM.RING, 3)) if plan.has_plastic else None
-        wbuf = PLM.row_buffer(A.plastic.pl_proj, A.graph.row_ptr, A.graph.row_ptr_off) if plan.has_plastic else None
+        wbuf = np.empty(int(A.plastic.longest_row[0])) if plan.has_plastic else None
         while True:
             pls = PlasticRun(A.plastic, st.plastic, ring, wbuf, wbuf.ctypes.data) if plan.has_plastic else None
             args = (A, B, st, float(t_end), np.array([max_events, max_spikes, max_queue], np.int64), info,

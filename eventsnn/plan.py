@@ -569,7 +569,9 @@ def _plastic(projs, npop):
                    cat(ts, np.int32), offsets([len(x) for x in ts]),
                    cat(bk, np.int32), offsets([len(x) for x in bk]),
                    offsets([pr.csr.nnz if pr.plasticity.is_reward else 0 for pr in plastic]),
-                   pop_pl_ptr, pop_pl)
+                   pop_pl_ptr, pop_pl,
+                   np.array([max([1] + [int(np.diff(pr.csr.indptr).max()) for pr in plastic
+                                        if pr.csr.indptr.shape[0] > 1])], np.int64))
 
 
 def _bookkeeping(P, pops, projs):

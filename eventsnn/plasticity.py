@@ -88,10 +88,9 @@ synapse applies it at its next presynaptic arrival, before that spike is deliver
 (``sync_depress_row``, in row order, in one pass with the depression), or when the
 ring is full (``drain``, through the transpose index) or the run ends (``flush``: in
 row order when many rings are owed, else through the transpose index).  Each synapse
-gets the same operations, on the same
-values, in the same order as an update at the spike itself (its presynaptic trace
-does not change in between), so the weights are bitwise those of immediate
-updates, and between runs every ring is empty.
+gets the same operations, on the same values, in the same order as an update at the
+spike itself (its presynaptic trace does not change in between), so the weights are
+bitwise those of immediate updates, and between runs every ring is empty.
 """
 from __future__ import annotations
 
@@ -455,17 +454,6 @@ def build_transpose(indptr, idx, n_post):
     return tptr, tsyn, blk
 
 
-def row_buffer(pl_proj, row_ptr, row_ptr_off):
-    """A buffer for the weights of the longest row of the plastic projections
-    (``sync_depress_row``)."""
-    n = 1
-    for pr in pl_proj:
-        ptr = row_ptr[row_ptr_off[pr]:row_ptr_off[pr + 1]]
-        if ptr.shape[0] > 1:
-            n = max(n, int(np.diff(ptr).max()))
-    return np.empty(n)
-
-
 @njit(cache=True, inline="always")
 def _row_of(row_ptr, r0, blk, b0, s):
     """Presynaptic row of synapse s of a projection whose row pointers start at
@@ -613,13 +601,14 @@ def reward_sync_all(PL, k, learn, w, elig, rw, t):
 
 
 @njit(cache=True, _nrt=False)
-def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt, rc):
+def pre_update(PL, k, learn, row, t, ia, TR, PO, e0, j0, j1, cnt, rc):
     """A presynaptic spike of ``row`` of plastic projection k arrives at synapses j0..j1
-    at time t (after they were delivered): depression from the postsynaptic fast traces,
-    then the presynaptic traces jump.  Targets and weights at addresses ``ia`` and
-    ``wa``; ``TR`` the traces and eligibilities (``PlasticState``), ``PO`` (pre, post)
-    trace offsets of the projection, ``e0`` its first eligibility; ``rc``: how many times
-    this process counts the trace update (``engine.emit.row_count``)."""
+    at time t (after they were delivered), for a reward rule or with learning off (pair
+    and triplet rules learning depress in ``sync_depress_row``): the postsynaptic fast
+    traces feed the eligibilities, then the presynaptic traces jump.  Targets at
+    address ``ia``; ``TR`` the traces and eligibilities (``PlasticState``), ``PO`` (pre,
+    post) trace offsets of the projection, ``e0`` its first eligibility; ``rc``: how many
+    times this process counts the trace update (``engine.emit.row_count``)."""
     pre_tr = TR.pre_tr
     post_tr = TR.post_tr
     elig = TR.elig
@@ -627,25 +616,18 @@ def pre_update(PL, k, learn, row, t, ia, wa, TR, PO, e0, j0, j1, cnt, rc):
     o0 = PO[1]
     im = PL[k, K_IMINUS]
     r2t = _trace(pre_tr[i, T_SLOW], pre_tr[i, T_LAST], PL[k, K_IX], t)
-    if learn[k] != 0.0:
+    if learn[k] != 0.0 and PL[k, K_REWARD] != 0.0:
         # the targets' trace lines are random in an array of 32 bytes per neuron:
         # start loading them all before the work (as the delivery loops do)
         for s in range(j0, j1):
             prefetch(post_tr, o0 + load_int32(ia, s))
         amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
         cpre = PL[k, K_CPRE]
-        mu = PL[k, K_MUM]
-        sign, emin, emax, wmin, wmax = _efficacy_bounds(PL, k)
-        reward = PL[k, K_REWARD] != 0.0
         for s in range(j0, j1):
             j = o0 + load_int32(ia, s)
             o1 = _trace(post_tr[j, T_FAST], post_tr[j, T_LAST], im, t)
-            if reward:
-                # synapse already synced to t by reward_sync_row; the rule feeds c
-                elig[e0 + s, 0] += -o1 * amp + cpre
-            else:
-                store_float64(wa, s, _depress(load_float64(wa, s), o1, amp, cpre, mu, sign,
-                                              emin, emax, wmin, wmax))
+            # synapse already synced to t by reward_sync_row; the rule feeds c
+            elig[e0 + s, 0] += -o1 * amp + cpre
         cnt[C_WUPD] += j1 - j0
     _jump(pre_tr, i, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
     cnt[C_TRACE] += rc
@@ -730,9 +712,8 @@ def sync_depress_row(PL, k, row, t, ia, wa, TR, ring, PO, j0, j1, wbuf, cnt):
     synapses still owe to postsynaptic spikes before t (``post_update`` leaves them in
     the targets' rings), then the depression of ``pre_update``, in one pass over the
     row, in row order instead of at random through the transpose index.  Each
-    synapse's weight brought up to t
-    goes to ``wbuf[s - j0]``, which the delivery then reads, and the weight array gets
-    it depressed by this arrival.  Bitwise what the two passes around the delivery
+    synapse's weight brought up to t goes to ``wbuf[s - j0]``, which the delivery then
+    reads, and the weight array gets it depressed by this arrival.  Bitwise what the two passes around the delivery
     give: the depression reads only the postsynaptic fast traces at t and the
     presynaptic slow trace before its jump, and the delivery changes neither
     (postsynaptic spikes of the instant are given to the rules after all its inputs,

@@ -439,7 +439,7 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, pf_later, xc, pls):
                 pre_jump(PI.PL, kp, row, t, pls.state, (PI.pre_off[kp], PI.post_off[kp]), cnt,
                          row_count(G, pr, row))
             else:
-                pre_update(PI.PL, kp, pls.state.learn, row, t, B.idx_addr[pr], wa, pls.state,
+                pre_update(PI.PL, kp, pls.state.learn, row, t, B.idx_addr[pr], pls.state,
                            (PI.pre_off[kp], PI.post_off[kp]), PI.elig_off[kp], j0, gend, cnt,
                            row_count(G, pr, row))
         jr = _ZERO - 1

@@ -239,6 +239,9 @@ class Plastic(NamedTuple):
     pop_pl_ptr: np.ndarray
     #: int32: plastic projections into each population
     pop_pl: np.ndarray
+    #: int64 [1]: synapses in the longest row of a plastic projection (at least 1): the
+    #: length of ``PlasticRun.wbuf``
+    longest_row: np.ndarray
 
 
 class Probes(NamedTuple):
