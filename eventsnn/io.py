@@ -38,7 +38,7 @@ from .results import OpCounts, Spikes, StateSamples
 __all__ = ["save", "load", "FORMAT"]
 
 #: the format this version writes; files of other formats are refused
-FORMAT = "eventsnn-network/4"
+FORMAT = "eventsnn-network/5"
 
 _RULES = {cls.__name__: cls for cls in (PLM.STDP, PLM.Triplet, PLM.Vogels, PLM.RewardSTDP)}
 # connection rules a file may name instead of storing the synapses they make

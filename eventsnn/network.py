@@ -23,7 +23,7 @@ from . import counting, parallel
 from . import plasticity as PLM
 from ._dtypes import TIME
 from ._validate import boolean, check_memory, fmt_bytes, integer, memory_limit, real
-from .engine.emit import merge_windows, sort_window
+from .engine.emit import merge_windows, record_ahead, sort_window
 from .engine.loop import (EXCHANGE, MAX_EVENTS, MAX_QUEUE, MAX_SPIKES, NONFINITE, ROOM, TWICE, grow,
                           grow_record, run_loop)
 from .engine.queue import reserve
@@ -47,8 +47,9 @@ __all__ = ["Network", "Population", "SpikeSource", "PoissonSource", "Projection"
 #: bytes of run state per neuron (engine.state, voltage offset included) plus its builder arrays (initial V,
 #: threshold offset): the memory guard's estimate for a population
 NEURON_BYTES = 88 + 16
-#: bytes per source: random stream, position, wheel entry (32), rate or pointer
-SOURCE_BYTES = 56
+#: bytes per source: random stream, position, spikes recorded ahead, wheel entry (40), rate
+#: or pointer
+SOURCE_BYTES = 72
 
 
 class NonFiniteStateError(FloatingPointError, RuntimeError):
@@ -1276,6 +1277,7 @@ class Network:
         self._all_spikes.append(spikes)
         stopped = status in (MAX_EVENTS, MAX_SPIKES, MAX_QUEUE)
         t_stop = float(info[1]) if stopped else t_end
+        st = self._record_ahead(st, t_stop)
         src_spikes = self._take_source_spikes(t_stop)
         probes, rates = collect(self, st.rec, t0, t_stop)
         if stopped:
@@ -1342,10 +1344,21 @@ class Network:
         ev = R.ev[:int(R.n[1]), 0]
         return np.concatenate([per_probe[int(k)] for k in ev]) if len(ev) else np.empty(0, np.int64)
 
+    def _record_ahead(self, st, t_stop):
+        """The state after recording the fused sources' spikes up to t_stop that are not
+        drawn yet (``engine.emit.record_ahead``)."""
+        SRC = self._plan.arrays.sources
+        need = record_ahead(SRC, st.sources, st.queue, st.src_spikes, t_stop, True)
+        if need:
+            st = self._state = st._replace(src_spikes=grow_record(st.src_spikes, need))
+            record_ahead(SRC, st.sources, st.queue, st.src_spikes, t_stop, False)
+        return st
+
     def _take_source_spikes(self, t_stop):
         """The source spikes with times <= t_stop not yet reported, sorted by (time,
-        node).  Sources record each spike when it is drawn, which may be after the run
-        that contains it ends: those wait here for the next run."""
+        node).  Sources record each spike when it is drawn, which may be before the run
+        that contains it starts: those wait here for that run.  (Spikes drawn after
+        their run ended were recorded ahead: ``_record_ahead``.)"""
         RS = self._state.src_spikes
         k = int(RS.count[0])
         t = np.concatenate([self._src_pending.times, RS.t[self._src_seen:k]])

@@ -206,17 +206,17 @@ def _sign(w, rule=None):
     return 0
 
 
-def _wheel_size(src_kind, src_rate, st_ptr, st_times, src_lane):
+def _wheel_size(src_kind, src_rate, st_ptr, st_times):
     """Bucket width (ms, a power of two) and count of the source wheel (``engine.queue``):
     about 32 spikes per bucket at the sources' total rate, and a horizon of some 16 mean
-    intervals of a source, beyond which a spike goes to the heap.  Performance only: any
-    size gives the same results."""
-    own = src_lane < 0          # fused sources queue in the heap
-    n = int(own.sum())
+    intervals of a source, beyond which a spike goes to the heap.  Every source queues
+    there, a fused one at its spike's arrival.  Performance only: any size gives the
+    same results."""
+    n = src_kind.shape[0]
     if n == 0:
         return dict(wheel_width=0.0, wheel_buckets=1)
-    rate = float(src_rate[own & (src_kind == 1)].sum())           # spikes per ms
-    trains = np.flatnonzero(own & (src_kind == 0))
+    rate = float(src_rate[src_kind == 1].sum())           # spikes per ms
+    trains = np.flatnonzero(src_kind == 0)
     if trains.size and st_times.size:
         cnt = int((st_ptr[trains + 1] - st_ptr[trains]).sum())
         span = float(st_times.max() - st_times.min()) if cnt > 1 else 0.0
@@ -646,7 +646,7 @@ def build_plan(net, *, pf_pop: int | None = None, part: tuple = (0, 1)) -> Plan:
                         Consts(int(N), int(pmax), window_dt, renorm_dt, int(pf_pop), int(part[1])))
     return Plan(arrays, groups, projs, [(d[0], d[1], d[2]) for d in sorted(drives, key=lambda d: d[0])],
                 kernel, not all(r[P_FRAME] and not r[P_HASEXP] for r in P),
-                _wheel_size(SRC.kind, SRC.rate, SRC.st_ptr, SRC.times, SRC.lane),
+                _wheel_size(SRC.kind, SRC.rate, SRC.st_ptr, SRC.times),
                 int(net.seed), v_init, theta0, adapt0, _recording(net, pops, projs), voff, tuple(part))
 
 
@@ -751,7 +751,8 @@ def initial_state(plan: Plan) -> State:
         qpush_n(Q, cnt, share, A.consts.window_dt, SWEEP, 0, 0, 0.0)
     if A.consts.renorm_dt < math.inf:
         qpush_n(Q, cnt, share, A.consts.renorm_dt, RENORM, 0, 0, 0.0)
-    SS = SourceState(seed_streams(plan.seed, STREAM_SOURCES, S_tot), np.zeros(S_tot, np.int64))
+    SS = SourceState(seed_streams(plan.seed, STREAM_SOURCES, S_tot), np.zeros(S_tot, np.int64),
+                     np.zeros(S_tot, np.int64))
     RS = SpikeRecord(np.empty(S_tot + 1024), np.empty(S_tot + 1024, np.int64), np.zeros(1, np.int64))
     init_sources(A.sources, SS, Q, RS, cnt, 0.0)
     init_candidates(P, A.pops.pop_off, A.pops.own, neurons, Q, cnt, True if plan.xc else None)
@@ -841,6 +842,8 @@ def check_state(plan: Plan, S: State) -> None:
     shape(S.sources.rng, (S_tot,), "sources.rng")
     shape(S.sources.pos, (S_tot,), "sources.pos")
     need(((S.sources.pos >= 0) & (S.sources.pos <= A.sources.st_ptr[-1])).all(), "sources.pos out of range")
+    shape(S.sources.ahead, (S_tot,), "sources.ahead")
+    need((S.sources.ahead >= 0).all(), "sources.ahead out of range")
     shape(S.drives.next, (n_streams,), "drives.next")
     shape(S.drives.rng, (n_streams,), "drives.rng")
     shape(S.scratch.dirty, (N,), "scratch.dirty")
@@ -915,7 +918,7 @@ def check_state(plan: Plan, S: State) -> None:
             p_ = Q.lane_a[q * int(lc[0]) + (k & (int(lc[0]) - 1))]
             g, r = p_ >> 32, p_ & 0xFFFFFFFF
             need(0 <= g < ngroups and r < G.grp_off[g + 1] - G.grp_off[g], "a lane event out of range")
-    for f in ("w_t", "w_seq", "w_next", "w_b"):
+    for f in ("w_t", "w_seq", "w_c", "w_next", "w_b"):
         shape(getattr(Q, f), (S_tot,), f"queue.{f}")
     nb = Q.w_head.shape[0]
     need(nb >= 1 and (nb & (nb - 1)) == 0, "the wheel's bucket count is not a power of two")

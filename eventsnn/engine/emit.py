@@ -330,22 +330,31 @@ def wake(n, tw, ST, cseq, Q, cnt):
 
 # ------------------------------------------------------------------------- sources
 @njit(cache=True, _nrt=False)
-def queue_source(s, ts, SRC, Q, REC, cnt):
+def queue_source(s, ts, SRC, SS, Q, REC, cnt):
     """Queue source s's spike at ts (ms) and record it: at ts to be emitted, or, for a
-    fused source, at its arrival time to be delivered.  (Recorded when drawn: a fused
-    source's spike is delivered after its time; the run that contains ts reports it.)"""
+    fused source, at its arrival time to be delivered; on the source wheel unless it
+    lies beyond its horizon.  A spike is recorded when drawn, unless ``record_ahead``
+    recorded it before (a fused source draws a spike when the previous one arrives,
+    which may be after a run that contains it has ended)."""
     if SRC.record[0] != 0:
-        record_spike(REC, SRC.off[0] + s, ts)
+        if SS.ahead[s] > 0:
+            SS.ahead[s] -= 1
+        else:
+            record_spike(REC, SRC.off[0] + s, ts)
     # (every process of a partitioned run draws every source: rank 0 counts)
-    if SRC.lane[s] >= 0:
-        qpush_n(Q, cnt, SRC.share[0], ts + SRC.dly[s], FUSED, s, _ZERO, ts)
-    elif wheel_push(Q, s, ts, Q.next_seq[0]):
-        # on the source wheel (engine.queue), with the sequence number qpush would give
+    fused = SRC.lane[s] >= 0
+    tq = ts
+    if fused:
+        tq = ts + SRC.dly[s]
+        Q.w_c[s] = ts
+    if wheel_push(Q, s, tq, Q.next_seq[0]):
+        # on the source wheel (engine.queue), with the sequence number qpush would give,
+        # so that events pop in the same order as from the heap
         Q.next_seq[0] += 1
         cnt[C_PUSH] += SRC.share[0]
     else:
-        # beyond the wheel's horizon
-        qpush_n(Q, cnt, SRC.share[0], ts, SOURCE, s, _ZERO, ts)
+        # no wheel, or beyond its horizon
+        qpush_n(Q, cnt, SRC.share[0], tq, FUSED if fused else SOURCE, s, _ZERO, ts)
 
 
 @njit(cache=True, _nrt=False)
@@ -356,13 +365,59 @@ def next_source(s, ts, SRC, SS, Q, REC, cnt):
         k = SS.pos[s] + 1
         SS.pos[s] = k
         if k < SRC.st_ptr[s + 1]:
-            queue_source(s, SRC.times[k], SRC, Q, REC, cnt)
+            queue_source(s, SRC.times[k], SRC, SS, Q, REC, cnt)
     else:
         # next_exponential written out (same arithmetic): it takes the state array
         st, e = exp_step(SS.rng[s])
         SS.rng[s] = st
         tn = ts + e * (1.0 / SRC.rate[s])
-        queue_source(s, tn, SRC, Q, REC, cnt)
+        queue_source(s, tn, SRC, SS, Q, REC, cnt)
+
+
+@njit(cache=True, _nrt=False)
+def record_ahead(SRC, SS, Q, REC, t_stop, dry):
+    """Record the spikes at or before t_stop (ms) of fused sources that are not drawn
+    yet, so that a run's record holds every source spike of its interval; returns how
+    many (``dry``: count only, change nothing; the caller then makes room).
+
+    A fused source draws its next spike when the last drawn one (at ``Queue.w_c``)
+    arrives, up to its delay later, so spikes in the last delay of a run may be drawn
+    only in the next run.  They are computed here from a copy of the random stream
+    with the arithmetic of ``next_source`` (the same times, bit for bit) and counted in
+    ``SourceState.ahead``; ``queue_source`` skips recording them when they are drawn.
+    The streams and queue are untouched."""
+    if SRC.record[0] == 0:
+        return 0
+    n = 0
+    off = SRC.off[0]
+    for s in range(SRC.lane.shape[0]):
+        if SRC.lane[s] < 0:
+            continue
+        if SRC.kind[s] == 0:
+            k = SS.pos[s] + SS.ahead[s] + 1
+            while k < SRC.st_ptr[s + 1] and SRC.times[k] <= t_stop:
+                if not dry:
+                    record_spike(REC, off + s, SRC.times[k])
+                    SS.ahead[s] += 1
+                n += 1
+                k += 1
+        elif SRC.rate[s] > 0.0:
+            st = SS.rng[s]
+            t = Q.w_c[s]
+            for _ in range(SS.ahead[s]):
+                st, e = exp_step(st)
+                t = t + e * (1.0 / SRC.rate[s])
+            while True:
+                st, e = exp_step(st)
+                tn = t + e * (1.0 / SRC.rate[s])
+                if tn > t_stop:
+                    break
+                if not dry:
+                    record_spike(REC, off + s, tn)
+                    SS.ahead[s] += 1
+                n += 1
+                t = tn
+    return n
 
 
 @njit(cache=True, _nrt=False)
@@ -397,10 +452,10 @@ def init_sources(SRC, SS, Q, REC, cnt, t0):
             k = SRC.st_ptr[s]
             if k < SRC.st_ptr[s + 1]:
                 SS.pos[s] = k
-                queue_source(s, SRC.times[k], SRC, Q, REC, cnt)
+                queue_source(s, SRC.times[k], SRC, SS, Q, REC, cnt)
         elif SRC.rate[s] > 0.0:
             ts = t0 + next_exponential(SS.rng, s, SRC.rate[s])
-            queue_source(s, ts, SRC, Q, REC, cnt)
+            queue_source(s, ts, SRC, SS, Q, REC, cnt)
 
 
 @njit(cache=True)

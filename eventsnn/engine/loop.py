@@ -536,11 +536,16 @@ def _pop_next(Q, src, PL, B, S):
         b = src
         c = 0.0
     elif src == -2:
-        # a source spike from the source wheel (as queued by emit.queue_source)
+        # a source spike, or a fused source's arrival, from the source wheel (as queued
+        # by emit.queue_source)
         t, seq, a = wheel_pop(Q)
-        kind = SOURCE
         b = _ZERO
-        c = t
+        if SRC.lane[a] >= 0:
+            kind = FUSED
+            c = Q.w_c[a]
+        else:
+            kind = SOURCE
+            c = t
         prefetch_wheel(Q, SRC, S.sources, G)
     else:
         t, seq, kind, a, b, c = pop(Q)

@@ -4,7 +4,7 @@ sequence number).
 Ties in time are broken by the sequence number, i.e. by insertion order, so a run
 is deterministic.  The queue is a :class:`Queue` of plain arrays.
 
-Memory: 48 bytes per event in the heap, 24 per event in a lane, 32 per source and 8
+Memory: 48 bytes per event in the heap, 24 per event in a lane, 40 per source and 8
 per wheel bucket.
 
 Lanes hold the events that arrive in time order anyway: the deliveries of one
@@ -75,10 +75,13 @@ class Queue(NamedTuple):
     lane_head: np.ndarray
     #: int64 [lanes]: events pushed per lane
     lane_tail: np.ndarray
-    #: float64 [S]: the source wheel: each source's pending spike time (ms)
+    #: float64 [S]: the source wheel: each source's pending spike time (ms); for a fused
+    #: source, the time its spike arrives (``emit.queue_source``)
     w_t: np.ndarray
     #: int64 [S]: its sequence number
     w_seq: np.ndarray
+    #: float64 [S]: a fused source's pending spike time (ms), whose arrival ``w_t`` holds
+    w_c: np.ndarray
     #: int64 [S]: the next source in its bucket's list
     w_next: np.ndarray
     #: int64 [buckets]: the buckets' list heads
@@ -117,7 +120,7 @@ def new_queue(capacity: int = 1024, nlanes: int = 0, lane_capacity: int = 256,
                  np.empty(capacity, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
                  np.empty(nl), np.empty(nl, np.int64), np.empty(nl, np.int64),
                  np.zeros(int(nlanes), np.int64), np.zeros(int(nlanes), np.int64),
-                 np.zeros(ns), np.zeros(ns, np.int64), np.full(ns, -1, np.int64),
+                 np.zeros(ns), np.zeros(ns, np.int64), np.zeros(ns), np.full(ns, -1, np.int64),
                  np.full(nb, -1, np.int64), np.zeros(ns, np.int64), np.zeros(4, np.int64),
                  np.array([w, 1.0 / w if w > 0.0 else 0.0]), np.array([cap], np.int64))
 
@@ -177,7 +180,7 @@ def reserve(Q, need, lane_need=0):
                 LA2[k2] = LA[k]
         LT, LSQ, LA = LT2, LSQ2, LA2
         lc = np.array([new], np.int64)
-    return Queue(T, C, SQ, K, A, B, hn, Q.next_seq, LT, LSQ, LA, lh, lt, Q.w_t, Q.w_seq, Q.w_next,
+    return Queue(T, C, SQ, K, A, B, hn, Q.next_seq, LT, LSQ, LA, lh, lt, Q.w_t, Q.w_seq, Q.w_c, Q.w_next,
                  Q.w_head, Q.w_b, Q.w_state, Q.w_width, lc)
 
 

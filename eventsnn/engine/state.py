@@ -18,7 +18,8 @@ holds them all.
 
 Memory per neuron: 64 bytes of state block, 8 of threshold offset, 8 of the dirty list
 and 1/8 of the dirty bitmap (80.1 bytes); per driven neuron and drive 16 (next arrival
-and random state); per source 16 (random state, position) plus 32 in the source wheel.
+and random state); per source 24 (random state, position, spikes recorded ahead) plus
+40 in the source wheel.
 """
 from __future__ import annotations
 
@@ -360,6 +361,9 @@ class SourceState(NamedTuple):
     rng: np.ndarray
     #: int64 [S]: position of a spike train's next spike in ``Sources.times``
     pos: np.ndarray
+    #: int64 [S]: spikes of a fused source recorded ahead of their draw, when a run ended
+    #: before the arrival that draws them (``emit.record_ahead``)
+    ahead: np.ndarray
 
 
 class DriveState(NamedTuple):
