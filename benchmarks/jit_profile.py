@@ -14,6 +14,10 @@ resolved) and prints the lines and the functions with the most samples.
     python benchmarks/jit_profile.py plastic_network.py --variant plastic
     python benchmarks/jit_profile.py --keep ... ; python benchmarks/jit_profile.py --analyse DIR x
 
+SCRIPT is a path, or the name of a script in benchmarks/.  The profiled kernels are
+compiled with debug line tables into an empty cache, which takes minutes and runs
+them slower than the cached build: compare shares, not seconds.
+
 Reading it: a timer sample lands on the instruction that was waiting, or on the one
 after it, so a loop's head or the line after a long load often takes the blame for
 what precedes it (in CUBA the loop head's room check gets ~25 % of the samples, yet
@@ -106,6 +110,11 @@ def main():
     if a.inner:
         _inner(a.inner, a.script, a.args)
         return
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), a.script)
+    if not os.path.exists(a.script) and os.path.exists(here):
+        a.script = here          # a benchmark named from another directory
+    if not os.path.exists(a.script):
+        sys.exit(f"jit_profile: no script {a.script!r} (here or in benchmarks/)")
     for tool in ("perf", "addr2line", "readelf"):
         if shutil.which(tool) is None:
             sys.exit(f"jit_profile: {tool} is needed")
