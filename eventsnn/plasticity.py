@@ -576,7 +576,7 @@ def _jump(tr, i, ifast, slow_t, reset, t):
 def reward_sync_row(PL, k, learn, wa, elig, e0, rw, j0, j1, t):
     """Bring the weights of synapses j0..j1 of reward projection k (weights at address
     ``wa``, eligibilities from ``elig[e0]``) up to time t (before they are delivered).
-    Counted with the eligibility update that follows (``pre_update``): one weight update
+    Counted with the eligibility update that follows (``reward_pre_update``): one weight update
     per synapse and event."""
     if learn[k] == 0.0:
         return
@@ -601,14 +601,14 @@ def reward_sync_all(PL, k, learn, w, elig, rw, t):
 
 
 @njit(cache=True, _nrt=False)
-def pre_update(PL, k, learn, row, t, ia, TR, PO, e0, j0, j1, cnt, rc):
-    """A presynaptic spike of ``row`` of plastic projection k arrives at synapses j0..j1
-    at time t (after they were delivered), for a reward rule or with learning off (pair
-    and triplet rules learning depress in ``sync_depress_row``): the postsynaptic fast
-    traces feed the eligibilities, then the presynaptic traces jump.  Targets at
-    address ``ia``; ``TR`` the traces and eligibilities (``PlasticState``), ``PO`` (pre,
-    post) trace offsets of the projection, ``e0`` its first eligibility; ``rc``: how many
-    times this process counts the trace update (``engine.emit.row_count``)."""
+def reward_pre_update(PL, k, row, t, ia, TR, PO, e0, j0, j1, cnt, rc):
+    """A presynaptic spike of ``row`` of reward-modulated projection k, learning,
+    arrives at synapses j0..j1 at time t (after they were delivered): the postsynaptic
+    fast traces feed the eligibilities, then the presynaptic traces jump (every other
+    plastic row only jumps: ``pre_jump``).  Targets at address ``ia``; ``TR`` the traces
+    and eligibilities (``PlasticState``), ``PO`` (pre, post) trace offsets of the
+    projection, ``e0`` its first eligibility; ``rc``: how many times this process counts
+    the trace update (``engine.emit.row_count``)."""
     pre_tr = TR.pre_tr
     post_tr = TR.post_tr
     elig = TR.elig
@@ -616,19 +616,18 @@ def pre_update(PL, k, learn, row, t, ia, TR, PO, e0, j0, j1, cnt, rc):
     o0 = PO[1]
     im = PL[k, K_IMINUS]
     r2t = _trace(pre_tr[i, T_SLOW], pre_tr[i, T_LAST], PL[k, K_IX], t)
-    if learn[k] != 0.0 and PL[k, K_REWARD] != 0.0:
-        # the targets' trace lines are random in an array of 32 bytes per neuron:
-        # start loading them all before the work (as the delivery loops do)
-        for s in range(j0, j1):
-            prefetch(post_tr, o0 + load_int32(ia, s))
-        amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
-        cpre = PL[k, K_CPRE]
-        for s in range(j0, j1):
-            j = o0 + load_int32(ia, s)
-            o1 = _trace(post_tr[j, T_FAST], post_tr[j, T_LAST], im, t)
-            # synapse already synced to t by reward_sync_row; the rule feeds c
-            elig[e0 + s, 0] += -o1 * amp + cpre
-        cnt[C_WUPD] += j1 - j0
+    # the targets' trace lines are random in an array of 32 bytes per neuron: start
+    # loading them all before the work (as the delivery loops do)
+    for s in range(j0, j1):
+        prefetch(post_tr, o0 + load_int32(ia, s))
+    amp = PL[k, K_A2M] + PL[k, K_A3M] * r2t
+    cpre = PL[k, K_CPRE]
+    for s in range(j0, j1):
+        j = o0 + load_int32(ia, s)
+        o1 = _trace(post_tr[j, T_FAST], post_tr[j, T_LAST], im, t)
+        # synapse already synced to t by reward_sync_row; the rule feeds c
+        elig[e0 + s, 0] += -o1 * amp + cpre
+    cnt[C_WUPD] += j1 - j0
     _jump(pre_tr, i, PL[k, K_IPLUS], r2t, PL[k, K_PRERESET] != 0.0, t)
     cnt[C_TRACE] += rc
 
@@ -636,7 +635,8 @@ def pre_update(PL, k, learn, row, t, ia, TR, PO, e0, j0, j1, cnt, rc):
 @njit(cache=True, _nrt=False)
 def pre_jump(PL, k, row, t, TR, PO, cnt, rc):
     """The presynaptic traces of ``row`` of plastic projection k jump at its arrival at
-    t (``pre_update`` without the depression, which ``sync_depress_row`` applied)."""
+    t: after the delivery of every plastic row but a learning reward rule's
+    (``reward_pre_update``; pair and triplet rules depress in ``sync_depress_row``)."""
     pre_tr = TR.pre_tr
     i = PO[0] + row
     r2t = _trace(pre_tr[i, T_SLOW], pre_tr[i, T_LAST], PL[k, K_IX], t)
@@ -710,7 +710,7 @@ def sync_depress_row(PL, k, row, t, ia, wa, TR, ring, PO, j0, j1, wbuf, cnt):
     """Before a presynaptic spike of ``row`` of plastic projection k is delivered at t
     to synapses j0..j1 (pair and triplet rules, learning on): the potentiations its
     synapses still owe to postsynaptic spikes before t (``post_update`` leaves them in
-    the targets' rings), then the depression of ``pre_update``, in one pass over the
+    the targets' rings), then the depression by this arrival, in one pass over the
     row, in row order instead of at random through the transpose index.  Each
     synapse's weight brought up to t goes to ``wbuf[s - j0]``, which the delivery then
     reads, and the weight array gets it depressed by this arrival.  Bitwise what the two passes around the delivery

@@ -367,11 +367,17 @@ def next_source(s, ts, SRC, SS, Q, REC, cnt):
         if k < SRC.st_ptr[s + 1]:
             queue_source(s, SRC.times[k], SRC, SS, Q, REC, cnt)
     else:
-        # next_exponential written out (same arithmetic): it takes the state array
-        st, e = exp_step(SS.rng[s])
+        st, tn = _poisson_next(SS.rng[s], ts, SRC.rate[s])
         SS.rng[s] = st
-        tn = ts + e * (1.0 / SRC.rate[s])
         queue_source(s, tn, SRC, SS, Q, REC, cnt)
+
+
+@njit(cache=True, inline="always")
+def _poisson_next(st, ts, rate):
+    """(stream state after the draw, time in ms) of a Poisson source's spike after the
+    one at ts: ``next_exponential``'s arithmetic on a state value instead of the array."""
+    st, e = exp_step(st)
+    return st, ts + e * (1.0 / rate)
 
 
 @njit(cache=True, _nrt=False)
@@ -402,21 +408,22 @@ def record_ahead(SRC, SS, Q, REC, t_stop, dry):
                 n += 1
                 k += 1
         elif SRC.rate[s] > 0.0:
+            # the draws after the last drawn spike, those recorded ahead first (all at or
+            # before an earlier t_stop)
             st = SS.rng[s]
             t = Q.w_c[s]
-            for _ in range(SS.ahead[s]):
-                st, e = exp_step(st)
-                t = t + e * (1.0 / SRC.rate[s])
+            i = SS.ahead[s]
             while True:
-                st, e = exp_step(st)
-                tn = t + e * (1.0 / SRC.rate[s])
-                if tn > t_stop:
+                st, t = _poisson_next(st, t, SRC.rate[s])
+                if t > t_stop:
                     break
+                if i > 0:
+                    i -= 1
+                    continue
                 if not dry:
-                    record_spike(REC, off + s, tn)
+                    record_spike(REC, off + s, t)
                     SS.ahead[s] += 1
                 n += 1
-                t = tn
     return n
 
 

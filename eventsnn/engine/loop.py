@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from ..models import P_FRAME, P_G, P_C, P_SE, P_SI, P_TREF, P_VRESET, refractory
-from ..plasticity import (K_REWARD, post_update, pre_jump, pre_update, reward_sync_row,
+from ..plasticity import (K_REWARD, post_update, pre_jump, reward_pre_update, reward_sync_row,
                           sync_depress_row)
 from .deliver import (SWEEP_ONLY, Row, frame_targets, general_targets, lane_prefetch,
                       prefetch_row, undriven_targets, PREFETCH_POP)
@@ -380,11 +380,15 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, pf_later, xc, pls):
                 qpush(Q, cnt, c + load_float64(da, gend), DELIVER, a, gend, c)
         kp = _ZERO - 1
         fused = False
+        rewarded = False
         if pls is not None:
             kp = np.int64(pls.plan.proj_pl[pr])
-            # pair and triplet rules learning: the delivery reads the weights brought up
-            # to t from the row buffer (sync_depress_row), also when it resumes the row
-            fused = kp >= 0 and pls.plan.PL[kp, K_REWARD] == 0.0 and pls.state.learn[kp] != 0.0
+            if kp >= 0 and pls.state.learn[kp] != 0.0:
+                # pair and triplet rules learning: the delivery reads the weights brought
+                # up to t from the row buffer (sync_depress_row), also when it resumes
+                # the row; reward rules learning feed their eligibilities afterwards
+                rewarded = pls.plan.PL[kp, K_REWARD] != 0.0
+                fused = not rewarded
         wd = wa
         if fused:
             wd = pls.wbuf_addr - 8 * j0
@@ -435,13 +439,13 @@ def _rows(PL, B, S, t, kind, a, b, c, qi0, jr, pf_later, xc, pls):
             # plasticity after delivery: the spike is transmitted with the weight it
             # found, then depresses it (Song et al. 2000)
             PI = pls.plan
-            if fused:
+            if rewarded:
+                reward_pre_update(PI.PL, kp, row, t, B.idx_addr[pr], pls.state,
+                                  (PI.pre_off[kp], PI.post_off[kp]), PI.elig_off[kp], j0, gend, cnt,
+                                  row_count(G, pr, row))
+            else:
                 pre_jump(PI.PL, kp, row, t, pls.state, (PI.pre_off[kp], PI.post_off[kp]), cnt,
                          row_count(G, pr, row))
-            else:
-                pre_update(PI.PL, kp, pls.state.learn, row, t, B.idx_addr[pr], pls.state,
-                           (PI.pre_off[kp], PI.post_off[kp]), PI.elig_off[kp], j0, gend, cnt,
-                           row_count(G, pr, row))
         jr = _ZERO - 1
     S.cursor.i[K_NDIRTY] = ndirty
     if heap_row:
